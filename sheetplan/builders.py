@@ -1,0 +1,396 @@
+"""Turn plan figures for one recipient into a Template (cells, names, validations, signature)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import a1
+from .config import Metric
+from .labels import Labels
+from .layout import (COMMENT_BLOCK, MAX_TEXT, META_SHEET, REVISION_BLOCK, REVISION_REASON, TEMPLATE_VERSION,
+                     Area, Block, Sheet, Template, Validation, sheet_title, sign, template_file_name)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every template of one generation run shares."""
+
+    company: str
+    lang: str
+    fiscal_year: int
+    currency: str
+    workspace_id: str
+    generated_at: str
+    key: bytes = field(repr=False, default=b"")
+
+
+@dataclass(frozen=True)
+class SplitRow:
+    key: str
+    label: str
+    prior: float | None
+    suggested: float
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class SplitMetric:
+    metric: Metric
+    parent_target: float
+    rows: tuple[SplitRow, ...]
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """A company plan (rows are teams) or a team plan (rows are people)."""
+
+    kind: str
+    owner: str
+    owner_name: str
+    period: str
+    heading: str
+    metrics: tuple[SplitMetric, ...]
+
+
+@dataclass(frozen=True)
+class GridMetric:
+    metric: Metric
+    annual_target: float
+    suggested: dict[str, tuple[float, ...]]
+    prior: dict[str, tuple[float, ...]]
+
+
+@dataclass(frozen=True)
+class PersonPlan:
+    owner: str
+    owner_name: str
+    period: str
+    months: tuple[str, ...]
+    groups: tuple[str, ...]
+    metrics: tuple[GridMetric, ...]
+
+
+@dataclass(frozen=True)
+class MonthPlan:
+    owner: str
+    owner_name: str
+    month: str
+    groups: tuple[str, ...]
+    metrics: tuple[Metric, ...]
+    targets: dict[str, dict[str, float]]  # metric -> group -> target
+    annual: dict[str, float]  # metric -> current annual target
+
+
+def number_style(metric: Metric, role: str) -> str:
+    return f"{role}_{metric.decimals}"
+
+
+def _number_validation(area: Area, metric: Metric, labels: Labels) -> Validation:
+    maximum = metric.max_value
+    shown = f"{maximum:,.0f}"
+    if metric.decimals == 0:
+        message = labels("common.validation_whole", min=0, max=shown)
+        kind = "integer"
+    else:
+        message = labels("common.validation_number", min=0, max=shown, decimals=metric.decimals)
+        kind = "decimal"
+    return Validation(area, kind, 0, maximum, title=labels("common.validation_title"), message=message,
+                      error_title=labels("common.validation_error_title"),
+                      error=labels("common.validation_error", min=0, max=shown))
+
+
+def _text_validation(area: Area, labels: Labels) -> Validation:
+    return Validation(area, "length", 0, MAX_TEXT, title=labels("common.validation_text_title"),
+                      message=labels("common.validation_text", max=MAX_TEXT),
+                      error_title=labels("common.validation_error_title"),
+                      error=labels("common.validation_text_error", max=MAX_TEXT))
+
+
+def _round_zero(area_first: str, area_last: str) -> str:
+    return f"SUM({area_first}:{area_last})"
+
+
+def _header_lines(sheet: Sheet, labels: Labels, title: str, about: str, owner: str, period: str,
+                  revision: int) -> None:
+    sheet.put(0, 0, title, "title")
+    sheet.put(1, 0, about, "note")
+    sheet.put(2, 0, f"{labels('common.owner')}: {owner}    {labels('common.period')}: {period}    "
+                    f"{labels('common.revision')}: {revision}", "note")
+    sheet.header = f"&L{owner}&C{title}&R{period}"
+
+
+def _instructions(labels: Labels, owner: str, period: str, kind: str, taken: set[str]) -> Sheet:
+    sheet = Sheet(sheet_title(labels("common.instructions_sheet"), taken))
+    sheet.put(0, 0, labels("instructions.title"), "title")
+    sheet.put(1, 0, f"{labels('common.owner')}: {owner}    {labels('common.period')}: {period}", "note")
+    for index in range(1, 6):
+        sheet.put(2 + index, 0, labels(f"instructions.step_{index}"), "wrap")
+    sheet.put(9, 0, labels("common.input_legend"), "input_text")
+    sheet.put(10, 0, labels("instructions.contact"), "note")
+    sheet.widths = {0: 110}
+    sheet.header = f"&L{owner}&R{period}"
+    return sheet
+
+
+def _finish(kind: str, owner: str, owner_name: str, period: str, ctx: Context, revision: int,
+            sheets: list[Sheet], blocks: list[Block], names: dict[str, Area],
+            values: dict[str, list]) -> Template:
+    meta = {"kind": kind, "owner": owner, "period": period, "fiscal_year": str(ctx.fiscal_year),
+            "template_version": str(TEMPLATE_VERSION), "generated_at": ctx.generated_at,
+            "workspace_id": ctx.workspace_id, "revision": str(revision), "lang": ctx.lang}
+    template = Template(kind, owner, period, template_file_name(kind, period, owner, owner_name), meta, sheets,
+                        blocks, names, values)
+    template.signature = sign(ctx.key, template.canonical())
+    return template
+
+
+def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
+    """Company plan (teams) or team plan (people): one sheet per metric, one input column."""
+    labels = Labels(ctx.lang)
+    section = plan.kind
+    taken = {META_SHEET.casefold()}
+    owner_text = f"{plan.owner_name} ({plan.owner})"
+    sheets = [_instructions(labels, owner_text, plan.period, plan.kind, taken)]
+    blocks: list[Block] = []
+    names: dict[str, Area] = {}
+    values: dict[str, list] = {}
+    for split in plan.metrics:
+        metric = split.metric
+        sheet = Sheet(sheet_title(metric.label(ctx.lang), taken))
+        fmt = {"company": {"company": ctx.company, "year": plan.period},
+               "team": {"team": plan.heading, "year": plan.period}}[section]
+        title = labels(f"{section}.title", metric=metric.label(ctx.lang), unit=metric.unit, **fmt)
+        _header_lines(sheet, labels, title, labels(f"{section}.about"), owner_text, plan.period, revision)
+        head = 4
+        first = head + 1
+        last = first + len(split.rows) - 1
+        columns = ([labels("company.team"), labels("company.manager")] if section == "company"
+                   else [labels("team.person"), labels("team.name")])
+        columns += [labels(f"{section}.prior"), labels(f"{section}.suggested"), labels(f"{section}.target"),
+                    labels("company.share") if section == "company" else labels("team.note")]
+        for col, text in enumerate(columns):
+            sheet.put(head, col, text, "header")
+        total_input = sum(r.suggested for r in split.rows)
+        for offset, row in enumerate(split.rows):
+            r = first + offset
+            sheet.put(r, 0, row.key, "key")
+            sheet.put(r, 1, row.label, "text")
+            sheet.put(r, 2, row.prior if row.prior is not None else "", number_style(metric, "locked"))
+            sheet.put(r, 3, row.suggested, number_style(metric, "locked"))
+            sheet.put(r, 4, row.suggested, number_style(metric, "input"))
+            if section == "company":
+                share = row.suggested / total_input if total_input else 0
+                sheet.put(r, 5, share, "pct_locked", f"IF(SUM($E${first + 1}:$E${last + 1})=0,0,"
+                                                       f"E{r + 1}/SUM($E${first + 1}:$E${last + 1}))")
+            else:
+                sheet.put(r, 5, row.note, "note")
+        total_row, target_row, left_row = last + 1, last + 2, last + 3
+        span = (f"{{c}}{first + 1}:{{c}}{last + 1}")
+        sheet.put(total_row, 0, labels(f"{section}.company_total") if section == "company"
+                  else labels("common.total"), "total_label")
+        for col in (2, 3, 4):
+            letter = a1.col_letter(col)
+            cached = sum((r.prior or 0) if col == 2 else r.suggested for r in split.rows)
+            sheet.put(total_row, col, round(cached, metric.decimals), number_style(metric, "total"),
+                      f"SUM({span.format(c=letter)})")
+        target_label = labels("company.company_target") if section == "company" else labels("team.team_target")
+        sheet.put(target_row, 0, target_label, "total_label")
+        sheet.put(target_row, 4, split.parent_target, number_style(metric, "locked"))
+        sheet.put(left_row, 0, labels("common.left_to_allocate"), "total_label")
+        left_area = Area(sheet.name, left_row, 4, left_row, 4)
+        sheet.put(left_row, 4, round(split.parent_target - total_input, metric.decimals),
+                  number_style(metric, "total"),
+                  f"ROUND(E{target_row + 1}-SUM(E{first + 1}:E{last + 1}),{metric.decimals})")
+        sheet.conditional.append((left_area, {"kind": "zero_check"}))
+        input_area = Area(sheet.name, first, 4, last, 4)
+        key = metric.key
+        block = Block(f"in_{key}", input_area, tuple(r.key for r in split.rows), ("target",), key, "number",
+                      metric.decimals, metric.max_value)
+        blocks.append(block)
+        sheet.validations.append(_number_validation(input_area, metric, labels))
+        names[block.name] = input_area
+        names[f"rows_{key}"] = Area(sheet.name, first, 0, last, 0)
+        names[f"target_{key}"] = Area(sheet.name, target_row, 4, target_row, 4)
+        names[f"locked_prior_{key}"] = Area(sheet.name, first, 2, last, 2)
+        names[f"locked_suggested_{key}"] = Area(sheet.name, first, 3, last, 3)
+        values[f"rows_{key}"] = [r.key for r in split.rows]
+        values[f"target_{key}"] = [split.parent_target]
+        values[f"locked_prior_{key}"] = [r.prior for r in split.rows]
+        values[f"locked_suggested_{key}"] = [r.suggested for r in split.rows]
+        sheet.widths = {0: 22, 1: 24, 2: 18, 3: 18, 4: 18, 5: 14 if section == "company" else 22}
+        sheet.freeze = (first, 1)
+        sheets.append(sheet)
+    return _finish(plan.kind, plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
+                   values)
+
+
+def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
+    """A person's year: customer groups by twelve months per metric, pre-filled with the suggestion."""
+    labels = Labels(ctx.lang)
+    taken = {META_SHEET.casefold()}
+    owner_text = f"{plan.owner_name} ({plan.owner})"
+    sheets = [_instructions(labels, owner_text, plan.period, "person", taken)]
+    blocks, names, values = [], {}, {}
+    n_groups = len(plan.groups)
+    for grid in plan.metrics:
+        metric, key = grid.metric, grid.metric.key
+        sheet = Sheet(sheet_title(metric.label(ctx.lang), taken))
+        title = labels("person.title", name=plan.owner_name, year=plan.period, metric=metric.label(ctx.lang),
+                       unit=metric.unit)
+        _header_lines(sheet, labels, title, labels("person.about"), owner_text, plan.period, revision)
+        sheet.put(4, 0, labels("person.annual_target"), "total_label")
+        sheet.put(4, 1, grid.annual_target, number_style(metric, "locked"))
+        head, first = 6, 7
+        last = first + n_groups - 1
+        total_row = last + 1
+        grand = sum(sum(v) for v in grid.suggested.values())
+        sheet.put(4, 3, labels("common.left_to_allocate"), "total_label")
+        sheet.put(4, 4, round(grid.annual_target - grand, metric.decimals), number_style(metric, "total"),
+                  f"ROUND(B5-N{total_row + 1},{metric.decimals})")
+        sheet.conditional.append((Area(sheet.name, 4, 4, 4, 4), {"kind": "zero_check"}))
+        sheet.put(head, 0, labels("person.group"), "header")
+        for m, month in enumerate(plan.months):
+            sheet.put(head, 1 + m, month, "header")
+        sheet.put(head, 13, labels("common.total"), "header")
+        for g, group in enumerate(plan.groups):
+            r = first + g
+            sheet.put(r, 0, group, "key")
+            row_values = grid.suggested[group]
+            for m, value in enumerate(row_values):
+                sheet.put(r, 1 + m, value, number_style(metric, "input"))
+            sheet.put(r, 13, round(sum(row_values), metric.decimals), number_style(metric, "total"),
+                      f"SUM(B{r + 1}:M{r + 1})")
+        sheet.put(total_row, 0, labels("common.total"), "total_label")
+        for m in range(12):
+            letter = a1.col_letter(1 + m)
+            cached = sum(grid.suggested[g][m] for g in plan.groups)
+            sheet.put(total_row, 1 + m, round(cached, metric.decimals), number_style(metric, "total"),
+                      f"SUM({letter}{first + 1}:{letter}{last + 1})")
+        sheet.put(total_row, 13, round(grand, metric.decimals), number_style(metric, "total"),
+                  f"SUM(N{first + 1}:N{last + 1})")
+        prior_head = total_row + 2
+        sheet.put(prior_head, 0, labels("person.prior"), "header")
+        for m, month in enumerate(plan.months):
+            sheet.put(prior_head, 1 + m, month, "header")
+        for g, group in enumerate(plan.groups):
+            r = prior_head + 1 + g
+            sheet.put(r, 0, group, "text")
+            for m, value in enumerate(grid.prior.get(group, (0.0,) * 12)):
+                sheet.put(r, 1 + m, value, number_style(metric, "locked"))
+        sheet.put(prior_head + n_groups + 2, 0, labels("person.months_note"), "note")
+        input_area = Area(sheet.name, first, 1, last, 12)
+        block = Block(f"in_{key}", input_area, plan.groups, plan.months, key, "number", metric.decimals,
+                      metric.max_value)
+        blocks.append(block)
+        sheet.validations.append(_number_validation(input_area, metric, labels))
+        names[block.name] = input_area
+        names[f"rows_{key}"] = Area(sheet.name, first, 0, last, 0)
+        names[f"cols_{key}"] = Area(sheet.name, head, 1, head, 12)
+        names[f"target_{key}"] = Area(sheet.name, 4, 1, 4, 1)
+        names[f"locked_prior_{key}"] = Area(sheet.name, prior_head + 1, 1, prior_head + n_groups, 12)
+        values[f"rows_{key}"] = list(plan.groups)
+        values[f"cols_{key}"] = list(plan.months)
+        values[f"target_{key}"] = [grid.annual_target]
+        values[f"locked_prior_{key}"] = [v for g in plan.groups for v in grid.prior.get(g, (0.0,) * 12)]
+        sheet.widths = {0: 22, **{c: 11 for c in range(1, 13)}, 13: 14}
+        sheet.freeze = (first, 1)
+        sheets.append(sheet)
+    return _finish("person", plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
+                   values)
+
+
+def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
+    """One month's report: locked targets, actuals and comments to fill, and a revision request."""
+    labels = Labels(ctx.lang)
+    taken = {META_SHEET.casefold()}
+    owner_text = f"{plan.owner_name} ({plan.owner})"
+    sheets = [_instructions(labels, owner_text, plan.month, "month", taken)]
+    sheet = Sheet(sheet_title(labels("month.sheet"), taken))
+    _header_lines(sheet, labels, labels("month.title", name=plan.owner_name, month=plan.month),
+                  labels("month.about"), owner_text, plan.month, revision)
+    head, first = 4, 5
+    last = first + len(plan.groups) - 1
+    total_row = last + 1
+    blocks, names, values = [], {}, {}
+    sheet.put(head, 0, labels("month.group"), "header")
+    rows_area = Area(sheet.name, first, 0, last, 0)
+    for g, group in enumerate(plan.groups):
+        sheet.put(first + g, 0, group, "key")
+    sheet.put(total_row, 0, labels("common.total"), "total_label")
+    widths = {0: 22}
+    for i, metric in enumerate(plan.metrics):
+        key, label = metric.key, metric.label(ctx.lang)
+        tcol, acol, vcol = 1 + 3 * i, 2 + 3 * i, 3 + 3 * i
+        tl, al, vl = (a1.col_letter(c) for c in (tcol, acol, vcol))
+        sheet.put(head, tcol, labels("month.target", metric=label), "header")
+        sheet.put(head, acol, labels("month.actual", metric=label), "header_input")
+        sheet.put(head, vcol, labels("month.variance", metric=label), "header")
+        for g, group in enumerate(plan.groups):
+            r = first + g
+            target = plan.targets[key][group]
+            sheet.put(r, tcol, target, number_style(metric, "locked"))
+            sheet.put(r, acol, None, number_style(metric, "input"))
+            sheet.put(r, vcol, -target, number_style(metric, "total"), f"IF({al}{r + 1}=\"\",\"\","
+                                                                       f"{al}{r + 1}-{tl}{r + 1})")
+        for col, letter in ((tcol, tl), (acol, al), (vcol, vl)):
+            cached = sum(plan.targets[key].values()) if col == tcol else 0
+            sheet.put(total_row, col, round(cached, metric.decimals), number_style(metric, "total"),
+                      f"SUM({letter}{first + 1}:{letter}{last + 1})")
+        variance_area = Area(sheet.name, first, vcol, total_row, vcol)
+        sheet.conditional.append((variance_area, {"kind": "variance", "higher_is_better": metric.higher_is_better}))
+        area = Area(sheet.name, first, acol, last, acol)
+        blocks.append(Block(f"in_{key}", area, plan.groups, ("actual",), key, "number", metric.decimals,
+                            metric.max_value))
+        sheet.validations.append(_number_validation(area, metric, labels))
+        names[f"in_{key}"] = area
+        names[f"rows_{key}"] = rows_area
+        names[f"target_{key}"] = Area(sheet.name, first, tcol, last, tcol)
+        values[f"rows_{key}"] = list(plan.groups)
+        values[f"target_{key}"] = [plan.targets[key][g] for g in plan.groups]
+        widths.update({tcol: 14, acol: 14, vcol: 14})
+    ccol = 1 + 3 * len(plan.metrics)
+    sheet.put(head, ccol, labels("month.comment"), "header_input")
+    comment_area = Area(sheet.name, first, ccol, last, ccol)
+    for g in range(len(plan.groups)):
+        sheet.put(first + g, ccol, None, "input_text")
+    blocks.append(Block(COMMENT_BLOCK, comment_area, plan.groups, ("comment",), "", "text", required=False))
+    sheet.validations.append(_text_validation(comment_area, labels))
+    names[COMMENT_BLOCK] = comment_area
+    names["rows_comment"] = rows_area
+    values["rows_comment"] = list(plan.groups)
+    widths[ccol] = 40
+
+    top = total_row + 2
+    sheet.put(top, 0, labels("month.revision_title"), "subtitle")
+    sheet.put(top + 1, 0, labels("month.revision_about"), "note")
+    rhead, rfirst = top + 2, top + 3
+    rlast = rfirst + len(plan.metrics) - 1
+    for col, text in enumerate((labels("month.revision_metric"), labels("month.revision_current"),
+                                labels("month.revision_requested"))):
+        sheet.put(rhead, col, text, "header")
+    for i, metric in enumerate(plan.metrics):
+        r = rfirst + i
+        sheet.put(r, 0, metric.label(ctx.lang), "key")
+        sheet.put(r, 1, plan.annual[metric.key], number_style(metric, "locked"))
+        sheet.put(r, 2, None, number_style(metric, "input"))
+        area = Area(sheet.name, r, 2, r, 2)
+        sheet.validations.append(_number_validation(area, metric, labels))
+    revision_area = Area(sheet.name, rfirst, 2, rlast, 2)
+    blocks.append(Block(REVISION_BLOCK, revision_area, tuple(m.key for m in plan.metrics), ("requested",), "",
+                        "number", required=False))
+    names[REVISION_BLOCK] = revision_area
+    names["rows_revision"] = Area(sheet.name, rfirst, 0, rlast, 0)
+    names["locked_annual"] = Area(sheet.name, rfirst, 1, rlast, 1)
+    values["rows_revision"] = [m.label(ctx.lang) for m in plan.metrics]
+    values["locked_annual"] = [plan.annual[m.key] for m in plan.metrics]
+    reason_row = rlast + 1
+    sheet.put(reason_row, 0, labels("month.revision_reason"), "key")
+    reason_area = Area(sheet.name, reason_row, 1, reason_row + 2, max(ccol, 4))
+    sheet.merges.append((reason_area, None, "input_text"))
+    blocks.append(Block(REVISION_REASON, reason_area, ("reason",), ("reason",), "", "text", required=False))
+    sheet.validations.append(_text_validation(reason_area, labels))
+    names[REVISION_REASON] = reason_area
+    sheet.widths = widths
+    sheet.freeze = (first, 1)
+    sheets.append(sheet)
+    return _finish("month", plan.owner, plan.owner_name, plan.month, ctx, revision, sheets, blocks, names, values)

@@ -1,0 +1,325 @@
+"""Load and check sheetplan.toml into a frozen Config; every mistake is reported with its key path."""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+from .problems import Problem
+
+CONFIG_FILE = "sheetplan.toml"
+LANGUAGES = ("en", "zh")
+ALLOCATION_METHODS = ("equal", "history", "seasonality", "manual")
+NO_HISTORY_RULES = ("average", "minimum", "zero")
+ROLLOVER_POLICIES = ("none", "next_month", "spread")
+ROLES = ("rep", "supervisor", "manager", "vp", "gm")
+_METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label_en: str
+    label_zh: str
+    unit: str = ""
+    decimals: int = 0
+    higher_is_better: bool = True
+    max_value: float = 1e12
+    weight: float = 1.0
+
+    def label(self, lang: str) -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
+
+@dataclass(frozen=True)
+class Allocation:
+    method: str = "history"
+    seasonality: str | tuple[float, ...] = "history"
+    growth: float = 0.0
+    no_history: str = "average"
+    ramp: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rollover:
+    policy: str = "none"
+    carry_credit: bool = False
+
+
+@dataclass(frozen=True)
+class Flags:
+    behind_pace: float = 0.9
+    far_behind: float = 0.75
+    sharp_drop: float = 0.3
+    plan_tolerance: float = 0.0
+
+
+@dataclass(frozen=True)
+class Config:
+    company: str
+    currency: str
+    language: str
+    fiscal_year: int
+    start_month: int
+    metrics: tuple[Metric, ...]
+    customer_groups: tuple[str, ...]
+    selling_roles: tuple[str, ...] = ("rep", "supervisor")
+    allocation: Allocation = Allocation()
+    rollover: Rollover = Rollover()
+    flags: Flags = Flags()
+    password: str = ""
+
+    def metric(self, key: str) -> Metric:
+        for metric in self.metrics:
+            if metric.key == key:
+                return metric
+        raise KeyError(key)
+
+    @property
+    def months(self) -> list[str]:
+        """The twelve fiscal months as 'YYYY-MM', in fiscal order."""
+        return fiscal_months(self.fiscal_year, self.start_month)
+
+
+def fiscal_months(year: int, start_month: int) -> list[str]:
+    """A fiscal year named Y that starts in month M runs from Y-M for twelve months."""
+    months = []
+    for offset in range(12):
+        index = start_month - 1 + offset
+        months.append(f"{year + index // 12:04d}-{index % 12 + 1:02d}")
+    return months
+
+
+class _Checker:
+    """Reads typed values out of the parsed TOML and remembers every problem."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+
+    def fail(self, path: str, message: str, value: Any = None) -> None:
+        self.problems.append(
+            Problem("config-invalid", message, file=self.source, field=path, value=value)
+        )
+
+    def table(self, data: dict, key: str, path: str, required: bool = True) -> dict:
+        value = data.get(key)
+        if value is None:
+            if required:
+                self.fail(path, f"missing table [{path}]")
+            return {}
+        if not isinstance(value, dict):
+            self.fail(path, f"[{path}] must be a table", value)
+            return {}
+        return value
+
+    def get(self, data: dict, key: str, path: str, kind: type | tuple, default: Any = ..., *,
+            choices: tuple | None = None, minimum: float | None = None, maximum: float | None = None):
+        full = f"{path}.{key}" if path else key
+        if key not in data:
+            if default is ...:
+                self.fail(full, f"missing key {full}")
+                return None
+            return default
+        value = data[key]
+        kinds = kind if isinstance(kind, tuple) else (kind,)
+        # TOML booleans are ints in Python; never accept one for the other.
+        if isinstance(value, bool) and bool not in kinds:
+            value_ok = False
+        elif float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value, value_ok = float(value), True
+        else:
+            value_ok = isinstance(value, kinds)
+        if not value_ok:
+            names = " or ".join(_kind_name(k) for k in kinds)
+            self.fail(full, f"{full} must be {names}, got {value!r}", value)
+            return None if default is ... else default
+        if isinstance(value, float) and not math.isfinite(value):
+            self.fail(full, f"{full} must be a finite number, got {value!r}", value)
+            return None
+        if choices is not None and value not in choices:
+            self.fail(full, f"{full} must be one of {', '.join(map(str, choices))}; got {value!r}", value)
+            return None
+        if minimum is not None and value < minimum:
+            self.fail(full, f"{full} must be at least {minimum}, got {value!r}", value)
+            return None
+        if maximum is not None and value > maximum:
+            self.fail(full, f"{full} must be at most {maximum}, got {value!r}", value)
+            return None
+        return value
+
+    def unknown(self, data: dict, allowed: set[str], path: str) -> None:
+        for key in data:
+            if key not in allowed:
+                full = f"{path}.{key}" if path else key
+                self.fail(full, f"unknown key {full} (expected one of: {', '.join(sorted(allowed))})")
+
+
+def _kind_name(kind: type) -> str:
+    return {str: "text", int: "a whole number", float: "a number", bool: "true or false",
+            list: "a list", dict: "a table"}.get(kind, kind.__name__)
+
+
+def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
+    """Parse and check the TOML text; raises ConfigError listing every problem found."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source} is not valid TOML: {exc}",
+                          [Problem("config-syntax", str(exc), file=source)]) from None
+    check = _Checker(source)
+    check.unknown(data, {"company", "fiscal", "planning", "metrics", "allocation", "rollover", "flags",
+                         "protection", "approvals", "mail", "deadlines"}, "")
+
+    company = check.table(data, "company", "company")
+    check.unknown(company, {"name", "currency", "language"}, "company")
+    name = check.get(company, "name", "company", str)
+    currency = check.get(company, "currency", "company", str, "EUR")
+    language = check.get(company, "language", "company", str, "en", choices=LANGUAGES)
+
+    fiscal = check.table(data, "fiscal", "fiscal")
+    check.unknown(fiscal, {"year", "start_month"}, "fiscal")
+    year = check.get(fiscal, "year", "fiscal", int, minimum=2000, maximum=2100)
+    start_month = check.get(fiscal, "start_month", "fiscal", int, 1, minimum=1, maximum=12)
+
+    planning = check.table(data, "planning", "planning")
+    check.unknown(planning, {"customer_groups", "selling_roles"}, "planning")
+    groups = _string_list(check, planning, "customer_groups", "planning", required=True)
+    roles = _string_list(check, planning, "selling_roles", "planning", required=False) or ["rep", "supervisor"]
+    for index, role in enumerate(roles):
+        if role not in ROLES:
+            check.fail(f"planning.selling_roles[{index}]", f"unknown role {role!r}; roles are {', '.join(ROLES)}")
+    seen_groups: set[str] = set()
+    for index, group in enumerate(groups):
+        if not group.strip() or group != group.strip():
+            check.fail(f"planning.customer_groups[{index}]", "customer group names must be non-empty "
+                       "and have no leading or trailing spaces", group)
+        if group.casefold() in seen_groups:
+            check.fail(f"planning.customer_groups[{index}]", f"duplicate customer group {group!r}", group)
+        seen_groups.add(group.casefold())
+
+    metrics = _metrics(check, data)
+    allocation = _allocation(check, data)
+    rollover_table = check.table(data, "rollover", "rollover", required=False)
+    check.unknown(rollover_table, {"policy", "carry_credit"}, "rollover")
+    rollover = Rollover(
+        policy=check.get(rollover_table, "policy", "rollover", str, "none", choices=ROLLOVER_POLICIES) or "none",
+        carry_credit=bool(check.get(rollover_table, "carry_credit", "rollover", bool, False)),
+    )
+    flags_table = check.table(data, "flags", "flags", required=False)
+    check.unknown(flags_table, {"behind_pace", "far_behind", "sharp_drop", "plan_tolerance"}, "flags")
+    flag_values = {}
+    for key in ("behind_pace", "far_behind", "sharp_drop", "plan_tolerance"):
+        value = check.get(flags_table, key, "flags", float, getattr(Flags(), key), minimum=0.0)
+        flag_values[key] = getattr(Flags(), key) if value is None else value
+    flags = Flags(**flag_values)
+    protection = check.table(data, "protection", "protection", required=False)
+    check.unknown(protection, {"password"}, "protection")
+    password = check.get(protection, "password", "protection", str, "")
+
+    if check.problems:
+        raise ConfigError(f"{source} has {len(check.problems)} problem(s); nothing was generated",
+                          check.problems)
+    return Config(
+        company=name, currency=currency, language=language, fiscal_year=year, start_month=start_month,
+        metrics=tuple(metrics), customer_groups=tuple(groups), selling_roles=tuple(roles),
+        allocation=allocation, rollover=rollover, flags=flags, password=password or "",
+    )
+
+
+def _string_list(check: _Checker, data: dict, key: str, path: str, required: bool) -> list[str]:
+    value = check.get(data, key, path, list, ... if required else None)
+    if value is None:
+        return []
+    if required and not value:
+        check.fail(f"{path}.{key}", f"{path}.{key} must list at least one entry")
+    out = []
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            check.fail(f"{path}.{key}[{index}]", f"{path}.{key}[{index}] must be text, got {item!r}", item)
+        else:
+            out.append(item)
+    return out
+
+
+def _metrics(check: _Checker, data: dict) -> list[Metric]:
+    raw = data.get("metrics")
+    if not isinstance(raw, list) or not raw:
+        check.fail("metrics", "at least one [[metrics]] table is required")
+        return []
+    metrics, seen = [], set()
+    for index, table in enumerate(raw):
+        path = f"metrics[{index}]"
+        if not isinstance(table, dict):
+            check.fail(path, f"{path} must be a table")
+            continue
+        check.unknown(table, {"key", "label_en", "label_zh", "unit", "decimals", "higher_is_better",
+                              "max_value", "weight"}, path)
+        key = check.get(table, "key", path, str)
+        if key is not None and not _METRIC_KEY.match(key):
+            check.fail(f"{path}.key", f"{path}.key must be lower-case letters, digits and _ "
+                       f"(starting with a letter, at most 31 characters), got {key!r}", key)
+            key = None
+        if key is not None and key in seen:
+            check.fail(f"{path}.key", f"duplicate metric key {key!r}", key)
+        seen.add(key)
+        label_en = check.get(table, "label_en", path, str, key or "")
+        label_zh = check.get(table, "label_zh", path, str, label_en or "")
+        unit = check.get(table, "unit", path, str, "")
+        decimals = check.get(table, "decimals", path, int, 0, minimum=0, maximum=4)
+        higher = check.get(table, "higher_is_better", path, bool, True)
+        max_value = check.get(table, "max_value", path, float, 1e12, minimum=0.0)
+        weight = check.get(table, "weight", path, float, 1.0, minimum=0.0)
+        if key and None not in (decimals, higher, max_value, weight):
+            metrics.append(Metric(key, label_en or key, label_zh or label_en or key, unit or "",
+                                  decimals, higher, max_value, weight))
+    return metrics
+
+
+def _allocation(check: _Checker, data: dict) -> Allocation:
+    table = check.table(data, "allocation", "allocation", required=False)
+    check.unknown(table, {"method", "seasonality", "growth", "no_history", "ramp"}, "allocation")
+    method = check.get(table, "method", "allocation", str, "history", choices=ALLOCATION_METHODS)
+    seasonality = table.get("seasonality", "history")
+    if isinstance(seasonality, str):
+        if seasonality not in ("history", "flat"):
+            check.fail("allocation.seasonality", "allocation.seasonality must be \"history\", \"flat\" "
+                       f"or a list of 12 non-negative numbers; got {seasonality!r}", seasonality)
+    elif isinstance(seasonality, list):
+        ok = len(seasonality) == 12 and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in seasonality
+        ) and sum(seasonality) > 0
+        if not ok:
+            check.fail("allocation.seasonality", "allocation.seasonality as a list needs 12 non-negative "
+                       "numbers (fiscal-month order) with a positive sum", seasonality)
+        seasonality = tuple(float(v) for v in seasonality) if ok else "flat"
+    else:
+        check.fail("allocation.seasonality", "allocation.seasonality must be text or a list", seasonality)
+        seasonality = "flat"
+    growth = check.get(table, "growth", "allocation", float, 0.0, minimum=-0.99, maximum=10.0)
+    no_history = check.get(table, "no_history", "allocation", str, "average", choices=NO_HISTORY_RULES)
+    ramp_raw = check.get(table, "ramp", "allocation", list, [])
+    ramp: tuple[float, ...] = ()
+    if ramp_raw is not None:
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 1 for v in ramp_raw) \
+                and len(ramp_raw) <= 12:
+            ramp = tuple(float(v) for v in ramp_raw)
+        else:
+            check.fail("allocation.ramp", "allocation.ramp must be at most 12 numbers between 0 and 1",
+                       ramp_raw)
+    return Allocation(method or "history", seasonality, growth or 0.0, no_history or "average", ramp)
+
+
+def load_config(path: Path) -> Config:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path} not found: run 'sheetplan init' first") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text: {exc}") from None
+    return parse_config(text, source=path.name)

@@ -1,0 +1,106 @@
+"""Generate one locked workbook per recipient: build, render and write in parallel, then record what was sent."""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .builders import Context, MonthPlan, PersonPlan, SplitPlan, build_month, build_person, build_split
+from .layout import Template
+from .store import SentRecord
+from .writer import render, write_atomic
+
+# Below this many workbooks a process pool costs more to start than it saves.
+POOL_THRESHOLD = 16
+
+
+@dataclass(frozen=True)
+class Job:
+    view: SplitPlan | PersonPlan | MonthPlan
+    revision: int
+    path: str
+
+
+@dataclass
+class GenerateResult:
+    kind: str
+    period: str
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.files)
+
+
+def build(view, ctx: Context, revision: int) -> Template:
+    if isinstance(view, SplitPlan):
+        return build_split(view, ctx, revision)
+    if isinstance(view, PersonPlan):
+        return build_person(view, ctx, revision)
+    return build_month(view, ctx, revision)
+
+
+def sent_payload(template: Template) -> str:
+    """What ingest needs later: the signed canonical form and the meaning of every input block."""
+    blocks = [{**asdict(b), "area": b.area.plain} for b in template.blocks]
+    return json.dumps({"canonical": template.canonical(), "blocks": blocks}, ensure_ascii=False,
+                      separators=(",", ":"))
+
+
+def _run(job: Job, ctx: Context, password: str) -> tuple[str, str, str]:
+    template = build(job.view, ctx, job.revision)
+    write_atomic(Path(job.path), render(template, password))
+    return job.path, template.signature, sent_payload(template)
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(ctx: Context, password: str) -> None:
+    _WORKER["ctx"], _WORKER["password"] = ctx, password
+
+
+def _run_in_worker(job: Job) -> tuple[str, str, str]:
+    return _run(job, _WORKER["ctx"], _WORKER["password"])
+
+
+def run_jobs(jobs: list[Job], ctx: Context, password: str, workers: int | None = None,
+             progress: Callable[[int], None] | None = None) -> Iterable[tuple[Job, tuple[str, str, str]]]:
+    """Yield (job, (path, signature, payload)) in job order; uses every core for big batches."""
+    workers = workers or min(os.cpu_count() or 1, 8)
+    if len(jobs) < POOL_THRESHOLD or workers == 1:
+        for job in jobs:
+            yield job, _run(job, ctx, password)
+            if progress:
+                progress(1)
+        return
+    import multiprocessing
+
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    chunk = max(1, min(32, len(jobs) // (workers * 4)))
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(ctx, password)) as pool:
+        for job, result in zip(jobs, pool.map(_run_in_worker, jobs, chunksize=chunk)):
+            yield job, result
+            if progress:
+                progress(1)
+
+
+def sent_records(kind: str, results: list[tuple[Job, tuple[str, str, str]]], root: Path,
+                 generated_at: str) -> list[SentRecord]:
+    records = []
+    for job, (path, signature, payload) in results:
+        relative = os.path.relpath(path, root)
+        records.append(SentRecord(kind, job.view.owner, _period(job.view), job.revision, relative, signature,
+                                  payload, generated_at))
+    return records
+
+
+def _period(view) -> str:
+    return view.month if isinstance(view, MonthPlan) else view.period

@@ -1,0 +1,33 @@
+"""Label catalogues (templates/labels.<lang>.toml): every word a workbook shows comes from here."""
+
+from __future__ import annotations
+
+import tomllib
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ConfigError
+
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+@lru_cache(maxsize=4)
+def catalogue(lang: str) -> dict[str, dict[str, str]]:
+    path = TEMPLATES_DIR / f"labels.{lang}.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no label catalogue for language {lang!r} ({path})") from None
+
+
+class Labels:
+    """Looks labels up as 'section.key' and fills {placeholders}."""
+
+    def __init__(self, lang: str) -> None:
+        self.lang = lang
+        self._data = catalogue(lang)
+
+    def __call__(self, key: str, **values) -> str:
+        section, _, name = key.partition(".")
+        text = self._data[section][name]
+        return text.format(**values) if values else text

@@ -1,0 +1,206 @@
+"""The plan model: prior-year figures, suggested targets at every level, and the views each template needs."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from . import allocation
+from .builders import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
+from .config import Config, fiscal_months
+from .roster import Person, Roster
+from .store import SUGGESTION, TargetRow
+
+Key = tuple[str, str, str, str, str]  # level, owner, period, metric, customer_group
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Prior fiscal year actuals, aggregated once from the history frame."""
+
+    person: dict[tuple[str, str], float]  # (person, metric) -> total
+    person_group: dict[tuple[str, str, str], float]  # (person, metric, group) -> total
+    person_grid: dict[tuple[str, str, str], list[float]]  # (person, metric, group) -> 12 months
+    team: dict[tuple[str, str], float]  # (team, metric) -> total
+    team_group: dict[tuple[str, str, str], float]
+    profile: dict[str, tuple[float, ...]]  # metric -> 12 monthly weights (company-wide)
+
+
+def prior_year(config: Config, roster: Roster, history) -> Prior:
+    months = fiscal_months(config.fiscal_year - 1, config.start_month)
+    index = {m: i for i, m in enumerate(months)}
+    person, person_group, team, team_group = (defaultdict(float) for _ in range(4))
+    grid: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0] * 12)
+    company_months: dict[str, list[float]] = defaultdict(lambda: [0.0] * 12)
+    if len(history):
+        frame = history[history["month"].isin(months)]
+        sums = frame.groupby(["person_id", "metric", "customer_group", "month"], sort=False)["value"].sum()
+        for (pid, metric, group, month), value in sums.items():
+            who = roster.get(pid)
+            slot = index[month]
+            person[(pid, metric)] += value
+            person_group[(pid, metric, group)] += value
+            grid[(pid, metric, group)][slot] += value
+            company_months[metric][slot] += value
+            if who and who.team:
+                team[(who.team, metric)] += value
+                team_group[(who.team, metric, group)] += value
+    profile = {m.key: allocation.profile_from_history(company_months.get(m.key, [0.0] * 12))
+               for m in config.metrics}
+    return Prior(dict(person), dict(person_group), dict(grid), dict(team), dict(team_group), profile)
+
+
+def _profile(config: Config, prior: Prior, metric: str) -> tuple[float, ...]:
+    seasonality = config.allocation.seasonality
+    if config.allocation.method == "equal" or seasonality == "flat":
+        return (1.0,) * 12
+    if isinstance(seasonality, tuple):
+        return seasonality
+    return prior.profile[metric]
+
+
+def availability(config: Config, person: Person) -> list[float]:
+    return allocation.availability(config.months, person.start_month or None, person.end_month or None,
+                                   config.allocation.ramp)
+
+
+def suggest(config: Config, roster: Roster, prior: Prior, current: dict[Key, float]) -> list[TargetRow]:
+    """Suggested targets at every level, each derived from the level above as it currently stands.
+
+    `current` holds accepted figures; where a level has one, the levels below are split from it,
+    otherwise from the suggestion. Company = sum of team suggestions (prior year x (1 + growth)).
+    """
+    fy = str(config.fiscal_year)
+    growth = 1 + config.allocation.growth
+    rows: list[TargetRow] = []
+    for metric in config.metrics:
+        key, decimals = metric.key, metric.decimals
+        team_targets = {}
+        for team in roster.teams:
+            value = round(prior.team.get((team, key), 0.0) * growth, decimals)
+            rows.append(TargetRow("team", team, fy, key, "", value))
+            team_targets[team] = current.get(("team", team, fy, key, ""), value)
+        company = round(sum(r.value for r in rows if r.level == "team" and r.metric == key), decimals)
+        rows.append(TargetRow("company", "", fy, key, "", company))
+        profile = _profile(config, prior, key)
+        for team in roster.teams:
+            sellers = roster.sellers(config, team)
+            if not sellers:
+                continue
+            if config.allocation.method == "history":
+                shares = allocation.history_weights({p.person_id: prior.person.get((p.person_id, key))
+                                                     for p in sellers}, config.allocation.no_history)
+            else:
+                shares = {p.person_id: 1.0 for p in sellers}
+            avail = {p.person_id: availability(config, p) for p in sellers}
+            if not any(any(a) for a in avail.values()):
+                continue
+            split = allocation.split_team(team_targets[team], shares, avail, decimals)
+            for person in sellers:
+                pid = person.person_id
+                rows.append(TargetRow("person", pid, fy, key, "", split[pid]))
+                annual = current.get(("person", pid, fy, key, ""), split[pid])
+                groups = _group_shares(config, prior, person, key)
+                if not any(avail[pid]):
+                    continue
+                grid = allocation.split_grid(annual, groups, profile, avail[pid], decimals)
+                for group, months in grid.items():
+                    for month, value in zip(config.months, months):
+                        rows.append(TargetRow("person", pid, month, key, group, value))
+    return rows
+
+
+def _group_shares(config: Config, prior: Prior, person: Person, metric: str) -> dict[str, float]:
+    """A person's own customer mix last year, else the team's, else equal."""
+    own = {g: prior.person_group.get((person.person_id, metric, g), 0.0) for g in config.customer_groups}
+    if any(own.values()):
+        return own
+    team = {g: prior.team_group.get((person.team, metric, g), 0.0) for g in config.customer_groups}
+    if any(team.values()):
+        return team
+    return {g: 1.0 for g in config.customer_groups}
+
+
+class PlanState:
+    """The plan as it stands (store rows) with lookups for the template views."""
+
+    def __init__(self, config: Config, roster: Roster, prior: Prior, rows: list[TargetRow]) -> None:
+        self.config, self.roster, self.prior = config, roster, prior
+        self.values: dict[Key, float] = {}
+        self.sources: dict[Key, str] = {}
+        for r in rows:
+            key = (r.level, r.owner, r.period, r.metric, r.customer_group)
+            self.values[key] = r.value
+            self.sources[key] = r.source
+        self.fy = str(config.fiscal_year)
+
+    def value(self, level: str, owner: str, period: str, metric: str, group: str = "") -> float:
+        return self.values.get((level, owner, period, metric, group), 0.0)
+
+    def is_suggestion(self, level: str, owner: str, period: str, metric: str, group: str = "") -> bool:
+        return self.sources.get((level, owner, period, metric, group), SUGGESTION) == SUGGESTION
+
+    def company_plan(self) -> SplitPlan:
+        owner = self.roster.company_owner()
+        fy, metrics = self.fy, []
+        for metric in self.config.metrics:
+            rows = []
+            for team in self.roster.teams:
+                manager = self.roster.manager(team)
+                rows.append(SplitRow(team, manager.name if manager else "",
+                                     round(self.prior.team.get((team, metric.key), 0.0), metric.decimals),
+                                     self.value("team", team, fy, metric.key)))
+            metrics.append(SplitMetric(metric, self.value("company", "", fy, metric.key), tuple(rows)))
+        return SplitPlan("company", owner.person_id, owner.name, fy, self.config.company, tuple(metrics))
+
+    def team_plan(self, team: str) -> SplitPlan | None:
+        manager = self.roster.manager(team)
+        sellers = self.roster.sellers(self.config, team)
+        if manager is None or not sellers:
+            return None
+        fy, metrics = self.fy, []
+        for metric in self.config.metrics:
+            rows = []
+            for person in sellers:
+                note = []
+                if person.start_month and person.start_month >= self.config.months[0]:
+                    note.append(("common.note_starts", person.start_month))
+                if person.end_month and person.end_month <= self.config.months[-1]:
+                    note.append(("common.note_ends", person.end_month))
+                prior = self.prior.person.get((person.person_id, metric.key))
+                rows.append(SplitRow(person.person_id, person.name,
+                                     None if prior is None else round(prior, metric.decimals),
+                                     self.value("person", person.person_id, fy, metric.key),
+                                     _note_text(self.config.language, note)))
+            metrics.append(SplitMetric(metric, self.value("team", team, fy, metric.key), tuple(rows)))
+        return SplitPlan("team", manager.person_id, manager.name, fy, team, tuple(metrics))
+
+    def person_plan(self, person: Person) -> PersonPlan:
+        months, groups = tuple(self.config.months), tuple(self.config.customer_groups)
+        metrics = []
+        for metric in self.config.metrics:
+            pid = person.person_id
+            suggested = {g: tuple(self.value("person", pid, m, metric.key, g) for m in months) for g in groups}
+            prior = {g: tuple(round(v, metric.decimals) for v in
+                              self.prior.person_grid.get((pid, metric.key, g), [0.0] * 12)) for g in groups}
+            metrics.append(GridMetric(metric, self.value("person", pid, self.fy, metric.key), suggested, prior))
+        return PersonPlan(person.person_id, person.name, self.fy, months, groups, tuple(metrics))
+
+    def month_plan(self, person: Person, month: str) -> MonthPlan:
+        groups = tuple(self.config.customer_groups)
+        pid = person.person_id
+        targets = {m.key: {g: self.value("person", pid, month, m.key, g) for g in groups}
+                   for m in self.config.metrics}
+        annual = {m.key: self.value("person", pid, self.fy, m.key) for m in self.config.metrics}
+        return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual)
+
+    def is_active_in(self, person: Person, month: str) -> bool:
+        return (not person.start_month or person.start_month <= month) and (
+            not person.end_month or month <= person.end_month)
+
+
+def _note_text(lang: str, notes: list[tuple[str, str]]) -> str:
+    from .labels import Labels
+
+    labels = Labels(lang)
+    return "; ".join(labels(key, month=month) for key, month in notes)

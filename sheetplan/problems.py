@@ -1,0 +1,86 @@
+"""Validation findings as plain records, collected into a report instead of raised."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable
+
+ERROR = "error"
+WARNING = "warning"
+
+COLUMNS = ("severity", "code", "file", "sheet", "cell", "row", "field", "value", "message")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One finding. `row` is the row number as Excel shows it; `cell` is A1 notation.
+
+    `code` is a stable kebab-case identifier: tests and tools match on it, never on wording.
+    """
+
+    code: str
+    message: str
+    severity: str = ERROR
+    file: str = ""
+    sheet: str = ""
+    cell: str = ""
+    row: int | None = None
+    field: str = ""
+    value: Any = None
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == ERROR
+
+    def describe(self) -> str:
+        where = ":".join(part for part in (self.file, self.sheet, self.cell) if part)
+        if self.row is not None and not self.cell:
+            where = f"{where} row {self.row}" if where else f"row {self.row}"
+        if self.field and not self.cell:
+            where = f"{where} [{self.field}]" if where else self.field
+        prefix = f"{where}: " if where else ""
+        return f"{prefix}{self.message} ({self.code})"
+
+    def located(self, **where: Any) -> "Problem":
+        """Return a copy with location fields filled in (file, sheet, cell ...)."""
+        data = asdict(self)
+        data.update(where)
+        return Problem(**data)
+
+
+@dataclass
+class Report:
+    """An ordered collection of problems; errors and warnings are kept together."""
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, problem: Problem) -> None:
+        self.problems.append(problem)
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        self.problems.extend(problems)
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def __iter__(self):
+        return iter(self.problems)
+
+    def to_frame(self):
+        """Problems as a DataFrame with fixed columns, ready to filter, count or write."""
+        import pandas as pd
+
+        rows = [{col: getattr(p, col) for col in COLUMNS} for p in self.problems]
+        return pd.DataFrame(rows, columns=list(COLUMNS))

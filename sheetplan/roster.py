@@ -1,0 +1,302 @@
+"""Load and check the roster (who sells, in which team, who reports to whom) and prior-year history."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from .config import ROLES, Config
+from .errors import ConfigError
+from .problems import WARNING, Problem
+
+ROSTER_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to", "start_month", "end_month", "active")
+REQUIRED_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to")
+HISTORY_COLUMNS = ("month", "person_id", "customer_group", "metric", "value")
+_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                    r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_PERSON_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
+_TRUE = {"true", "yes", "1", "y", "x", "是", ""}  # an empty cell means active
+_FALSE = {"false", "no", "0", "n", "否"}
+
+
+@dataclass(frozen=True)
+class Person:
+    person_id: str
+    name: str
+    email: str
+    team: str
+    role: str
+    reports_to: str
+    start_month: str = ""
+    end_month: str = ""
+    active: bool = True
+    row: int = 0  # row in the roster file as the spreadsheet shows it, for messages
+
+
+@dataclass(frozen=True)
+class Roster:
+    people: tuple[Person, ...]
+
+    def get(self, person_id: str) -> Person | None:
+        return self._index.get(person_id)
+
+    @cached_property
+    def _index(self) -> dict[str, Person]:
+        return {p.person_id: p for p in self.people}
+
+    def __contains__(self, person_id: str) -> bool:
+        return person_id in self._index
+
+    @property
+    def teams(self) -> list[str]:
+        """Teams in the order they first appear in the roster."""
+        seen: dict[str, None] = {}
+        for person in self.people:
+            if person.team and person.role not in ("vp", "gm"):
+                seen.setdefault(person.team, None)
+        return list(seen)
+
+    def manager(self, team: str) -> Person | None:
+        for person in self.people:
+            if person.team == team and person.role == "manager" and person.active:
+                return person
+        return None
+
+    def sellers(self, config: Config, team: str | None = None) -> list[Person]:
+        """Active people who carry a personal target, optionally of one team."""
+        return [p for p in self.people if p.active and p.role in config.selling_roles
+                and (team is None or p.team == team)]
+
+    def company_owner(self) -> Person | None:
+        """The VP sets company targets per team; a company without a VP uses its GM."""
+        for role in ("vp", "gm"):
+            for person in self.people:
+                if person.role == role and person.active:
+                    return person
+        return None
+
+    def chain(self, person_id: str) -> list[Person]:
+        """The person's managers, nearest first."""
+        out, seen = [], {person_id}
+        person = self.get(person_id)
+        while person and person.reports_to and person.reports_to not in seen:
+            seen.add(person.reports_to)
+            person = self.get(person.reports_to)
+            if person:
+                out.append(person)
+        return out
+
+
+def _text(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _month(value) -> str:
+    """Roster months may arrive as 'YYYY-MM' text or as real dates typed in Excel."""
+    if hasattr(value, "year") and hasattr(value, "month"):
+        return f"{value.year:04d}-{value.month:02d}"
+    return _text(value)
+
+
+def parse_roster(records: list[dict], source: str = "roster.xlsx", first_row: int = 2) -> Roster:
+    """Check roster rows (dicts keyed by column) and build the Roster; raises ConfigError with every problem."""
+    problems: list[Problem] = []
+
+    def fail(row: int, column: str, message: str, value=None, code: str = "roster-invalid") -> None:
+        problems.append(Problem(code, message, file=source, row=row, field=column, value=value))
+
+    columns = set(records[0]) if records else set()
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if not records:
+        raise ConfigError(f"{source} has no people", [Problem("roster-empty", "the roster lists nobody",
+                                                                file=source)])
+    if missing:
+        raise ConfigError(f"{source} lacks columns", [
+            Problem("roster-missing-column", f"missing column {c!r}; expected columns: {', '.join(ROSTER_COLUMNS)}",
+                    file=source, field=c) for c in missing])
+
+    people: list[Person] = []
+    rows_by_id: dict[str, int] = {}
+    emails: dict[str, int] = {}
+    for offset, record in enumerate(records):
+        row = first_row + offset
+        person_id = _text(record.get("person_id"))
+        if not any(_text(v) for v in record.values()):
+            continue  # blank lines in a hand-edited roster are harmless
+        if not _PERSON_ID.match(person_id):
+            fail(row, "person_id", "person_id must be 1-40 letters, digits, '.', '_' or '-' "
+                 "(it becomes part of file names)", person_id)
+        elif person_id in rows_by_id:
+            fail(row, "person_id", f"duplicate person_id {person_id!r} (first on row {rows_by_id[person_id]})",
+                 person_id, "roster-duplicate-id")
+        else:
+            rows_by_id[person_id] = row
+        email = _text(record.get("email"))
+        if not _EMAIL.match(email):
+            fail(row, "email", f"malformed email address {email!r}", email, "roster-bad-email")
+        elif email.lower() in emails:
+            fail(row, "email", f"email {email!r} is also used on row {emails[email.lower()]}", email,
+                 "roster-duplicate-email")
+        else:
+            emails[email.lower()] = row
+        role = _text(record.get("role")).lower()
+        if role not in ROLES:
+            fail(row, "role", f"role must be one of {', '.join(ROLES)}; got {role!r}", role)
+        start, end = _month(record.get("start_month")), _month(record.get("end_month"))
+        for column, value in (("start_month", start), ("end_month", end)):
+            if value and not _MONTH.match(value):
+                fail(row, column, f"{column} must be a month like 2027-03; got {value!r}", value)
+        if start and end and _MONTH.match(start) and _MONTH.match(end) and end < start:
+            fail(row, "end_month", f"end_month {end} is before start_month {start}", end)
+        raw_active = record.get("active")
+        active_text = ("true" if raw_active else "false") if isinstance(raw_active, bool) else _text(raw_active).lower()
+        if "active" not in columns or active_text in _TRUE:
+            active = True
+        elif active_text in _FALSE:
+            active = False
+        else:
+            fail(row, "active", f"active must be TRUE or FALSE; got {active_text!r}", active_text)
+            active = True
+        team = _text(record.get("team"))
+        if role in ("rep", "supervisor", "manager") and not team:
+            fail(row, "team", f"a {role} needs a team", team)
+        people.append(Person(person_id, _text(record.get("name")), email, team, role,
+                             _text(record.get("reports_to")), start, end, active, row))
+
+    ids = {p.person_id for p in people}
+    for person in people:
+        if person.reports_to and person.reports_to not in ids:
+            fail(person.row, "reports_to", f"reports_to {person.reports_to!r} is not a person_id in the roster",
+                 person.reports_to, "roster-unknown-manager")
+        if person.reports_to == person.person_id:
+            fail(person.row, "reports_to", "a person cannot report to themselves", person.reports_to,
+                 "roster-cycle")
+    problems.extend(_cycles(people, source))
+    roster = Roster(tuple(people))
+    for team in roster.teams:
+        managers = [p for p in people if p.team == team and p.role == "manager" and p.active]
+        if not managers:
+            first = next(p for p in people if p.team == team)
+            fail(first.row, "team", f"team {team!r} has no active manager", team, "roster-team-without-manager")
+        elif len(managers) > 1:
+            fail(managers[1].row, "team", f"team {team!r} has more than one active manager "
+                 f"({', '.join(m.person_id for m in managers)})", team, "roster-team-two-managers")
+    if not any(p.role in ("vp", "gm") and p.active for p in people):
+        problems.append(Problem("roster-no-vp", "the roster needs an active vp or gm to own the company plan",
+                                file=source, field="role"))
+    if problems:
+        raise ConfigError(f"{source} has {len(problems)} problem(s); nothing was generated", problems)
+    return roster
+
+
+def _cycles(people: list[Person], source: str) -> list[Problem]:
+    boss = {p.person_id: p.reports_to for p in people}
+    rows = {p.person_id: p.row for p in people}
+    reported: set[str] = set()
+    problems = []
+    for start in boss:
+        path, node = [], start
+        while node and node in boss and node not in path:
+            path.append(node)
+            node = boss[node]
+        if node == start and len(path) > 1:
+            loop = frozenset(path)
+            if not loop & reported:
+                reported |= loop
+                problems.append(Problem("roster-cycle", "reports_to forms a cycle: " + " -> ".join(path + [start]),
+                                        file=source, row=rows[start], field="reports_to", value=start))
+    return problems
+
+
+def read_table(path: Path) -> list[dict]:
+    """Rows of an .xlsx (first sheet) or .csv as dicts; the header row names the columns."""
+    if path.suffix.lower() == ".csv":
+        import csv
+
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return [{(k or "").strip().lower(): v for k, v in row.items()} for row in csv.DictReader(handle)]
+    from python_calamine import CalamineWorkbook
+
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        rows = workbook.get_sheet_by_index(0).to_python(skip_empty_area=False)
+    except Exception as exc:  # calamine raises several types for unreadable files
+        raise ConfigError(f"{path.name} cannot be read as a workbook: {exc}") from None
+    if not rows:
+        return []
+    header = [str(h).strip().lower() for h in rows[0]]
+    return [dict(zip(header, row)) for row in rows[1:]]
+
+
+def load_roster(path: Path) -> Roster:
+    if not path.exists():
+        raise ConfigError(f"{path} not found: put the roster in roster.xlsx or roster.csv")
+    return parse_roster(read_table(path), source=path.name)
+
+
+def parse_history(records: list[dict], config: Config, roster: Roster, source: str = "history.xlsx"):
+    """History rows as a tidy DataFrame; bad rows are reported, unknown people are kept with a warning."""
+    import pandas as pd
+
+    problems: list[Problem] = []
+    metrics = {m.key for m in config.metrics}
+    groups = set(config.customer_groups)
+    out = []
+    if records:
+        missing = [c for c in HISTORY_COLUMNS if c not in records[0]]
+        if missing:
+            raise ConfigError(f"{source} lacks columns {', '.join(missing)}", [
+                Problem("history-missing-column", f"missing column {c!r}", file=source, field=c) for c in missing])
+    for offset, record in enumerate(records):
+        row = offset + 2
+        month, metric, group = _month(record.get("month")), _text(record.get("metric")), _text(
+            record.get("customer_group"))
+        person_id = _text(record.get("person_id"))
+        value = record.get("value")
+        bad = False
+        if not _MONTH.match(month):
+            problems.append(Problem("history-invalid", f"month must look like 2026-03; got {month!r}",
+                                    file=source, row=row, field="month", value=month))
+            bad = True
+        if metric not in metrics:
+            problems.append(Problem("history-invalid", f"unknown metric {metric!r}", file=source, row=row,
+                                    field="metric", value=metric))
+            bad = True
+        if group not in groups:
+            problems.append(Problem("history-invalid", f"unknown customer group {group!r}", file=source,
+                                    row=row, field="customer_group", value=group))
+            bad = True
+        try:
+            number = float(value)
+            if not math.isfinite(number) or number < 0:
+                raise ValueError
+        except (TypeError, ValueError):
+            problems.append(Problem("history-invalid", f"value must be a non-negative number; got {value!r}",
+                                    file=source, row=row, field="value", value=value))
+            bad = True
+        if person_id not in roster:
+            problems.append(Problem("history-unknown-person", f"{person_id!r} is not in the roster; row ignored",
+                                    severity=WARNING, file=source, row=row, field="person_id", value=person_id))
+            bad = True
+        if not bad:
+            out.append((month, person_id, group, metric, number))
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        raise ConfigError(f"{source} has {len(errors)} problem(s); nothing was generated", errors)
+    return pd.DataFrame(out, columns=list(HISTORY_COLUMNS)), problems
+
+
+def load_history(path: Path | None, config: Config, roster: Roster):
+    import pandas as pd
+
+    if path is None or not path.exists():
+        return pd.DataFrame(columns=list(HISTORY_COLUMNS)), []
+    return parse_history(read_table(path), config, roster, source=path.name)

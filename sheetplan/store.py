@@ -1,0 +1,205 @@
+"""The plan state store: an embedded SQLite database with versioned schema migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+# Each migration moves the schema up by one version; never edit one that has shipped, add a new one.
+MIGRATIONS: tuple[str, ...] = (
+    # 1: the plan as it stands, and what was sent to whom
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    CREATE TABLE targets (
+        id INTEGER PRIMARY KEY,
+        level TEXT NOT NULL CHECK (level IN ('company', 'team', 'person')),
+        owner TEXT NOT NULL,
+        period TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        customer_group TEXT NOT NULL DEFAULT '',
+        value REAL NOT NULL,
+        source TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        submission_id INTEGER,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX targets_key ON targets (level, owner, period, metric, customer_group, version);
+    CREATE TABLE sent (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        period TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        path TEXT NOT NULL,
+        signature TEXT NOT NULL,
+        signed TEXT NOT NULL,
+        generated_at TEXT NOT NULL,
+        UNIQUE (kind, owner, period, revision)
+    );
+    """,
+)
+
+SUGGESTION = "suggestion"
+ACCEPTED = "accepted"
+
+
+@dataclass(frozen=True)
+class TargetRow:
+    level: str
+    owner: str
+    period: str
+    metric: str
+    customer_group: str
+    value: float
+    source: str = SUGGESTION
+    version: int = 0
+
+
+@dataclass(frozen=True)
+class SentRecord:
+    kind: str
+    owner: str
+    period: str
+    revision: int
+    path: str
+    signature: str
+    signed: str
+    generated_at: str
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Store:
+    """A thin object over one SQLite file; every write happens inside `transaction()`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves so one returned file is one transaction.
+        self.db = sqlite3.connect(str(self.path), isolation_level=None, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return self.db.execute("PRAGMA user_version").fetchone()[0]
+
+    def migrate(self) -> None:
+        current = self.schema_version
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            with self.transaction():
+                for statement in filter(str.strip, script.split(";")):
+                    self.db.execute(statement)
+                self.db.execute(f"PRAGMA user_version = {version}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        else:
+            self.db.execute("COMMIT")
+
+    # --- meta -------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction():
+            self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                            "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # --- targets ------------------------------------------------------------
+    def replace_suggestions(self, rows: Iterable[TargetRow]) -> int:
+        """Suggestions are derived data: recomputing them replaces the old ones wholesale."""
+        stamp = now_iso()
+        with self.transaction():
+            self.db.execute("DELETE FROM targets WHERE source = ?", (SUGGESTION,))
+            cursor = self.db.executemany(
+                "INSERT INTO targets (level, owner, period, metric, customer_group, value, source, version,"
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                ((r.level, r.owner, r.period, r.metric, r.customer_group, r.value, SUGGESTION, stamp)
+                 for r in rows))
+        return cursor.rowcount
+
+    def record_targets(self, rows: Iterable[TargetRow], source: str, submission_id: int | None,
+                       db: sqlite3.Connection | None = None) -> None:
+        """Add a new version of each key; the caller owns the transaction so a file lands whole or not at all."""
+        conn = db or self.db
+        stamp = now_iso()
+        for r in rows:
+            version = conn.execute(
+                "SELECT COALESCE(MAX(version), 0) + 1 FROM targets WHERE level = ? AND owner = ? AND period = ?"
+                " AND metric = ? AND customer_group = ?",
+                (r.level, r.owner, r.period, r.metric, r.customer_group)).fetchone()[0]
+            conn.execute(
+                "INSERT INTO targets (level, owner, period, metric, customer_group, value, source, version,"
+                " submission_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (r.level, r.owner, r.period, r.metric, r.customer_group, r.value, source, version,
+                 submission_id, stamp))
+
+    def current_targets(self) -> list[TargetRow]:
+        """The plan as it stands: per key the newest non-suggestion version, else the suggestion."""
+        rows = self.db.execute(
+            """
+            SELECT level, owner, period, metric, customer_group, value, source, version FROM targets t
+            WHERE version = (SELECT MAX(version) FROM targets u WHERE u.level = t.level AND u.owner = t.owner
+                             AND u.period = t.period AND u.metric = t.metric
+                             AND u.customer_group = t.customer_group)
+            """).fetchall()
+        return [TargetRow(*row) for row in rows]
+
+    # --- what was sent -------------------------------------------------------------
+    def next_revision(self, kind: str, owner: str, period: str) -> int:
+        row = self.db.execute("SELECT COALESCE(MAX(revision), 0) + 1 FROM sent WHERE kind = ? AND owner = ?"
+                              " AND period = ?", (kind, owner, period)).fetchone()
+        return row[0]
+
+    def record_sent(self, records: Iterable[SentRecord]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO sent (kind, owner, period, revision, path, signature, signed, generated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                ((r.kind, r.owner, r.period, r.revision, r.path, r.signature, r.signed, r.generated_at)
+                 for r in records))
+
+    def sent(self, kind: str | None = None, period: str | None = None) -> list[SentRecord]:
+        query = "SELECT kind, owner, period, revision, path, signature, signed, generated_at FROM sent WHERE 1=1"
+        args: list = []
+        if kind:
+            query += " AND kind = ?"
+            args.append(kind)
+        if period:
+            query += " AND period = ?"
+            args.append(period)
+        return [SentRecord(*row) for row in self.db.execute(query + " ORDER BY id", args)]
+
+    def find_sent(self, kind: str, owner: str, period: str, revision: int) -> SentRecord | None:
+        row = self.db.execute(
+            "SELECT kind, owner, period, revision, path, signature, signed, generated_at FROM sent"
+            " WHERE kind = ? AND owner = ? AND period = ? AND revision = ?", (kind, owner, period, revision)).fetchone()
+        return SentRecord(*row) if row else None
+
+    def latest_revisions(self, kind: str, period: str) -> dict[str, int]:
+        return dict(self.db.execute("SELECT owner, MAX(revision) FROM sent WHERE kind = ? AND period = ?"
+                                    " GROUP BY owner", (kind, period)))

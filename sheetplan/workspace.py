@@ -1,0 +1,239 @@
+"""A planning workspace on disk: config, roster, history, folders, the private key and the plan store."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import CONFIG_FILE, Config, load_config, parse_config
+from .errors import ConfigError, WorkspaceError
+from .roster import ROSTER_COLUMNS, Roster, load_history, load_roster
+from .store import Store
+
+FOLDERS = ("outbox", "inbox", "archive", "reports", ".sheetplan")
+PRIVATE = ".sheetplan"
+STORE_FILE = "plan.sqlite"
+ENV_VAR = "SHEETPLAN_WORKSPACE"
+
+STARTER_CONFIG = """\
+# sheetplan workspace settings. Every key is checked when a command runs; a mistake is reported
+# with its key path and nothing is generated.
+
+[company]
+name = "My Company"
+currency = "EUR"
+language = "{lang}"        # en | zh
+
+[fiscal]
+year = {year}
+start_month = 1            # month the fiscal year starts (1 = January)
+
+[planning]
+customer_groups = ["Key accounts", "Distributors", "Online"]
+selling_roles = ["rep", "supervisor"]
+
+[[metrics]]
+key = "revenue"
+label_en = "Revenue"
+label_zh = "销售额"
+unit = "EUR"
+decimals = 2
+higher_is_better = true
+max_value = 100000000      # largest figure one cell may hold
+weight = 0.6               # weight in the multi-metric score
+
+[[metrics]]
+key = "quantity"
+label_en = "Units sold"
+label_zh = "销售数量"
+unit = "units"
+decimals = 0
+higher_is_better = true
+max_value = 10000000
+weight = 0.2
+
+[[metrics]]
+key = "new_customers"
+label_en = "New customers"
+label_zh = "新客户数"
+unit = "customers"
+decimals = 0
+higher_is_better = true
+max_value = 10000
+weight = 0.2
+
+[allocation]
+method = "history"         # equal | history | seasonality | manual
+seasonality = "history"    # "history", "flat" or 12 weights in fiscal-month order
+growth = 0.05              # suggested target = prior-year actual x (1 + growth)
+no_history = "average"     # share for people without history: average | minimum | zero
+ramp = [0.25, 0.5, 0.75]   # share of a full month in a new hire's first months
+
+[rollover]
+policy = "next_month"      # none | next_month | spread
+carry_credit = false
+
+[flags]
+behind_pace = 0.9
+far_behind = 0.75
+sharp_drop = 0.3
+plan_tolerance = 0.0
+
+[protection]
+password = ""              # empty: a random password is kept in .sheetplan/password
+"""
+
+
+@dataclass
+class Workspace:
+    root: Path
+    config: Config
+    roster: Roster
+    _history: object = field(default=None, repr=False)
+
+    @property
+    def private(self) -> Path:
+        return self.root / PRIVATE
+
+    def folder(self, name: str) -> Path:
+        return self.root / name
+
+    @property
+    def key(self) -> bytes:
+        return bytes.fromhex((self.private / "key").read_text().strip())
+
+    @property
+    def workspace_id(self) -> str:
+        return (self.private / "workspace_id").read_text().strip()
+
+    @property
+    def password(self) -> str:
+        return self.config.password or (self.private / "password").read_text().strip()
+
+    def store(self) -> Store:
+        return Store(self.private / STORE_FILE)
+
+    def history(self):
+        """Prior-year actuals as a tidy frame (month, person_id, customer_group, metric, value)."""
+        if self._history is None:
+            path = next((p for p in (self.root / "history.xlsx", self.root / "history.csv") if p.exists()), None)
+            self._history, _warnings = load_history(path, self.config, self.roster)
+        return self._history
+
+
+def resolve_root(root: str | Path | None) -> Path:
+    return Path(root or os.environ.get(ENV_VAR) or ".").resolve()
+
+
+def open_workspace(root: str | Path | None = None) -> Workspace:
+    path = resolve_root(root)
+    if not (path / CONFIG_FILE).exists():
+        raise WorkspaceError(f"{path} is not a sheetplan workspace (no {CONFIG_FILE}); "
+                             "run 'sheetplan init DIR' or pass -w DIR")
+    if not (path / PRIVATE / "key").exists():
+        raise WorkspaceError(f"{path / PRIVATE} is missing its key: the workspace is incomplete")
+    config = load_config(path / CONFIG_FILE)
+    roster_path = next((p for p in (path / "roster.xlsx", path / "roster.csv") if p.exists()), path / "roster.xlsx")
+    roster = load_roster(roster_path)
+    return Workspace(path, config, roster)
+
+
+def _write_private(root: Path) -> None:
+    private = root / PRIVATE
+    private.mkdir(parents=True, exist_ok=True)
+    os.chmod(private, 0o700)
+    for name, value in (("key", secrets.token_hex(32)), ("workspace_id", str(uuid.uuid4())),
+                        ("password", secrets.token_urlsafe(12))):
+        target = private / name
+        if not target.exists():
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(value + "\n")
+
+
+def write_roster_xlsx(path: Path, rows: list[dict]) -> None:
+    """The roster as a friendly workbook: header, widths, a role list and an autofilter."""
+    import xlsxwriter
+
+    from .writer import WORKBOOK_OPTIONS
+
+    book = xlsxwriter.Workbook(str(path), {k: v for k, v in WORKBOOK_OPTIONS.items() if k != "in_memory"})
+    sheet = book.add_worksheet("roster")
+    bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+    for col, name in enumerate(ROSTER_COLUMNS):
+        sheet.write_string(0, col, name, bold)
+        sheet.set_column(col, col, 26 if name in ("name", "email", "team") else 13)
+    for r, row in enumerate(rows, start=1):
+        for col, name in enumerate(ROSTER_COLUMNS):
+            value = row.get(name, "")
+            if isinstance(value, bool):
+                sheet.write_boolean(r, col, value)
+            elif value is None or value == "" or (isinstance(value, float) and value != value):
+                continue
+            else:
+                sheet.write_string(r, col, str(value))
+    last = max(len(rows), 200)
+    sheet.data_validation(1, ROSTER_COLUMNS.index("role"), last, ROSTER_COLUMNS.index("role"),
+                          {"validate": "list", "source": ["rep", "supervisor", "manager", "vp", "gm"]})
+    sheet.autofilter(0, 0, max(len(rows), 1), len(ROSTER_COLUMNS) - 1)
+    sheet.freeze_panes(1, 1)
+    book.close()
+
+
+def write_history_xlsx(path: Path, frame) -> None:
+    import xlsxwriter
+
+    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
+    sheet = book.add_worksheet("history")
+    bold = book.add_format({"bold": True})
+    columns = list(frame.columns)
+    for col, name in enumerate(columns):
+        sheet.write_string(0, col, name, bold)
+    for r, row in enumerate(frame.itertuples(index=False), start=1):
+        for col, value in enumerate(row):
+            if isinstance(value, str):
+                sheet.write_string(r, col, value)
+            else:
+                sheet.write_number(r, col, float(value))
+    book.close()
+
+
+def init_workspace(root: str | Path, demo: bool = False, year: int | None = None, lang: str = "en") -> Workspace:
+    """Create the folders, config, roster (and for the demo, history) and seed the plan store.
+
+    Refuses to touch a folder that already holds a sheetplan.toml: nothing is overwritten.
+    """
+    from datetime import date
+
+    path = Path(root).resolve()
+    if (path / CONFIG_FILE).exists():
+        raise WorkspaceError(f"{path / CONFIG_FILE} already exists; refusing to overwrite a workspace")
+    if lang not in ("en", "zh"):
+        raise ConfigError(f"--lang must be en or zh, got {lang!r}")
+    year = year or date.today().year + 1
+    if demo:
+        from .demo_data import build_demo
+
+        data = build_demo(year=year, lang=lang)
+        config_text, roster_rows, history = data.config_toml, data.roster.to_dict("records"), data.history
+    else:
+        config_text, roster_rows, history = STARTER_CONFIG.format(year=year, lang=lang), [], None
+    parse_config(config_text)  # a bad built-in config is a bug: fail before writing anything
+    path.mkdir(parents=True, exist_ok=True)
+    for folder in FOLDERS:
+        (path / folder).mkdir(exist_ok=True)
+    _write_private(path)
+    (path / CONFIG_FILE).write_text(config_text, encoding="utf-8")
+    write_roster_xlsx(path / "roster.xlsx", roster_rows)
+    if history is not None:
+        write_history_xlsx(path / "history.xlsx", history)
+    if not demo:
+        return Workspace(path, parse_config(config_text), Roster(()))
+    workspace = open_workspace(path)
+    from .api import refresh_plan
+
+    refresh_plan(workspace)
+    return workspace

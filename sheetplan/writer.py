@@ -1,0 +1,141 @@
+"""Render a Template into .xlsx bytes with xlsxwriter (in memory), and write files atomically."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import xlsxwriter
+
+from .layout import META_SHEET, Template
+
+INPUT_FILL = "#FFF2CC"
+LOCKED_FILL = "#F2F2F2"
+HEADER_FILL = "#D9E1F2"
+
+# xlsxwriter would turn text such as "=cmd" into a formula and URLs into links; user and roster text
+# must stay text, so both conversions are off for every workbook we write.
+WORKBOOK_OPTIONS = {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+                    "strings_to_numbers": False}
+
+
+def _number_format(decimals: int) -> str:
+    return "#,##0" if decimals == 0 else "#,##0." + "0" * decimals
+
+
+def _formats(book: xlsxwriter.Workbook) -> dict:
+    base = {"font_name": "Calibri", "font_size": 10, "valign": "top"}
+    add = lambda **kw: book.add_format({**base, **kw})  # noqa: E731
+    styles = {
+        "title": add(bold=True, font_size=14),
+        "subtitle": add(bold=True, font_size=12),
+        "note": add(italic=True, font_color="#595959"),
+        "wrap": add(text_wrap=True),
+        "text": add(),
+        "key": add(bold=True),
+        "header": add(bold=True, bg_color=HEADER_FILL, border=1, text_wrap=True, align="center"),
+        "header_input": add(bold=True, bg_color=INPUT_FILL, border=1, text_wrap=True, align="center"),
+        "total_label": add(bold=True),
+        "input_text": add(bg_color=INPUT_FILL, border=1, locked=False, text_wrap=True),
+        "pct_locked": add(num_format="0.0%", bg_color=LOCKED_FILL, border=1),
+        "bad": add(bg_color="#F8CBAD", font_color="#9C0006"),
+        "good": add(bg_color="#C6EFCE", font_color="#006100"),
+    }
+    for decimals in range(5):
+        fmt = _number_format(decimals)
+        styles[f"locked_{decimals}"] = add(num_format=fmt, bg_color=LOCKED_FILL, border=1)
+        styles[f"input_{decimals}"] = add(num_format=fmt, bg_color=INPUT_FILL, border=1, locked=False)
+        styles[f"total_{decimals}"] = add(num_format=fmt, bold=True, border=1)
+    return styles
+
+
+def _conditional(ws, area, spec: dict, styles: dict) -> None:
+    ref = (area.first_row, area.first_col, area.last_row, area.last_col)
+    if spec["kind"] == "zero_check":
+        ws.conditional_format(*ref, {"type": "cell", "criteria": "!=", "value": 0, "format": styles["bad"]})
+        ws.conditional_format(*ref, {"type": "cell", "criteria": "==", "value": 0, "format": styles["good"]})
+    elif spec["kind"] == "variance":
+        worse, better = ("<", ">") if spec["higher_is_better"] else (">", "<")
+        ws.conditional_format(*ref, {"type": "cell", "criteria": worse, "value": 0, "format": styles["bad"]})
+        ws.conditional_format(*ref, {"type": "cell", "criteria": better, "value": 0, "format": styles["good"]})
+
+
+def render(template: Template, password: str) -> bytes:
+    """The workbook's bytes; nothing touches the disk here."""
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
+    book.set_properties({"title": f"{template.kind} {template.period} {template.owner}",
+                         "subject": "sheetplan template", "creator": "sheetplan"})
+    styles = _formats(book)
+    protect = {"select_locked_cells": True, "select_unlocked_cells": True, "format_columns": True,
+               "format_rows": True}
+    for sheet in template.sheets:
+        ws = book.add_worksheet(sheet.name)
+        for col, width in sheet.widths.items():
+            ws.set_column(col, col, width)
+        for cell in sheet.cells:
+            style = styles[cell.style]
+            if cell.formula is not None:
+                ws.write_formula(cell.row, cell.col, "=" + cell.formula, style,
+                                 "" if cell.value is None else cell.value)
+            elif cell.value is None or cell.value == "":
+                ws.write_blank(cell.row, cell.col, None, style)
+            elif isinstance(cell.value, bool):
+                ws.write_boolean(cell.row, cell.col, cell.value, style)
+            elif isinstance(cell.value, (int, float)):
+                ws.write_number(cell.row, cell.col, cell.value, style)
+            else:
+                ws.write_string(cell.row, cell.col, str(cell.value), style)
+        for area, value, style in sheet.merges:
+            ws.merge_range(area.first_row, area.first_col, area.last_row, area.last_col,
+                           "" if value is None else value, styles[style])
+        for rule in sheet.validations:
+            area = rule.area
+            options = {"validate": rule.kind, "input_title": rule.title[:32], "input_message": rule.message[:255],
+                       "error_title": rule.error_title[:32], "error_message": rule.error[:255],
+                       "error_type": "stop", "ignore_blank": True}
+            if rule.kind == "list":
+                options["source"] = list(rule.choices)
+            else:
+                options.update(criteria="between", minimum=rule.minimum, maximum=rule.maximum)
+            ws.data_validation(area.first_row, area.first_col, area.last_row, area.last_col, options)
+        for area, spec in sheet.conditional:
+            _conditional(ws, area, spec, styles)
+        if sheet.freeze:
+            ws.freeze_panes(*sheet.freeze)
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        if sheet.header:
+            ws.set_header(sheet.header[:255])
+        ws.set_footer("&CPage &P / &N")
+        ws.protect(password, protect)
+    meta = book.add_worksheet(META_SHEET)
+    meta.set_column(0, 0, 18)
+    meta.set_column(1, 1, 70)
+    rows = list(template.meta.items()) + [("signature", template.signature)]
+    for row, (key, value) in enumerate(rows):
+        meta.write_string(row, 0, key)
+        meta.write_string(row, 1, str(value))
+    meta.very_hidden()
+    meta.protect(password, protect)
+    for name, area in template.names.items():
+        book.define_name(name, "=" + area.ref)
+    book.close()
+    return buffer.getvalue()
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside the target and rename, so no reader ever sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
