@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .allocation import fiscal_months
 from .errors import ConfigError
 from .problems import Problem
 
@@ -84,15 +85,6 @@ class Config:
     def months(self) -> list[str]:
         """The twelve fiscal months as 'YYYY-MM', in fiscal order."""
         return fiscal_months(self.fiscal_year, self.start_month)
-
-
-def fiscal_months(year: int, start_month: int) -> list[str]:
-    """A fiscal year named Y that starts in month M runs from Y-M for twelve months."""
-    months = []
-    for offset in range(12):
-        index = start_month - 1 + offset
-        months.append(f"{year + index // 12:04d}-{index % 12 + 1:02d}")
-    return months
 
 
 class _Checker:

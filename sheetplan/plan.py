@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from . import allocation
 from .builders import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
-from .config import Config, fiscal_months
+from .allocation import fiscal_months
+from .config import Config
 from .roster import Person, Roster
 from .store import SUGGESTION, TargetRow
 
