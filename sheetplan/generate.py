@@ -11,8 +11,9 @@ from typing import Callable, Iterable
 
 from .builders import Context, MonthPlan, PersonPlan, SplitPlan, build_month, build_person, build_split
 from .layout import Template
+from .stamp import Stamper
 from .store import SentRecord
-from .writer import render, write_atomic
+from .writer import write_atomic
 
 # Below this many workbooks a process pool costs more to start than it saves.
 POOL_THRESHOLD = 16
@@ -53,21 +54,22 @@ def sent_payload(template: Template) -> str:
                       separators=(",", ":"))
 
 
-def _run(job: Job, ctx: Context, password: str) -> tuple[str, str, str]:
+def _run(job: Job, ctx: Context, stamper: Stamper) -> tuple[str, str, str]:
     template = build(job.view, ctx, job.revision)
-    write_atomic(Path(job.path), render(template, password))
+    write_atomic(Path(job.path), stamper.render(template))
     return job.path, template.signature, sent_payload(template)
 
 
+# Each pool process keeps its own context and skeleton cache for the whole batch.
 _WORKER: dict = {}
 
 
 def _init_worker(ctx: Context, password: str) -> None:
-    _WORKER["ctx"], _WORKER["password"] = ctx, password
+    _WORKER["ctx"], _WORKER["stamper"] = ctx, Stamper(password)
 
 
 def _run_in_worker(job: Job) -> tuple[str, str, str]:
-    return _run(job, _WORKER["ctx"], _WORKER["password"])
+    return _run(job, _WORKER["ctx"], _WORKER["stamper"])
 
 
 def run_jobs(jobs: list[Job], ctx: Context, password: str, workers: int | None = None,
@@ -75,8 +77,9 @@ def run_jobs(jobs: list[Job], ctx: Context, password: str, workers: int | None =
     """Yield (job, (path, signature, payload)) in job order; uses every core for big batches."""
     workers = workers or min(os.cpu_count() or 1, 8)
     if len(jobs) < POOL_THRESHOLD or workers == 1:
+        stamper = Stamper(password)
         for job in jobs:
-            yield job, _run(job, ctx, password)
+            yield job, _run(job, ctx, stamper)
             if progress:
                 progress(1)
         return

@@ -64,6 +64,11 @@ def _conditional(ws, area, spec: dict, styles: dict) -> None:
 
 def render(template: Template, password: str) -> bytes:
     """The workbook's bytes; nothing touches the disk here."""
+    return render_with_styles(template, password)[0]
+
+
+def render_with_styles(template: Template, password: str) -> tuple[bytes, dict[str, int]]:
+    """Render with xlsxwriter; also return each used style's xf index (the stamper reuses them)."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
     book.set_properties({"title": f"{template.kind} {template.period} {template.owner}",
@@ -124,7 +129,8 @@ def render(template: Template, password: str) -> bytes:
     for name, area in template.names.items():
         book.define_name(name, "=" + area.ref)
     book.close()
-    return buffer.getvalue()
+    used = {name: fmt.xf_index for name, fmt in styles.items() if fmt.xf_index is not None}
+    return buffer.getvalue(), used
 
 
 def write_atomic(path: Path, data: bytes) -> None:
