@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Callable, Iterable
 
 from .builders import Context
 from .errors import ConfigError, WorkspaceError
@@ -100,7 +100,7 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
     result = GenerateResult(kind, period, notes=notes)
     if not views:
         return result
-    generated_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    generated_at = datetime.now(UTC).isoformat(timespec="seconds")
     ctx = Context(workspace.config.company, workspace.config.language, workspace.config.fiscal_year,
                   workspace.config.currency, workspace.workspace_id, generated_at, workspace.key)
     folder = workspace.folder("outbox") / kind / safe_part(period)

@@ -7,8 +7,22 @@ from dataclasses import dataclass, field
 from . import a1
 from .config import Metric
 from .labels import Labels
-from .layout import (COMMENT_BLOCK, MAX_TEXT, META_SHEET, REVISION_BLOCK, REVISION_REASON, TEMPLATE_VERSION,
-                     Area, Block, Sheet, Template, Validation, sheet_title, sign, template_file_name)
+from .layout import (
+    COMMENT_BLOCK,
+    MAX_TEXT,
+    META_SHEET,
+    REVISION_BLOCK,
+    REVISION_REASON,
+    TEMPLATE_VERSION,
+    Area,
+    Block,
+    Sheet,
+    Template,
+    Validation,
+    sheet_title,
+    sign,
+    template_file_name,
+)
 
 
 @dataclass(frozen=True)

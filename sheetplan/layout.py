@@ -61,7 +61,7 @@ class Area:
         return a1.iter_range(self.first_row, self.first_col, self.last_row, self.last_col)
 
     @classmethod
-    def parse(cls, ref: str) -> "Area":
+    def parse(cls, ref: str) -> Area:
         sheet, cells = a1.split_sheet_ref(ref)
         return cls(sheet, *a1.parse_range(cells))
 

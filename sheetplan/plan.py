@@ -6,8 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from . import allocation
-from .builders import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
 from .allocation import fiscal_months
+from .builders import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
 from .config import Config
 from .roster import Person, Roster
 from .store import SUGGESTION, TargetRow

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
@@ -41,7 +42,7 @@ class Problem:
         prefix = f"{where}: " if where else ""
         return f"{prefix}{self.message} ({self.code})"
 
-    def located(self, **where: Any) -> "Problem":
+    def located(self, **where: Any) -> Problem:
         """Return a copy with location fields filled in (file, sheet, cell ...)."""
         data = asdict(self)
         data.update(where)
