@@ -102,5 +102,108 @@ def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, 
                f"in {result.seconds:.1f} s ({rate:.1f} ms each).")
 
 
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the files without recording anything.")
+@click.option("--move", is_flag=True, help="Move accepted files from inbox/ to inbox/processed/.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Processes that read files in parallel.")
+@click.option("--quiet", "-q", is_flag=True, help="Only the summary, not a line per file.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool, move: bool, workers: int,
+           quiet: bool) -> None:
+    """Read returned workbooks (files or folders; default inbox/), check every cell and record them.
+
+    Exit status: 0 when no file was rejected, 1 when any was (accepted ones are still recorded),
+    2 on a usage or workspace error.
+
+    Example: sheetplan ingest inbox/2027-03 --dry-run
+    """
+    from .ingest import ingest as run_ingest
+
+    workspace = _open(ctx)
+    bar: dict = {}
+
+    def start(total: int) -> None:
+        bar["bar"] = click.progressbar(length=total, label="Checking returned files", file=sys.stderr)
+        bar["bar"].__enter__()
+
+    try:
+        report = run_ingest(workspace, list(paths) or None, dry_run=dry_run, move=move, workers=workers,
+                            progress=lambda n: bar["bar"].update(n), start=start)
+    except FileNotFoundError as exc:
+        raise click.UsageError(f"no such file or folder: {exc}") from None
+    finally:
+        if "bar" in bar:
+            bar["bar"].__exit__(None, None, None)
+    if not quiet:
+        for outcome in report.outcomes:
+            who = f"{outcome.kind} {outcome.period} {outcome.owner}".strip() or "-"
+            detail = ""
+            if outcome.errors:
+                first = outcome.errors[0]
+                more = f" (+{len(outcome.errors) - 1} more)" if len(outcome.errors) > 1 else ""
+                detail = f": {first.describe()}{more}"
+            elif outcome.warnings:
+                detail = f" ({len(outcome.warnings)} warning(s))"
+            click.echo(f"{outcome.status.upper():<9} {outcome.name}  [{who}]{detail}")
+    counts = report.counts
+    click.echo(("Dry run: nothing recorded. " if dry_run else "") +
+               ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "duplicate", "stale",
+                                                              "superseded", "warnings")) +
+               f" in {report.seconds:.1f} s.")
+    if report.report_path:
+        click.echo(f"Report: {report.report_path}")
+    if report.feedback:
+        click.echo(f"Feedback copies for senders: {len(report.feedback)} in {report.feedback[0].parent}")
+    ctx.exit(report.exit_code)
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(["company", "team", "person", "month"]), help="Only this kind.")
+@click.option("--period", help="Only this period (YYYY or YYYY-MM).")
+@click.pass_context
+def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
+    """Per round: who was sent a template, who returned it, accepted, rejected (why) or still missing.
+
+    Example: sheetplan status --kind month --period 2027-03
+    """
+    from .status import round_status
+
+    frame = round_status(_open(ctx), kind, period)
+    if frame.empty:
+        click.echo("Nothing has been sent yet.")
+        return
+    for (k, p), rows in frame.groupby(["kind", "period"], sort=False):
+        counts = rows["status"].value_counts()
+        click.echo(f"{k} {p}: {len(rows)} sent, " + ", ".join(f"{counts.get(s, 0)} {s}" for s in
+                                                             ("accepted", "rejected", "missing")))
+        for team, members in rows.groupby("team", sort=False):
+            click.echo(f"  {team or '(company)'}")
+            for row in members.itertuples():
+                reason = f"  {row.reasons}" if row.reasons else ""
+                click.echo(f"    {row.status:<9} {row.owner:<8} {row.name}{reason}")
+
+
+@main.command()
+@click.argument("directory", required=False, default="workbooks/demo",
+                type=click.Path(file_okay=False, path_type=Path))
+@click.option("--year", type=click.IntRange(2000, 2100), default=2027, show_default=True)
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option("--through", help="Last month to report (YYYY-MM; default: the third fiscal month).")
+def demo(directory: Path, year: int, lang: str, through: str | None) -> None:
+    """Run the whole cycle on a fresh demo workspace: plans top-down, filled, ingested, months reported.
+
+    Example: sheetplan demo workbooks/demo --lang zh
+    """
+    import time
+
+    from .demo import run_demo
+
+    began = time.perf_counter()
+    run_demo(directory, year=year, lang=lang, through=through, say=click.echo)
+    click.echo(f"Demo finished in {time.perf_counter() - began:.0f} s.")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -41,6 +41,41 @@ MIGRATIONS: tuple[str, ...] = (
         UNIQUE (kind, owner, period, revision)
     );
     """,
+    # 2: the ingest ledger: every returned file, its outcome, and the values it carried
+    """
+    CREATE TABLE submissions (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        original_name TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        ingested_at TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT '',
+        owner TEXT NOT NULL DEFAULT '',
+        period TEXT NOT NULL DEFAULT '',
+        revision INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'superseded', 'stale')),
+        problems TEXT NOT NULL,
+        archive_path TEXT NOT NULL
+    );
+    CREATE INDEX submissions_round ON submissions (kind, period, owner, status);
+    CREATE TABLE submitted_values (
+        submission_id INTEGER NOT NULL REFERENCES submissions (id),
+        block TEXT NOT NULL,
+        row_key TEXT NOT NULL,
+        col_key TEXT NOT NULL,
+        value REAL NOT NULL
+    );
+    CREATE INDEX submitted_values_submission ON submitted_values (submission_id);
+    CREATE TABLE submitted_texts (
+        submission_id INTEGER NOT NULL REFERENCES submissions (id),
+        block TEXT NOT NULL,
+        row_key TEXT NOT NULL,
+        col_key TEXT NOT NULL,
+        text TEXT NOT NULL
+    );
+    CREATE INDEX submitted_texts_submission ON submitted_texts (submission_id);
+    """,
 )
 
 SUGGESTION = "suggestion"

@@ -1,0 +1,156 @@
+"""Ingest outputs: the report workbook for the analyst and marked-up copies of rejected files for senders."""
+
+from __future__ import annotations
+
+import io
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .labels import Labels, catalogue
+from .layout import safe_part
+from .problems import COLUMNS, Problem
+from .writer import WORKBOOK_OPTIONS, write_atomic
+
+
+def explain(problem: Problem, lang: str) -> str:
+    """The problem in the recipient's language: English keeps the specific message, others the catalogue's advice."""
+    if lang == "en":
+        return problem.message
+    return catalogue(lang).get("problems", {}).get(problem.code, problem.message)
+
+
+def write_ingest_report(workspace, report) -> Path:
+    """reports/ingest-<timestamp>.xlsx: a summary per file and every problem with a link to its cell."""
+    import xlsxwriter
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    path = workspace.folder("reports") / f"ingest-{stamp}.xlsx"
+    counter = 1
+    while path.exists():
+        path = workspace.folder("reports") / f"ingest-{stamp}-{counter}.xlsx"
+        counter += 1
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
+    bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
+    error = book.add_format({"font_color": "#9C0006"})
+    link = book.add_format({"font_color": "#0563C1", "underline": 1})
+    files = book.add_worksheet("Files")
+    counts = report.counts
+    files.write_string(0, 0, "Ingest " + ("(dry run) " if report.dry_run else "") + stamp, bold)
+    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "duplicate", "stale",
+                                                             "superseded", "warnings"))
+    files.write_string(1, 0, summary)
+    frame = report.to_frame()
+    for col, name in enumerate(frame.columns):
+        files.write_string(3, col, name, bold)
+    for r, row in enumerate(frame.itertuples(index=False), start=4):
+        for col, value in enumerate(row):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                files.write_number(r, col, value)
+            else:
+                files.write_string(r, col, str(value), error if row.status == "rejected" and col == 1 else None)
+    files.autofilter(3, 0, 3 + len(frame), len(frame.columns) - 1)
+    files.freeze_panes(4, 1)
+    files.set_column(0, 0, 44)
+    files.set_column(1, 7, 11)
+    files.set_column(8, 8, 70)
+    problems = book.add_worksheet("Problems")
+    columns = list(COLUMNS)
+    for col, name in enumerate(columns):
+        problems.write_string(0, col, name, bold)
+    paths = {o.name: o.path for o in report.outcomes}
+    row = 1
+    for outcome in report.outcomes:
+        for problem in outcome.problems:
+            for col, name in enumerate(columns):
+                value = getattr(problem, name)
+                if name == "cell" and value and problem.sheet:
+                    target = _link(paths.get(problem.file, ""), problem.sheet, value)
+                    if target:
+                        problems.write_url(row, col, target, link, string=value)
+                        continue
+                if value is None:
+                    continue
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    problems.write_number(row, col, value)
+                else:
+                    problems.write_string(row, col, str(value)[:32000])
+            row += 1
+    problems.autofilter(0, 0, max(row - 1, 1), len(columns) - 1)
+    problems.freeze_panes(1, 0)
+    for col, width in enumerate((9, 22, 40, 14, 8, 6, 18, 18, 80)):
+        problems.set_column(col, col, width)
+    book.close()
+    write_atomic(path, buffer.getvalue())
+    return path
+
+
+def _link(path: str, sheet: str, cell: str) -> str | None:
+    if not path or len(path) > 200:
+        return None
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    return f"external:{path}#{quoted}!{cell}"
+
+
+def write_feedback_copies(workspace, report) -> list[Path]:
+    """For each rejected workbook we could read: a copy with the bad cells marked and commented."""
+    written = []
+    for outcome in report.outcomes:
+        if outcome.status != "rejected" or not outcome.kind:
+            continue
+        cells = [p for p in outcome.problems if p.is_error and p.sheet and p.cell and p.sheet != "_meta"]
+        if not cells:
+            continue
+        path = _feedback_copy(workspace, outcome, cells)
+        if path:
+            written.append(path)
+    return written
+
+
+def _feedback_copy(workspace, outcome, problems: list[Problem]) -> Path | None:
+    import openpyxl
+    from openpyxl.comments import Comment
+    from openpyxl.styles import PatternFill
+
+    lang = outcome.lang if outcome.lang in ("en", "zh") else workspace.config.language
+    labels = Labels(lang)
+    try:
+        book = openpyxl.load_workbook(outcome.path)
+    except Exception:  # the safe reader accepted it, but openpyxl may still refuse an odd file
+        return None
+    fill = PatternFill("solid", fgColor="FFC7CE")
+    for problem in problems:
+        if problem.sheet not in book.sheetnames:
+            continue
+        try:
+            cell = book[problem.sheet][problem.cell]
+        except (ValueError, KeyError):
+            continue
+        cell.fill = fill
+        text = explain(problem, lang)
+        if problem.value not in (None, ""):
+            text += f"\n[{labels('feedback.value')}: {str(problem.value)[:60]}]"
+        cell.comment = Comment(text, labels("feedback.author"), width=300, height=120)
+    sheet = book.create_sheet(labels("feedback.sheet")[:31], 0)
+    sheet.append([labels("feedback.title")])
+    sheet.append([labels("feedback.sheet_col"), labels("feedback.cell"), labels("feedback.value"),
+                  labels("feedback.message")])
+    for problem in problems:
+        value = "" if problem.value is None else str(problem.value)[:200]
+        # A leading apostrophe-free text cell: openpyxl writes str as a string, never as a formula,
+        # only when data_type is forced; set it explicitly for user-typed values.
+        sheet.append([problem.sheet, problem.cell, value, explain(problem, lang)])
+        for cell in sheet[sheet.max_row]:
+            cell.data_type = "s"
+    sheet.column_dimensions["A"].width = 18
+    sheet.column_dimensions["D"].width = 90
+    book.active = 0
+    folder = workspace.folder("outbox") / "feedback"
+    name = f"{Path(outcome.name).stem[:60]}-feedback.xlsx"
+    target = folder / safe_part(name, 100)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    write_atomic(target, buffer.getvalue())
+    os.utime(target)
+    return target

@@ -1,0 +1,285 @@
+"""Ingest returned workbooks: safe read, identify, tamper check, validate, archive and record each file."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from . import ledger
+from .problems import ERROR, Problem, Report
+from .store import TargetRow, now_iso
+from .validate import Checked, check_inputs, check_tampering, check_totals, read_meta
+from .workspace import Workspace
+
+# Lock and temporary files that Excel and LibreOffice leave beside open workbooks.
+_IGNORED_PREFIXES = ("~$", ".~lock.", ".")
+PROCESSED = "processed"
+
+
+@dataclass
+class FileOutcome:
+    path: str
+    name: str
+    status: str  # accepted | rejected | duplicate | stale
+    kind: str = ""
+    owner: str = ""
+    period: str = ""
+    revision: int = 0
+    lang: str = "en"
+    problems: list[Problem] = field(default_factory=list)
+    submission_id: int | None = None
+    superseded: int | None = None
+    sha256: str = ""
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.is_error]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if not p.is_error]
+
+
+@dataclass
+class IngestReport:
+    outcomes: list[FileOutcome] = field(default_factory=list)
+    dry_run: bool = False
+    report_path: Path | None = None
+    feedback: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def counts(self) -> Counter:
+        counts = Counter(o.status for o in self.outcomes)
+        counts["superseded"] = sum(1 for o in self.outcomes if o.superseded is not None)
+        counts["warnings"] = sum(len(o.warnings) for o in self.outcomes)
+        return counts
+
+    @property
+    def problems(self) -> Report:
+        report = Report()
+        for outcome in self.outcomes:
+            report.extend(outcome.problems)
+        return report
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if any(o.status == "rejected" for o in self.outcomes) else 0
+
+    def to_frame(self):
+        """One row per file, for notebooks and the report workbook."""
+        import pandas as pd
+
+        rows = [{"file": o.name, "status": o.status, "kind": o.kind, "owner": o.owner, "period": o.period,
+                 "revision": o.revision, "errors": len(o.errors), "warnings": len(o.warnings),
+                 "first_problem": o.errors[0].describe() if o.errors else "", "path": o.path}
+                for o in self.outcomes]
+        return pd.DataFrame(rows, columns=["file", "status", "kind", "owner", "period", "revision", "errors",
+                                           "warnings", "first_problem", "path"])
+
+
+def collect_paths(paths: Iterable[Path], skip: Path | None = None) -> list[Path]:
+    """Files under the given paths (folders recursively), oldest first so a later copy wins."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for child in sorted(path.rglob("*")):
+                if skip and skip in child.parents:
+                    continue
+                if child.is_file() and not child.name.startswith(_IGNORED_PREFIXES):
+                    found.setdefault(child.resolve(), None)
+        elif path.is_file():
+            found.setdefault(path.resolve(), None)
+        else:
+            raise FileNotFoundError(path)
+    return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
+
+
+def _received_at(path: Path) -> str:
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+
+
+def _targets(kind: str, owner: str, numbers: list[tuple[str, str, str, float]]) -> list[TargetRow]:
+    """Accepted plan figures become the next version of the targets one level down."""
+    rows = []
+    for block, row_key, col_key, value in numbers:
+        if not block.startswith("in_") or block in ("in_revision",):
+            continue
+        metric = block[3:]
+        if kind == "company":
+            rows.append(TargetRow("team", row_key, "", metric, "", value))
+        elif kind == "team":
+            rows.append(TargetRow("person", row_key, "", metric, "", value))
+        elif kind == "person":
+            rows.append(TargetRow("person", owner, col_key, metric, row_key, value))
+    return rows
+
+
+def _archive(workspace: Workspace, source: Path, sha256: str) -> str:
+    """Content-addressed copy: the same bytes always land at the same path, so a rerun is harmless."""
+    suffix = "".join(c for c in source.suffix.lower()[:6] if c.isalnum() or c == ".") or ".bin"
+    target = workspace.folder("archive") / sha256[:2] / f"{sha256}{suffix}"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".tmp-{os.getpid()}-{target.name}")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    return os.path.relpath(target, workspace.root)
+
+
+def check_file(workspace: Workspace, result, sent_lookup: Callable) -> tuple[FileOutcome, Checked]:
+    """Everything that decides a file's fate, without touching the store."""
+    outcome = FileOutcome(result.path, result.name, "rejected", sha256=result.sha256,
+                          problems=list(result.problems))
+    checked = Checked()
+    if result.workbook is None:
+        return outcome, checked
+    identity, problems = read_meta(result.workbook, result.name)
+    outcome.problems += problems
+    if identity is None:
+        return outcome, checked
+    outcome.kind, outcome.owner, outcome.period = identity.kind, identity.owner, identity.period
+    outcome.revision, outcome.lang = identity.revision, identity.lang
+    where = {"file": result.name, "sheet": "_meta"}
+    if identity.workspace_id != workspace.workspace_id:
+        outcome.problems.append(Problem("other-workspace", "this template belongs to another planning workspace",
+                                        cell=identity.meta_cells.get("workspace_id", ""), **where))
+        return outcome, checked
+    if identity.owner not in workspace.roster:
+        outcome.problems.append(Problem("unknown-owner", f"owner {identity.owner!r} is not in the roster",
+                                        cell=identity.meta_cells.get("owner", ""), value=identity.owner, **where))
+        return outcome, checked
+    sent = sent_lookup(identity.kind, identity.owner, identity.period, identity.revision)
+    if sent is None:
+        original = sent_lookup(None, None, None, None, signature=identity.signature)
+        if original is not None:
+            outcome.problems.append(Problem(
+                "owner-changed", f"this file was generated as {original.kind} {original.period} for "
+                f"{original.owner}, but its _meta now says {identity.kind} {identity.period} for {identity.owner}",
+                cell=identity.meta_cells.get("owner", ""), value=identity.owner, **where))
+        else:
+            outcome.problems.append(Problem(
+                "never-generated", f"no {identity.kind} template for {identity.owner}, period {identity.period}, "
+                f"revision {identity.revision} was ever generated in this workspace", **where))
+        return outcome, checked
+    tampering = check_tampering(result.workbook, identity, sent.signed, workspace.key, result.name)
+    outcome.problems += tampering
+    if any(p.is_error for p in tampering):
+        return outcome, checked
+    import json
+
+    blocks = json.loads(sent.signed)["blocks"]
+    metrics = {m.key: m for m in workspace.config.metrics}
+    checked = check_inputs(result.workbook, blocks, metrics, result.name, identity.lang)
+    outcome.problems += checked.problems
+    outcome.problems += check_totals(identity.kind, sent.signed, checked, metrics,
+                                     workspace.config.flags.plan_tolerance, result.name)
+    return outcome, checked
+
+
+def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: bool = False, move: bool = False,
+           progress: Callable[[int], None] | None = None, start: Callable[[int], None] | None = None,
+           workers: int = 2, write_report: bool = True) -> IngestReport:
+    """Read, check and record every returned workbook; one bad file never stops the batch."""
+    from .reader import read_many
+
+    began = time.perf_counter()
+    inbox = workspace.folder("inbox")
+    files = collect_paths(list(paths) if paths else [inbox], skip=inbox / PROCESSED)
+    report = IngestReport(dry_run=dry_run)
+    if start:
+        start(len(files))
+    fy = str(workspace.config.fiscal_year)
+    ingested_at = now_iso()
+    seen: dict[str, int] = {}
+    with workspace.store() as store:
+        sent_cache: dict = {}
+
+        def sent_lookup(kind, owner, period, revision, signature=None):
+            if signature is not None:
+                row = store.db.execute("SELECT kind, owner, period, revision FROM sent WHERE signature = ?",
+                                       (signature,)).fetchone()
+                return store.find_sent(*row) if row else None
+            key = (kind, owner, period, revision)
+            if key not in sent_cache:
+                sent_cache[key] = store.find_sent(kind, owner, period, revision)
+            return sent_cache[key]
+
+        for result in read_many([str(f) for f in files], workers=workers):
+            source = Path(result.path)
+            known = ledger.find_by_hash(store, result.sha256) if result.sha256 else None
+            if known or result.sha256 in seen:
+                outcome = FileOutcome(result.path, result.name, "duplicate", sha256=result.sha256,
+                                      submission_id=known[0] if known else seen[result.sha256])
+                report.outcomes.append(outcome)
+                if progress:
+                    progress(1)
+                continue
+            outcome, checked = check_file(workspace, result, sent_lookup)
+            has_errors = any(p.severity == ERROR for p in outcome.problems)
+            if not has_errors:
+                outcome.status = "accepted"
+            if not dry_run and result.sha256:
+                targets = [] if has_errors else [
+                    TargetRow(t.level, t.owner, t.period or fy, t.metric, t.customer_group, t.value)
+                    for t in _targets(outcome.kind, outcome.owner, checked.numbers)]
+                submission = ledger.Submission(
+                    result.sha256, result.name, str(source), _received_at(source), ingested_at, outcome.kind,
+                    outcome.owner, outcome.period, outcome.revision, _archive(workspace, source, result.sha256))
+                outcome.submission_id, status, outcome.superseded = ledger.record(
+                    store, submission, outcome.problems, checked.numbers, checked.texts, targets)
+                outcome.status = "accepted" if status == ledger.ACCEPTED_STATUS else status
+                if move and outcome.status == "accepted":
+                    _move_processed(source, inbox)
+            if result.sha256:
+                seen[result.sha256] = outcome.submission_id or 0
+            report.outcomes.append(outcome)
+            if progress:
+                progress(1)
+        stale = store.get_meta("suggestions_stale") == "1"
+    if stale and not dry_run:
+        from .api import refresh_plan
+
+        refresh_plan(workspace)
+        with workspace.store() as store:
+            store.set_meta("suggestions_stale", "0")
+    if write_report:
+        from .feedback import write_feedback_copies, write_ingest_report
+
+        if not dry_run:
+            report.feedback = write_feedback_copies(workspace, report)
+        report.report_path = write_ingest_report(workspace, report)
+    report.seconds = time.perf_counter() - began
+    return report
+
+
+def _move_processed(source: Path, inbox: Path) -> None:
+    """--move: accepted files leave the inbox for inbox/processed/, never overwriting another file."""
+    try:
+        source.relative_to(inbox)
+    except ValueError:
+        return  # only files that are in the inbox are moved
+    target_dir = inbox / PROCESSED
+    target_dir.mkdir(exist_ok=True)
+    target = target_dir / source.name
+    counter = 1
+    while target.exists():
+        target = target_dir / f"{source.stem}-{counter}{source.suffix}"
+        counter += 1
+    shutil.move(str(source), target)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

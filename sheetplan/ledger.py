@@ -1,0 +1,91 @@
+"""The ingest ledger: record one returned file, its outcome and its values in a single transaction."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, dataclass
+
+from .problems import Problem
+from .store import ACCEPTED, Store, TargetRow
+
+ACCEPTED_STATUS, REJECTED, SUPERSEDED, STALE = "accepted", "rejected", "superseded", "stale"
+
+
+@dataclass(frozen=True)
+class Submission:
+    sha256: str
+    original_name: str
+    source_path: str
+    received_at: str
+    ingested_at: str
+    kind: str
+    owner: str
+    period: str
+    revision: int
+    archive_path: str
+
+
+def find_by_hash(store: Store, sha256: str) -> tuple[int, str] | None:
+    row = store.db.execute("SELECT id, status FROM submissions WHERE sha256 = ?", (sha256,)).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def _decide(db: sqlite3.Connection, sub: Submission) -> tuple[str, int | None]:
+    """Newer revision wins; the same revision received later wins (a corrected copy); older is stale."""
+    row = db.execute("SELECT id, revision, received_at FROM submissions WHERE kind = ? AND owner = ? AND period = ?"
+                     " AND status = 'accepted'", (sub.kind, sub.owner, sub.period)).fetchone()
+    if row is None:
+        return ACCEPTED_STATUS, None
+    current_id, revision, received = row
+    if (sub.revision, sub.received_at) >= (revision, received):
+        return ACCEPTED_STATUS, current_id
+    return STALE, None
+
+
+def record(store: Store, sub: Submission, problems: list[Problem], numbers: list[tuple[str, str, str, float]],
+           texts: list[tuple[str, str, str, str]], targets: list[TargetRow]) -> tuple[int, str, int | None]:
+    """Write the submission and, if it is valid, its values; returns (id, status, superseded id).
+
+    Everything happens in one transaction: a crash leaves either the whole file recorded or none of it.
+    """
+    payload = json.dumps([asdict(p) for p in problems], ensure_ascii=False, default=str)
+    with store.transaction() as db:
+        if any(p.is_error for p in problems):
+            status, superseded = REJECTED, None
+        else:
+            status, superseded = _decide(db, sub)
+        cursor = db.execute(
+            "INSERT INTO submissions (sha256, original_name, source_path, received_at, ingested_at, kind, owner,"
+            " period, revision, status, problems, archive_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sub.sha256, sub.original_name, sub.source_path, sub.received_at, sub.ingested_at, sub.kind, sub.owner,
+             sub.period, sub.revision, status, payload, sub.archive_path))
+        submission_id = cursor.lastrowid
+        if status != REJECTED:
+            db.executemany("INSERT INTO submitted_values (submission_id, block, row_key, col_key, value)"
+                           " VALUES (?, ?, ?, ?, ?)", [(submission_id, *n) for n in numbers])
+            db.executemany("INSERT INTO submitted_texts (submission_id, block, row_key, col_key, text)"
+                           " VALUES (?, ?, ?, ?, ?)", [(submission_id, *t) for t in texts])
+        if status == ACCEPTED_STATUS:
+            if superseded is not None:
+                db.execute("UPDATE submissions SET status = 'superseded' WHERE id = ?", (superseded,))
+            if targets:
+                store.record_targets(targets, ACCEPTED, submission_id, db)
+                db.execute("INSERT INTO meta (key, value) VALUES ('suggestions_stale', '1') ON CONFLICT (key)"
+                           " DO UPDATE SET value = '1'")
+    return submission_id, status, superseded
+
+
+def submissions(store: Store, kind: str | None = None, period: str | None = None) -> list[dict]:
+    query = ("SELECT id, sha256, original_name, source_path, received_at, kind, owner, period, revision, status,"
+             " problems FROM submissions WHERE 1 = 1")
+    args: list = []
+    if kind:
+        query += " AND kind = ?"
+        args.append(kind)
+    if period:
+        query += " AND period = ?"
+        args.append(period)
+    columns = ("id", "sha256", "original_name", "source_path", "received_at", "kind", "owner", "period",
+               "revision", "status", "problems")
+    return [dict(zip(columns, row)) for row in store.db.execute(query + " ORDER BY id", args)]

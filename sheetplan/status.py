@@ -1,0 +1,58 @@
+"""Who was sent a template, who returned it, and where each round stands."""
+
+from __future__ import annotations
+
+import json
+
+from .ledger import submissions
+from .workspace import Workspace
+
+COLUMNS = ["kind", "period", "team", "owner", "name", "revision_sent", "status", "revision_returned",
+           "received_at", "reasons"]
+
+
+def round_status(workspace: Workspace, kind: str | None = None, period: str | None = None):
+    """One row per recipient of every round (kind, period): accepted, rejected (with reasons) or missing."""
+    import pandas as pd
+
+    roster = workspace.roster
+    with workspace.store() as store:
+        sent = store.sent(kind, period)
+        subs = submissions(store, kind, period)
+    latest_sent: dict[tuple[str, str, str], int] = {}
+    for record in sent:
+        key = (record.kind, record.period, record.owner)
+        latest_sent[key] = max(latest_sent.get(key, 0), record.revision)
+    by_owner: dict[tuple[str, str, str], list[dict]] = {}
+    for sub in subs:
+        by_owner.setdefault((sub["kind"], sub["period"], sub["owner"]), []).append(sub)
+    rows = []
+    for (k, p, owner), revision in latest_sent.items():
+        person = roster.get(owner)
+        mine = by_owner.get((k, p, owner), [])
+        accepted = [s for s in mine if s["status"] == "accepted"]
+        rejected = [s for s in mine if s["status"] == "rejected"]
+        if accepted:
+            chosen, state, reasons = accepted[-1], "accepted", ""
+        elif rejected:
+            chosen, state = rejected[-1], "rejected"
+            problems = [p for p in json.loads(chosen["problems"]) if p["severity"] == "error"]
+            codes: dict[str, int] = {}
+            for problem in problems:
+                codes[problem["code"]] = codes.get(problem["code"], 0) + 1
+            reasons = ", ".join(f"{code} x{n}" if n > 1 else code for code, n in codes.items())
+        else:
+            chosen, state, reasons = None, "missing", ""
+        team = person.team if person else ""
+        if k == "company":
+            team = ""
+        rows.append({"kind": k, "period": p, "team": team, "owner": owner, "name": person.name if person else "",
+                     "revision_sent": revision, "status": state,
+                     "revision_returned": chosen["revision"] if chosen else None,
+                     "received_at": chosen["received_at"] if chosen else "", "reasons": reasons})
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    order = {"company": 0, "team": 1, "person": 2, "month": 3}
+    if len(frame):
+        frame = frame.assign(_k=frame["kind"].map(order)).sort_values(["_k", "period", "team", "owner"])
+        frame = frame.drop(columns="_k").reset_index(drop=True)
+    return frame
