@@ -139,7 +139,7 @@ def _instructions(labels: Labels, owner: str, period: str, kind: str, taken: set
     sheet.put(1, 0, f"{labels('common.owner')}: {owner}    {labels('common.period')}: {period}", "note")
     for index in range(1, 6):
         sheet.put(2 + index, 0, labels(f"instructions.step_{index}"), "wrap")
-    sheet.put(9, 0, labels("common.input_legend"), "input_text")
+    sheet.put(9, 0, labels("common.input_legend"), "legend")
     sheet.put(10, 0, labels("instructions.contact"), "note")
     sheet.widths = {0: 110}
     sheet.header = f"&L{owner}&R{period}"
@@ -344,7 +344,7 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
             target = plan.targets[key][group]
             sheet.put(r, tcol, target, number_style(metric, "locked"))
             sheet.put(r, acol, None, number_style(metric, "input"))
-            sheet.put(r, vcol, -target, number_style(metric, "total"), f"IF({al}{r + 1}=\"\",\"\","
+            sheet.put(r, vcol, "", number_style(metric, "total"), f"IF({al}{r + 1}=\"\",\"\","
                                                                        f"{al}{r + 1}-{tl}{r + 1})")
         for col, letter in ((tcol, tl), (acol, al), (vcol, vl)):
             cached = sum(plan.targets[key].values()) if col == tcol else 0

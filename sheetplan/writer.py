@@ -39,6 +39,7 @@ def _formats(book: xlsxwriter.Workbook) -> dict:
         "header_input": add(bold=True, bg_color=INPUT_FILL, border=1, text_wrap=True, align="center"),
         "total_label": add(bold=True),
         "input_text": add(bg_color=INPUT_FILL, border=1, locked=False, text_wrap=True),
+        "legend": add(bg_color=INPUT_FILL, border=1),  # shows the input colour, but is locked
         "pct_locked": add(num_format="0.0%", bg_color=LOCKED_FILL, border=1),
         "bad": add(bg_color="#F8CBAD", font_color="#9C0006"),
         "good": add(bg_color="#C6EFCE", font_color="#006100"),
