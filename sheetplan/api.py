@@ -116,6 +116,8 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
     done = list(run_jobs(jobs, ctx, workspace.password, workers, progress))
     with workspace.store() as store:
         store.record_sent(sent_records(kind, done, workspace.root, generated_at))
+        if kind == "month":
+            store.record_assignments(period, {v.owner: workspace.roster.get(v.owner).team for v in views})
     result.files = [Path(path) for _, (path, _, _) in done]
     result.seconds = time.perf_counter() - began
     return result

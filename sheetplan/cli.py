@@ -186,6 +186,39 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
 
 
 @main.command()
+@click.option("--month", help="Report as of this month (YYYY-MM; default: the latest month round sent).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Summary workbook path (default: reports/summary-<month>.xlsx).")
+@click.option("--people", is_flag=True, help="Also write one workbook per person.")
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False, path_type=Path), help="Export the fact table.")
+@click.option("--parquet", "parquet_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Export the fact table as Parquet (needs pyarrow).")
+@click.pass_context
+def consolidate(ctx: click.Context, month: str | None, output: Path | None, people: bool, csv_path: Path | None,
+                parquet_path: Path | None) -> None:
+    """Targets against actuals with rollover, flags and rankings: the summary and one workbook per team.
+
+    Example: sheetplan consolidate --month 2027-03 --csv facts.csv
+    """
+    from .consolidate import run_consolidation
+
+    try:
+        result = run_consolidation(_open(ctx), month, output, people, csv_path, parquet_path)
+    except ImportError as exc:
+        raise click.ClickException(f"--parquet needs pyarrow: {exc}") from None
+    counts = result.flags["severity"].value_counts() if len(result.flags) else {}
+    click.echo(f"Consolidated {result.month}: {len(result.people)} people in {len(result.teams)} teams, "
+               f"{len(result.flags)} flags ({counts.get('high', 0)} high).")
+    click.echo(f"Summary: {result.summary}")
+    click.echo(f"Team workbooks: {len(result.team_files)} in {result.summary.parent / result.month}")
+    if result.person_files:
+        click.echo(f"Person workbooks: {len(result.person_files)}")
+    for path in (csv_path, parquet_path):
+        if path:
+            click.echo(f"Fact table: {path}")
+
+
+@main.command()
 @click.argument("directory", required=False, default="workbooks/demo",
                 type=click.Path(file_okay=False, path_type=Path))
 @click.option("--year", type=click.IntRange(2000, 2100), default=2027, show_default=True)

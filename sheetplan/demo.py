@@ -90,6 +90,11 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
                                         comments=comments, revisions=revisions)
 
         round_trip("month", month, fill_month)
+    from .consolidate import run_consolidation
+
+    result = run_consolidation(ws, through)
+    run.reports.append(result.summary)
+    say(f"consolidated {result.month}: {len(result.flags)} flags; summary {result.summary}")
     say(f"Workspace: {root}")
     say(f"Templates: {root / 'outbox'}   Returned files: {inbox}   Reports: {root / 'reports'}")
     say(f"Feedback for rejected files: {root / 'outbox' / 'feedback'}")

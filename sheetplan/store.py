@@ -76,6 +76,16 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX submitted_texts_submission ON submitted_texts (submission_id);
     """,
+    # 3: where each person was in each month, captured when the month round is generated, so people
+    # who move team count where they were
+    """
+    CREATE TABLE assignments (
+        month TEXT NOT NULL,
+        person_id TEXT NOT NULL,
+        team TEXT NOT NULL,
+        PRIMARY KEY (month, person_id)
+    );
+    """,
 )
 
 SUGGESTION = "suggestion"
@@ -234,6 +244,16 @@ class Store:
             "SELECT kind, owner, period, revision, path, signature, signed, generated_at FROM sent"
             " WHERE kind = ? AND owner = ? AND period = ? AND revision = ?", (kind, owner, period, revision)).fetchone()
         return SentRecord(*row) if row else None
+
+    def record_assignments(self, month: str, teams: dict[str, str]) -> None:
+        with self.transaction():
+            self.db.executemany("INSERT INTO assignments (month, person_id, team) VALUES (?, ?, ?) ON CONFLICT"
+                                " (month, person_id) DO UPDATE SET team = excluded.team",
+                                [(month, person, team) for person, team in teams.items()])
+
+    def assignments(self) -> dict[tuple[str, str], str]:
+        return {(month, person): team for month, person, team in
+                self.db.execute("SELECT month, person_id, team FROM assignments")}
 
     def latest_revisions(self, kind: str, period: str) -> dict[str, int]:
         return dict(self.db.execute("SELECT owner, MAX(revision) FROM sent WHERE kind = ? AND period = ?"

@@ -1,0 +1,192 @@
+"""The tidy fact table: targets against actuals with rollover, year to date, forecasts and run rates.
+
+Pure pandas/numpy over plain frames, so every figure can be checked by hand in a test:
+- `targets`: person, month, metric, customer_group, target (the plan as it stands, per month)
+- `actuals`: person, month, metric, customer_group, actual (accepted month reports)
+- `teams`: person, month, team (where each person was in each month)
+Team and company rows are sums of their people; ratios are recomputed from the sums.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+FACT_COLUMNS = ["level", "team", "person", "month", "metric", "customer_group", "target", "rollover_in",
+                "effective_target", "actual", "variance", "attainment", "ytd_target", "ytd_actual",
+                "ytd_attainment", "forecast", "forecast_run_rate", "required_run_rate", "reported"]
+SUMMED = ["target", "rollover_in", "effective_target", "actual", "ytd_target", "ytd_actual", "forecast",
+          "forecast_run_rate", "required_run_rate", "annual_target"]
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    key: str
+    decimals: int
+    higher_is_better: bool
+
+
+def attainment(actual, target, higher_is_better: bool):
+    """Share of target achieved, with the sense inverted for lower-is-better metrics.
+
+    Defined everywhere, never NaN or inf: higher is better: actual / target, and 1.0 (met) when the
+    target is 0. Lower is better (a budget): target / actual, and 1.0 (met) when nothing was spent;
+    spending against a zero budget gives 0.0.
+    """
+    actual = np.asarray(actual, dtype=float)
+    target = np.asarray(target, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if higher_is_better:
+            return np.where(target > 0, actual / np.where(target > 0, target, 1.0), 1.0)
+        return np.where(actual > 0, np.maximum(target, 0.0) / np.where(actual > 0, actual, 1.0), 1.0)
+
+
+def rollover(targets: np.ndarray, actuals: np.ndarray, reported: int, policy: str, carry_credit: bool,
+             higher_is_better: bool, decimals: int) -> np.ndarray:
+    """Carry each reported month's unmet target into later months; returns rollover_in per month.
+
+    `targets` and `actuals` are (cells, 12). Months 0..reported-1 have closed (a missing actual counts
+    as 0). The unmet part is effective target - actual: a shortfall (or, for a budget, an overspend)
+    always carries; an over-achievement carries as credit only with carry_credit. `next_month` adds
+    it to the following month; `spread` spreads it over the remaining months in proportion to their
+    original targets (equally if those are all zero). What goes past the last month is not carried.
+    """
+    cells, months = targets.shape
+    carried_in = np.zeros_like(targets, dtype=float)
+    if policy == "none":
+        return carried_in
+    scale = 10 ** decimals
+    for m in range(min(reported, months - 1)):
+        effective = targets[:, m] + carried_in[:, m]
+        gap = effective - actuals[:, m]
+        bad = gap > 0 if higher_is_better else gap < 0
+        carry = np.where(bad | carry_credit, gap, 0.0)
+        if policy == "next_month":
+            carried_in[:, m + 1] += carry
+            continue
+        rest = targets[:, m + 1:]
+        weights = rest.sum(axis=1, keepdims=True)
+        share = np.where(weights > 0, rest / np.where(weights > 0, weights, 1.0), 1.0 / rest.shape[1])
+        parts = np.round(share * carry[:, None] * scale) / scale
+        # the rounding remainder goes to the first remaining month, so nothing is lost
+        parts[:, 0] += carry - parts.sum(axis=1)
+        carried_in[:, m + 1:] += parts
+    return np.round(carried_in, decimals)
+
+
+def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFrame, metrics: list[MetricRule],
+                months: list[str], through: str, policy: str = "none", carry_credit: bool = False) -> pd.DataFrame:
+    """The fact table for every level, owner, month, metric and customer group (plus group totals)."""
+    reported = sum(1 for m in months if m <= through)
+    key = ["person", "metric", "customer_group"]
+    grid_t = _grid(targets, key, "target", months)
+    grid_a = _grid(actuals, key, "actual", months)
+    index = grid_t.index.union(grid_a.index)
+    grid_t = grid_t.reindex(index, fill_value=0.0)
+    grid_a_known = grid_a.reindex(index)  # NaN where nothing was reported
+    grid_a = grid_a_known.fillna(0.0)
+    frames = []
+    for rule in metrics:
+        rows = index.get_level_values("metric") == rule.key
+        if not rows.any():
+            continue
+        t = grid_t.to_numpy()[rows]
+        a = grid_a.to_numpy()[rows]
+        carried = rollover(t, a, reported, policy, carry_credit, rule.higher_is_better, rule.decimals)
+        cell_index = index[rows]
+        long = _long(cell_index, months, {"target": t, "rollover_in": carried, "actual": a,
+                                          "reported": ~np.isnan(grid_a_known.to_numpy()[rows])})
+        frames.append(long)
+    if not frames:
+        return pd.DataFrame(columns=FACT_COLUMNS)
+    person = pd.concat(frames, ignore_index=True)
+    person["reported"] = person["reported"] & (person["month"] <= through)
+    person.loc[person["month"] > through, "actual"] = 0.0
+    person = person.merge(teams, on=["person", "month"], how="left")
+    person["team"] = person["team"].fillna("")
+    levels = _levels(person)
+    return _derive(levels, metrics, months, through)
+
+
+def _grid(frame: pd.DataFrame, key: list[str], value: str, months: list[str]) -> pd.DataFrame:
+    if frame.empty:
+        empty = pd.MultiIndex.from_arrays([[], [], []], names=key)
+        return pd.DataFrame(index=empty, columns=months, dtype=float)
+    grid = frame.pivot_table(index=key, columns="month", values=value, aggfunc="sum")
+    return grid.reindex(columns=months).astype(float).where(lambda g: g.notna(), np.nan if value == "actual" else 0)
+
+
+def _long(index: pd.MultiIndex, months: list[str], arrays: dict[str, np.ndarray]) -> pd.DataFrame:
+    n = len(index)
+    out = pd.DataFrame({
+        "person": np.repeat(index.get_level_values("person").to_numpy(), len(months)),
+        "metric": np.repeat(index.get_level_values("metric").to_numpy(), len(months)),
+        "customer_group": np.repeat(index.get_level_values("customer_group").to_numpy(), len(months)),
+        "month": np.tile(np.asarray(months, dtype=object), n),
+    })
+    for name, array in arrays.items():
+        out[name] = array.reshape(-1)
+    return out
+
+
+def _levels(person: pd.DataFrame) -> pd.DataFrame:
+    """Person rows by group, plus totals over groups, then team and company sums of those."""
+    value_cols = ["target", "rollover_in", "actual"]
+    person = person.assign(level="person")
+    totals = (person.groupby(["team", "person", "metric", "month"], sort=False, as_index=False)
+              .agg(**{c: (c, "sum") for c in value_cols}, reported=("reported", "any")))
+    totals["customer_group"] = ""
+    totals["level"] = "person"
+    people = pd.concat([person, totals], ignore_index=True)
+    team = (people.groupby(["team", "metric", "month", "customer_group"], sort=False, as_index=False)
+            .agg(**{c: (c, "sum") for c in value_cols}, reported=("reported", "any")))
+    team["level"], team["person"] = "team", ""
+    company = (people.groupby(["metric", "month", "customer_group"], sort=False, as_index=False)
+               .agg(**{c: (c, "sum") for c in value_cols}, reported=("reported", "any")))
+    company["level"], company["team"], company["person"] = "company", "", ""
+    return pd.concat([people, team, company], ignore_index=True)
+
+
+def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], through: str) -> pd.DataFrame:
+    frame = frame.sort_values(["level", "team", "person", "metric", "customer_group", "month"],
+                              key=lambda s: s.map({"company": 0, "team": 1, "person": 2}) if s.name == "level"
+                              else s, kind="stable").reset_index(drop=True)
+    owner = ["level", "team", "person", "metric", "customer_group"]
+    past = frame["month"] <= through
+    frame["effective_target"] = frame["target"] + frame["rollover_in"]
+    frame["variance"] = frame["actual"] - frame["effective_target"]
+    groups = frame.groupby(owner, sort=False)
+    frame["ytd_target"] = frame["target"].where(past, 0.0).groupby([frame[c] for c in owner], sort=False).cumsum()
+    frame["ytd_actual"] = frame["actual"].where(past, 0.0).groupby([frame[c] for c in owner], sort=False).cumsum()
+    annual = groups["target"].transform("sum")
+    ytd_target_now = frame["ytd_target"].where(past).groupby([frame[c] for c in owner], sort=False).transform("max")
+    ytd_actual_now = frame["ytd_actual"].where(past).groupby([frame[c] for c in owner], sort=False).transform("max")
+    ytd_target_now, ytd_actual_now = ytd_target_now.fillna(0.0), ytd_actual_now.fillna(0.0)
+    elapsed = sum(1 for m in months if m <= through)
+    remaining = len(months) - elapsed
+    remaining_plan = annual - ytd_target_now
+    frame["attainment"] = 0.0
+    frame["ytd_attainment"] = 0.0
+    frame["forecast"] = 0.0
+    for rule in metrics:
+        rows = frame["metric"] == rule.key
+        sub = frame.loc[rows]
+        frame.loc[rows, "attainment"] = attainment(sub["actual"], sub["effective_target"], rule.higher_is_better)
+        frame.loc[rows, "ytd_attainment"] = attainment(sub["ytd_actual"], sub["ytd_target"], rule.higher_is_better)
+        # forecast = actual so far + the rest of the plan at the pace achieved so far
+        pace = np.where(ytd_target_now[rows] > 0, ytd_actual_now[rows] / np.where(
+            ytd_target_now[rows] > 0, ytd_target_now[rows], 1.0), 1.0)
+        frame.loc[rows, "forecast"] = ytd_actual_now[rows] + remaining_plan[rows] * pace
+    frame["forecast_run_rate"] = ytd_actual_now / elapsed * len(months) if elapsed else annual
+    frame["required_run_rate"] = ((annual - ytd_actual_now) / remaining).clip(lower=0.0) if remaining else 0.0
+    frame["annual_target"] = annual
+    frame["month"] = frame["month"].astype(str)
+    for rule in metrics:
+        rows = frame["metric"] == rule.key
+        for column in ("target", "rollover_in", "effective_target", "actual", "variance", "ytd_target",
+                       "ytd_actual", "forecast", "forecast_run_rate", "required_run_rate", "annual_target"):
+            frame.loc[rows, column] = frame.loc[rows, column].round(rule.decimals)
+    frame[["attainment", "ytd_attainment"]] = frame[["attainment", "ytd_attainment"]].round(4)
+    return frame[FACT_COLUMNS + ["annual_target"]]

@@ -1,0 +1,420 @@
+"""The month-end workbooks: the summary for the VP and managers, and one slice per team (or person)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xlsxwriter
+
+from .consolidate import Consolidation
+from .facts import FACT_COLUMNS
+from .labels import Labels
+from .layout import safe_part
+
+GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
+# constant_memory streams rows to disk: a 2000-person fact table stays far below 1 GB of memory.
+OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+           "strings_to_numbers": False}
+
+
+class _Book:
+    """An xlsxwriter workbook with the formats every report sheet uses."""
+
+    def __init__(self, path: str, labels: Labels) -> None:
+        self.book = xlsxwriter.Workbook(path, OPTIONS)
+        self.labels = labels
+        add = self.book.add_format
+        self.title = add({"bold": True, "font_size": 14})
+        self.head = add({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"})
+        self.pct = add({"num_format": "0.0%"})
+        self.text = add({})
+        self.link = add({"font_color": "#0563C1", "underline": 1})
+        self.money = {d: add({"num_format": "#,##0" + ("." + "0" * d if d else "")}) for d in range(5)}
+        self.green, self.amber, self.red = (add({"bg_color": c}) for c in (GREEN, AMBER, RED))
+        self.pending: list = []  # big tables streamed in after close (see fastsheet)
+
+    def sheet(self, name: str, landscape: bool = True):
+        ws = self.book.add_worksheet(name[:31])
+        if landscape:
+            ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.set_footer("&L&A&R&P / &N")
+        return ws
+
+    def header(self, ws, row: int, names: list[str], col: int = 0) -> None:
+        for offset, name in enumerate(names):
+            ws.write_string(row, col + offset, name, self.head)
+
+    def value(self, ws, row: int, col: int, value, fmt=None) -> None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            ws.write_blank(row, col, None, fmt)
+        elif isinstance(value, (bool, np.bool_)):
+            ws.write_boolean(row, col, bool(value), fmt)
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            ws.write_number(row, col, float(value), fmt)
+        else:
+            ws.write_string(row, col, str(value), fmt)  # user text stays text, never a formula
+
+    def traffic(self, ws, first_row: int, first_col: int, last_row: int, last_col: int, flags) -> None:
+        if last_row < first_row:
+            return
+        ws.conditional_format(first_row, first_col, last_row, last_col, {
+            "type": "cell", "criteria": ">=", "value": flags.behind_pace, "format": self.green})
+        ws.conditional_format(first_row, first_col, last_row, last_col, {
+            "type": "cell", "criteria": "between", "minimum": flags.far_behind,
+            "maximum": flags.behind_pace - 1e-9, "format": self.amber})
+        ws.conditional_format(first_row, first_col, last_row, last_col, {
+            "type": "cell", "criteria": "<", "value": flags.far_behind, "format": self.red})
+
+
+def _atomic(path: Path, write) -> Path:
+    """Write through a temporary file in the same folder, then rename: never half a workbook."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def _company_sheet(b: _Book, c: Consolidation, metrics, name: str) -> dict[str, tuple[int, int]]:
+    """One block of twelve month rows per metric; returns where each block's data starts and ends."""
+    L = b.labels
+    ws = b.sheet(name)
+    facts = c.facts[(c.facts["level"] == "company") & (c.facts["customer_group"] == "")]
+    columns = [L("summary.month"), L("summary.target"), L("summary.rollover"), L("summary.effective_target"),
+               L("summary.actual"), L("summary.variance"), L("summary.attainment"), L("summary.cumulative_target"),
+               L("summary.cumulative_actual")]
+    ws.set_column(0, 0, 12)
+    ws.set_column(1, 8, 16)
+    blocks, row = {}, 0
+    for metric in metrics:
+        block = facts[facts["metric"] == metric.key]
+        ws.write_string(row, 0, f"{metric.label(L.lang)} ({metric.unit})", b.title)
+        b.header(ws, row + 1, columns)
+        first = row + 2
+        money = b.money[metric.decimals]
+        cumulative_target = block["target"].cumsum()
+        cumulative_actual = block["actual"].where(block["month"] <= c.month, 0.0).cumsum()
+        for i, rec in enumerate(block.itertuples()):
+            r = first + i
+            b.value(ws, r, 0, rec.month)
+            for col, value in ((1, rec.target), (2, rec.rollover_in), (3, rec.effective_target), (4, rec.actual),
+                               (5, rec.variance)):
+                b.value(ws, r, col, value, money)
+            b.value(ws, r, 6, rec.attainment, b.pct)
+            b.value(ws, r, 7, cumulative_target.iloc[i], money)
+            b.value(ws, r, 8, cumulative_actual.iloc[i] if rec.month <= c.month else None, money)
+        blocks[metric.key] = (first, first + len(block) - 1)
+        row = first + len(block) + 2
+    ws.freeze_panes(2, 1)
+    return blocks
+
+
+def _team_sheet(b: _Book, c: Consolidation, metrics, name: str) -> int:
+    L = b.labels
+    ws = b.sheet(name)
+    b.header(ws, 0, [L("summary.team"), L("summary.score"), L("summary.rank_company")]
+             + [m.label(L.lang) for m in metrics])
+    for i, rec in enumerate(c.teams.itertuples(index=False)):
+        b.value(ws, 1 + i, 0, rec.team)
+        b.value(ws, 1 + i, 1, rec.score, b.pct)
+        b.value(ws, 1 + i, 2, rec.rank)
+        for j, metric in enumerate(metrics):
+            b.value(ws, 1 + i, 3 + j, getattr(rec, metric.key), b.pct)
+    last_score_row = len(c.teams)
+    b.traffic(ws, 1, 1, last_score_row, 1, _flags_cfg(c))
+    b.traffic(ws, 1, 3, last_score_row, 2 + len(metrics), _flags_cfg(c))
+    row = last_score_row + 3
+    detail = c.facts[(c.facts["level"] == "team") & (c.facts["customer_group"] == "") & (c.facts["month"] == c.month)]
+    b.header(ws, row, [L("summary.team"), L("summary.metric"), L("summary.annual_target"), L("summary.ytd_target"),
+                       L("summary.ytd_actual"), L("summary.ytd_attainment"), L("summary.forecast"),
+                       L("summary.required_run_rate")])
+    decimals = {m.key: m.decimals for m in metrics}
+    labels = {m.key: m.label(L.lang) for m in metrics}
+    for i, rec in enumerate(detail.itertuples()):
+        r = row + 1 + i
+        money = b.money[decimals[rec.metric]]
+        b.value(ws, r, 0, rec.team)
+        b.value(ws, r, 1, labels[rec.metric])
+        for col, value in ((2, rec.annual_target), (3, rec.ytd_target), (4, rec.ytd_actual)):
+            b.value(ws, r, col, value, money)
+        b.value(ws, r, 5, rec.ytd_attainment, b.pct)
+        b.value(ws, r, 6, rec.forecast, money)
+        b.value(ws, r, 7, rec.required_run_rate, money)
+    b.traffic(ws, row + 1, 5, row + len(detail), 5, _flags_cfg(c))
+    ws.set_column(0, 1, 24)
+    ws.set_column(2, 10, 15)
+    ws.freeze_panes(1, 1)
+    return last_score_row
+
+
+def _flags_cfg(c: Consolidation):
+    return c.flags_cfg
+
+
+def _people_sheet(b: _Book, people: pd.DataFrame, metrics, name: str, flags_cfg) -> int:
+    L = b.labels
+    ws = b.sheet(name)
+    b.header(ws, 0, [L("summary.rank_company"), L("summary.person"), L("summary.name"), L("summary.team"),
+                     L("summary.score"), L("summary.rank_team")] + [m.label(L.lang) for m in metrics])
+    for i, rec in enumerate(people.itertuples(index=False)):
+        r = 1 + i
+        b.value(ws, r, 0, rec.rank_company)
+        b.value(ws, r, 1, rec.person)
+        b.value(ws, r, 2, rec.name)
+        b.value(ws, r, 3, rec.team)
+        b.value(ws, r, 4, rec.score, b.pct)
+        b.value(ws, r, 5, rec.rank_team)
+        for j, metric in enumerate(metrics):
+            b.value(ws, r, 6 + j, getattr(rec, metric.key), b.pct)
+    b.traffic(ws, 1, 4, len(people), 4, flags_cfg)
+    b.traffic(ws, 1, 6, len(people), 5 + len(metrics), flags_cfg)
+    ws.autofilter(0, 0, max(len(people), 1), 5 + len(metrics))
+    ws.freeze_panes(1, 3)
+    ws.set_column(0, 0, 8)
+    ws.set_column(1, 1, 10)
+    ws.set_column(2, 3, 24)
+    ws.set_column(4, 5 + len(metrics), 13)
+    return len(people)
+
+
+def _matrix_sheet(b: _Book, facts: pd.DataFrame, people: pd.DataFrame, metrics, months, name: str, flags_cfg):
+    L = b.labels
+    ws = b.sheet(name)
+    rows = facts[(facts["level"] == "person") & (facts["customer_group"] == "")]
+    row = 0
+    order = list(people["person"])
+    names = dict(zip(people["person"], people["name"]))
+    for metric in metrics:
+        grid = rows[rows["metric"] == metric.key].pivot_table(index="person", columns="month", values="attainment",
+                                                               aggfunc="first")
+        reported = rows[rows["metric"] == metric.key].pivot_table(index="person", columns="month",
+                                                                  values="reported", aggfunc="first")
+        grid = grid.reindex(index=order, columns=months)
+        reported = reported.reindex(index=order, columns=months).fillna(False)
+        ws.write_string(row, 0, f"{metric.label(L.lang)}: {L('summary.attainment')}", b.title)
+        b.header(ws, row + 1, [L("summary.person"), L("summary.name")] + list(months))
+        for i, person in enumerate(order):
+            r = row + 2 + i
+            b.value(ws, r, 0, person)
+            b.value(ws, r, 1, names.get(person, ""))
+            for j, month in enumerate(months):
+                value = grid.at[person, month] if bool(reported.at[person, month]) else None
+                b.value(ws, r, 2 + j, value, b.pct)
+        b.traffic(ws, row + 2, 2, row + 1 + len(order), 1 + len(months), flags_cfg)
+        row += len(order) + 4
+    ws.set_column(0, 0, 10)
+    ws.set_column(1, 1, 24)
+    ws.set_column(2, 1 + len(months), 9)
+    ws.freeze_panes(2, 2)
+
+
+def _flags_sheet(b: _Book, flags: pd.DataFrame, metric_labels: dict, name: str) -> None:
+    L = b.labels
+    ws = b.sheet(name)
+    b.header(ws, 0, [L("summary.severity"), L("summary.code"), L("summary.team"), L("summary.person"),
+                     L("summary.period"), L("summary.metric"), L("summary.message"), L("summary.source")])
+    for i, rec in enumerate(flags.itertuples(index=False)):
+        r = 1 + i
+        for col, value in enumerate((rec.severity, rec.code, rec.team, rec.person, rec.month,
+                                     metric_labels.get(rec.metric, rec.metric), rec.message)):
+            b.value(ws, r, col, value)
+        if rec.file:
+            target = rec.file + (f"#'{rec.sheet}'!{rec.cell}" if rec.sheet and rec.cell else "")
+            if len(target) < 250:
+                ws.write_url(r, 7, "external:" + target, b.link, string=f"{rec.sheet}!{rec.cell}".strip("!") or
+                             Path(rec.file).name)
+    ws.autofilter(0, 0, max(len(flags), 1), 7)
+    ws.freeze_panes(1, 0)
+    ws.set_column(0, 1, 18)
+    ws.set_column(2, 5, 14)
+    ws.set_column(6, 6, 90)
+    ws.set_column(7, 7, 18)
+
+
+def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
+    ws = b.sheet(name)
+    columns = ["kind", "owner", "period", "file", "code", "sheet", "cell", "value", "message"]
+    b.header(ws, 0, columns)
+    for i, rec in enumerate(problems.itertuples(index=False) if len(problems) else []):
+        r = 1 + i
+        for col, column in enumerate(columns):
+            value = getattr(rec, column, "")
+            if column == "cell" and value and rec.sheet:
+                target = f"external:{rec.archive}#'{rec.sheet}'!{value}"
+                if len(target) < 255:
+                    ws.write_url(r, col, target, b.link, string=str(value))
+                    continue
+            b.value(ws, r, col, "" if value is None else value if not isinstance(value, (dict, list)) else str(value))
+    ws.autofilter(0, 0, max(len(problems), 1), len(columns) - 1)
+    ws.freeze_panes(1, 0)
+    ws.set_column(0, 2, 10)
+    ws.set_column(3, 3, 40)
+    ws.set_column(4, 7, 14)
+    ws.set_column(8, 8, 80)
+
+
+def _data_sheet(b: _Book, facts: pd.DataFrame, name: str) -> None:
+    """The tidy fact table: header and layout through xlsxwriter, rows streamed in after closing."""
+    ws = b.sheet(name)
+    columns = FACT_COLUMNS
+    b.header(ws, 0, columns)
+    pct = {"attainment", "ytd_attainment"}
+    kinds = ["s" if c in ("level", "team", "person", "month", "metric", "customer_group") else
+             "b" if c == "reported" else "n" for c in columns]
+    for col, column in enumerate(columns):  # registers the formats; the rows themselves come later
+        if column in pct:
+            ws.write_blank(1, col, None, b.pct)
+    ws.autofilter(0, 0, max(len(facts), 1), len(columns) - 1)
+    ws.freeze_panes(1, 0)
+    ws.set_column(0, 5, 13)
+    ws.set_column(6, len(columns) - 1, 14)
+    b.pending.append((len(b.book.worksheets()), facts[columns], kinds,
+                      [b.pct if c in pct else None for c in columns]))
+
+
+def _close(b: _Book, path: str) -> None:
+    """Close the workbook, then stream every deferred table into its sheet."""
+    from .fastsheet import replace_sheet_rows
+
+    b.book.close()
+    for number, frame, kinds, formats in b.pending:
+        styles = [f.xf_index if f is not None else None for f in formats]
+        replace_sheet_rows(path, number, frame, kinds, styles)
+
+
+def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, company_blocks, team_rows,
+               people_rows) -> None:
+    L = b.labels
+    ws.write_string(0, 0, L("summary.title", company=workspace.config.company, month=c.month), b.title)
+    b.header(ws, 2, [L("summary.metric"), L("summary.annual_target"), L("summary.ytd_target"),
+                     L("summary.ytd_actual"), L("summary.ytd_attainment"), L("summary.forecast"),
+                     L("summary.required_run_rate")])
+    now = c.facts[(c.facts["level"] == "company") & (c.facts["customer_group"] == "") & (c.facts["month"] == c.month)]
+    for i, metric in enumerate(metrics):
+        rec = now[now["metric"] == metric.key]
+        r = 3 + i
+        b.value(ws, r, 0, f"{metric.label(L.lang)} ({metric.unit})")
+        if rec.empty:
+            continue
+        rec = rec.iloc[0]
+        money = b.money[metric.decimals]
+        for col, value in ((1, rec.annual_target), (2, rec.ytd_target), (3, rec.ytd_actual)):
+            b.value(ws, r, col, value, money)
+        b.value(ws, r, 4, rec.ytd_attainment, b.pct)
+        b.value(ws, r, 5, rec.forecast, money)
+        b.value(ws, r, 6, rec.required_run_rate, money)
+    b.traffic(ws, 3, 4, 2 + len(metrics), 4, c.flags_cfg)
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 6, 17)
+    first_metric = metrics[0]
+    first, last = company_blocks[first_metric.key]
+    company = names["company"]
+    chart = b.book.add_chart({"type": "column"})
+    for col, label in ((1, L("summary.target")), (4, L("summary.actual"))):
+        chart.add_series({"name": [company, first - 1, col], "categories": [company, first, 0, last, 0],
+                          "values": [company, first, col, last, col]})
+    line = b.book.add_chart({"type": "line"})
+    for col in (7, 8):
+        line.add_series({"name": [company, first - 1, col], "categories": [company, first, 0, last, 0],
+                         "values": [company, first, col, last, col], "y2_axis": True})
+    chart.combine(line)
+    chart.set_title({"name": L("summary.chart_months", metric=first_metric.label(L.lang))})
+    chart.set_size({"width": 760, "height": 330})
+    ws.insert_chart(4 + len(metrics), 0, chart)
+    teams = b.book.add_chart({"type": "bar"})
+    teams.add_series({"name": L("summary.score"), "categories": [names["teams"], 1, 0, team_rows, 0],
+                      "values": [names["teams"], 1, 1, team_rows, 1]})
+    teams.set_title({"name": L("summary.chart_teams")})
+    teams.set_legend({"none": True})
+    teams.set_y_axis({"reverse": True})
+    teams.set_size({"width": 520, "height": 330})
+    ws.insert_chart(4 + len(metrics), 7, teams)
+    top_n = min(10, people_rows)
+    for offset, (title, first_row) in enumerate(((L("summary.chart_top"), 1),
+                                                 (L("summary.chart_bottom"), max(1, people_rows - top_n + 1)))):
+        chart = b.book.add_chart({"type": "bar"})
+        chart.add_series({"name": L("summary.score"),
+                          "categories": [names["people"], first_row, 2, first_row + top_n - 1, 2],
+                          "values": [names["people"], first_row, 4, first_row + top_n - 1, 4]})
+        chart.set_title({"name": title})
+        chart.set_legend({"none": True})
+        chart.set_y_axis({"reverse": True})
+        chart.set_size({"width": 520 if offset else 760, "height": 330})
+        ws.insert_chart(22 + len(metrics), 0 if offset == 0 else 7, chart)
+
+
+def write_summary(workspace, c: Consolidation, path: Path) -> Path:
+    """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Issues and Data."""
+    labels = Labels(workspace.config.language)
+    metrics = list(workspace.config.metrics)
+    c.flags_cfg = workspace.config.flags
+
+    def write(tmp: str) -> None:
+        b = _Book(tmp, labels)
+        names = {key: labels(f"summary.{key}") for key in ("dashboard", "company", "teams", "people", "matrix",
+                                                           "flags", "issues", "data")}
+        dashboard = b.sheet(names["dashboard"])
+        blocks = _company_sheet(b, c, metrics, names["company"])
+        team_rows = _team_sheet(b, c, metrics, names["teams"])
+        people_rows = _people_sheet(b, c.people, metrics, names["people"], c.flags_cfg)
+        _matrix_sheet(b, c.facts, c.people, metrics, workspace.config.months, names["matrix"], c.flags_cfg)
+        _flags_sheet(b, c.flags, {m.key: m.label(labels.lang) for m in metrics}, names["flags"])
+        _issues_sheet(b, c.inputs.open_problems, names["issues"])
+        _data_sheet(b, c.facts, names["data"])
+        _dashboard(b, dashboard, c, workspace, metrics, names, blocks, team_rows, people_rows)
+        dashboard.activate()
+        _close(b, tmp)
+
+    return _atomic(path, write)
+
+
+def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = False) -> tuple[list, list]:
+    """One workbook per team (its people, matrix, flags and data slice); with people=True one per person too."""
+    labels = Labels(workspace.config.language)
+    metrics = list(workspace.config.metrics)
+    c.flags_cfg = workspace.config.flags
+    metric_labels = {m.key: m.label(labels.lang) for m in metrics}
+    team_files, person_files = [], []
+    for team in sorted(set(c.people["team"])):
+        members = c.people[c.people["team"] == team]
+        facts = c.facts[(c.facts["team"] == team) & (c.facts["level"] != "company")]
+        flags = c.flags[c.flags["team"] == team]
+
+        def write(tmp: str, members=members, facts=facts, flags=flags) -> None:
+            b = _Book(tmp, labels)
+            _people_sheet(b, members, metrics, labels("summary.people"), c.flags_cfg)
+            _matrix_sheet(b, facts, members, metrics, workspace.config.months, labels("summary.matrix"),
+                          c.flags_cfg)
+            _flags_sheet(b, flags, metric_labels, labels("summary.flags"))
+            _data_sheet(b, facts, labels("summary.data"))
+            _close(b, tmp)
+
+        team_files.append(_atomic(folder / f"team-{safe_part(team)}-{c.month}.xlsx", write))
+        if not people:
+            continue
+        for person in members["person"]:
+            mine = members[members["person"] == person]
+            facts_p = facts[facts["person"] == person]
+            flags_p = flags[flags["person"] == person]
+
+            def write_person(tmp: str, mine=mine, facts_p=facts_p, flags_p=flags_p) -> None:
+                b = _Book(tmp, labels)
+                _people_sheet(b, mine, metrics, labels("summary.people"), c.flags_cfg)
+                _flags_sheet(b, flags_p, metric_labels, labels("summary.flags"))
+                _data_sheet(b, facts_p, labels("summary.data"))
+                _close(b, tmp)
+
+            person_files.append(_atomic(folder / "people" / f"person-{safe_part(person)}-{c.month}.xlsx",
+                                        write_person))
+    return team_files, person_files
