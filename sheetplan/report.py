@@ -321,7 +321,7 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
     first, last = company_blocks[first_metric.key]
     company = names["company"]
     chart = b.book.add_chart({"type": "column"})
-    for col, label in ((1, L("summary.target")), (4, L("summary.actual"))):
+    for col in (1, 4):  # target and actual columns of the Company block
         chart.add_series({"name": [company, first - 1, col], "categories": [company, first, 0, last, 0],
                           "values": [company, first, col, last, col]})
     line = b.book.add_chart({"type": "line"})
