@@ -150,6 +150,10 @@ def _read_structure(archive: Archive) -> tuple[list[_Sheet], dict[str, str], boo
             date1904 = element.get("date1904", "").lower() in ("1", "true")
     if not sheets:
         raise PackageProblem("xml-malformed", "the workbook lists no sheets")
+    if len(sheets) > len(archive.entries):  # sheets without parts, by the thousand: nothing real
+        raise PackageProblem(
+            "xml-malformed", f"the workbook lists {len(sheets)} sheets but has far fewer parts"
+        )
     shared = {
         kind: part
         for kind, part in rels.values()
@@ -202,20 +206,27 @@ def _read_workbook(archive: Archive, limits: Limits) -> RawWorkbook:
     for sheet in sheets:
         cells = values.get(sheet.name, {})
         scan = scans.get(sheet.name)
-        formulas = _formula_cells(scan, cells) if scan else frozenset()
+        formulas = _formula_cells(scan, cells, sheet.name, limits) if scan else frozenset()
         out[sheet.name] = SheetData(sheet.name, sheet.visibility, cells, formulas)
     return RawWorkbook(out, names)
 
 
-def _formula_cells(scan: SheetScan, cells: dict[tuple[int, int], object]) -> frozenset[tuple[int, int]]:
+def _formula_cells(scan: SheetScan, cells: dict, name: str, limits: Limits) -> frozenset[tuple[int, int]]:
+    """The <f> cells plus the cells an array formula fills, which carry no <f> of their own."""
     if not scan.arrays:
         return scan.formulas
-    # Cells of an array formula's range show results but carry no <f> of their own.
-    spilled = {
-        pos
-        for pos in cells
-        if any(r1 <= pos[0] <= r2 and c1 <= pos[1] <= c2 for r1, c1, r2, c2 in scan.arrays)
-    }
+    spilled: set[tuple[int, int]] = set()
+    budget = limits.max_cells  # cell checks: hostile ranges would otherwise make this quadratic
+    for r1, c1, r2, c2 in scan.arrays:
+        area = (r2 - r1 + 1) * (c2 - c1 + 1)
+        budget -= min(area, len(cells))
+        if budget < 0:
+            raise PackageProblem("too-many-cells", f"sheet {name!r} has array formulas over too many cells")
+        if area <= len(cells):
+            grid = itertools.product(range(r1, r2 + 1), range(c1, c2 + 1))
+            spilled.update(pos for pos in grid if pos in cells)
+        else:
+            spilled.update(pos for pos in cells if r1 <= pos[0] <= r2 and c1 <= pos[1] <= c2)
     return scan.formulas | spilled
 
 

@@ -70,6 +70,92 @@ def _shift(rows: list[list], rng: random.Random, decimals: int) -> list[list]:
     return rows
 
 
+def _save(book, target: Path) -> Path:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    book.save(target)
+    return target
+
+
+def _fill_plan(source: Path, target: Path, decimals: dict[str, int], seed: int, mistakes: dict[str, str]) -> Filled:
+    import openpyxl
+
+    from . import a1
+
+    rng = random.Random(f"{seed}-{source.name}")  # per file, so the order and the process do not matter
+    book = openpyxl.load_workbook(source)
+    owner = {row[0].value: row[1].value for row in book["_meta"].iter_rows(max_col=2)}["owner"]
+    areas = input_areas(book)
+    values = {name: _shift(read_block(book, area), rng, decimals.get(name[3:], 0))
+              for name, area in areas.items() if name.startswith("in_")}
+    mistake = mistakes.get(owner, "")
+    if mistake == "grid-off":
+        first = next(iter(values))
+        values[first][0][0] = (values[first][0][0] or 0) + 1000
+    for name, rows in values.items():
+        write_block(book, areas[name], rows)
+    if mistake == "tamper":
+        area = areas[next(n for n in areas if n.startswith("target_"))]
+        sheet = book[area.sheet]
+        sheet.protection.sheet = False  # the tamperer removes protection first
+        cell = sheet[a1.cell_name(area.first_row, area.first_col)]
+        cell.value = round((cell.value or 0) * 0.8, 2)
+    return Filled(_save(book, target), owner, mistake)
+
+
+def _fill_month(source: Path, target: Path, decimals: dict[str, int], seed: int, mistakes: dict[str, str],
+                comments: dict[str, str], revisions: dict[str, tuple[str, float, str]]) -> Filled:
+    import openpyxl
+
+    rng = random.Random(f"{seed}-{source.name}")
+    book = openpyxl.load_workbook(source)
+    owner = {row[0].value: row[1].value for row in book["_meta"].iter_rows(max_col=2)}["owner"]
+    areas = input_areas(book)
+    performance = rng.uniform(0.7, 1.2)
+    values: dict[str, list[list]] = {}
+    for name, area in areas.items():
+        if not name.startswith("target_"):
+            continue
+        metric = name[len("target_"):]
+        places = decimals.get(metric, 0)
+        values[f"in_{metric}"] = [[round(max(0.0, (t or 0) * performance * rng.uniform(0.8, 1.2)), places)
+                                   if places else int(round(max(0.0, (t or 0) * performance * rng.uniform(0.8, 1.2))))]
+                                  for (t,) in read_block(book, area)]
+    mistake = mistakes.get(owner, "")
+    first = next(iter(values))
+    if mistake == "text-na":
+        values[first][1][0] = "N/A"
+    elif mistake == "negative":
+        values[first][0][0] = -abs(values[first][0][0] or 100)
+    elif mistake == "percent":
+        values[first][2][0] = "12%"
+    if owner in comments:
+        rows = len(read_block(book, areas["in_comment"]))
+        values["in_comment"] = [[comments[owner]]] + [[None]] * (rows - 1)
+    if owner in revisions:
+        metric, factor, reason = revisions[owner]
+        annual = [row[0] or 0 for row in read_block(book, areas["locked_annual"])]
+        values["in_revision"] = [[round(annual[i] * factor, decimals[key]) if key == metric else None]
+                                 for i, key in enumerate(decimals)]
+        values["in_revision_reason"] = [[reason]]  # the merged block: its top-left cell holds the text
+    for name, rows in values.items():
+        write_block(book, areas[name], rows)
+    return Filled(_save(book, target), owner, mistake)
+
+
+def _run(function, jobs: list[tuple]) -> list[Filled]:
+    """Fill on every core: openpyxl is the slow part of the demo."""
+    import os
+
+    if len(jobs) < 8 or (os.cpu_count() or 1) < 2:
+        return [function(*job) for job in jobs]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with ProcessPoolExecutor(min(os.cpu_count() or 2, 4), mp_context=context) as pool:
+        return list(pool.map(function, *zip(*jobs), chunksize=4))
+
+
 def fill_plans(files: list[Path], inbox: Path, decimals: dict[str, int], seed: int = 7,
                mistakes: dict[str, str] | None = None) -> list[Filled]:
     """Company, team and person plans: accept the suggestion with small moves; some mistakes on request.
@@ -77,38 +163,7 @@ def fill_plans(files: list[Path], inbox: Path, decimals: dict[str, int], seed: i
     `mistakes` maps an owner id to 'grid-off' (inputs no longer add up) or 'tamper' (a target changed
     after removing protection).
     """
-    import openpyxl
-
-    rng = random.Random(seed)
-    mistakes = mistakes or {}
-    out = []
-    for source in files:
-        book = openpyxl.load_workbook(source)
-        meta = {row[0].value: row[1].value for row in book["_meta"].iter_rows(max_col=2)}
-        owner = meta["owner"]
-        areas = input_areas(book)
-        values = {}
-        for name, area in areas.items():
-            if not name.startswith("in_"):
-                continue
-            metric = name[3:]
-            values[name] = _shift(read_block(book, area), rng, decimals.get(metric, 0))
-        mistake = mistakes.get(owner, "")
-        tamper = None
-        if mistake == "grid-off":
-            first = next(n for n in values if n.startswith("in_"))
-            values[first][0][0] = (values[first][0][0] or 0) + 1000
-        elif mistake == "tamper":
-            first_target = next(n for n in areas if n.startswith("target_"))
-            area = areas[first_target]
-            from . import a1
-
-            cell = a1.cell_name(area.first_row, area.first_col)
-            old = book[area.sheet][cell].value or 0
-            tamper = {(area.sheet, cell): round(old * 0.8, 2)}
-        target = inbox / source.name
-        out.append(Filled(fill_file(source, target, values, tamper), owner, mistake))
-    return out
+    return _run(_fill_plan, [(f, inbox / f.name, decimals, seed, mistakes or {}) for f in files])
 
 
 def fill_months(files: list[Path], inbox: Path, decimals: dict[str, int], seed: int = 11,
@@ -116,51 +171,10 @@ def fill_months(files: list[Path], inbox: Path, decimals: dict[str, int], seed: 
                 revisions: dict[str, tuple[str, float, str]] | None = None) -> list[Filled]:
     """Month reports: actuals around target; 'text-na', 'negative' or 'percent' mistakes on request.
 
-    `revisions` maps an owner to (metric, factor, reason): a request for factor x the current annual target."""
-    import openpyxl
-
-    rng = random.Random(seed)
-    mistakes, comments, revisions = mistakes or {}, comments or {}, revisions or {}
-    out = []
-    for source in files:
-        book = openpyxl.load_workbook(source)
-        meta = {row[0].value: row[1].value for row in book["_meta"].iter_rows(max_col=2)}
-        owner = meta["owner"]
-        areas = input_areas(book)
-        performance = rng.uniform(0.7, 1.2)
-        values: dict[str, list[list]] = {}
-        for name, area in areas.items():
-            if not name.startswith("target_"):
-                continue
-            metric = name[len("target_"):]
-            targets = read_block(book, area)
-            actuals = []
-            for (target,) in targets:
-                value = max(0.0, (target or 0) * performance * rng.uniform(0.8, 1.2))
-                actuals.append([round(value, decimals.get(metric, 0)) if decimals.get(metric, 0) else
-                                int(round(value))])
-            values[f"in_{metric}"] = actuals
-        mistake = mistakes.get(owner, "")
-        first = next(iter(values))
-        if mistake == "text-na":
-            values[first][1][0] = "N/A"
-        elif mistake == "negative":
-            values[first][0][0] = -abs(values[first][0][0] or 100)
-        elif mistake == "percent":
-            values[first][2][0] = "12%"
-        if owner in comments:
-            rows = len(read_block(book, areas["in_comment"]))
-            values["in_comment"] = [[comments[owner]]] + [[None]] * (rows - 1)
-        if owner in revisions:
-            metric, factor, reason = revisions[owner]
-            annual = [row[0] or 0 for row in read_block(book, areas["locked_annual"])]
-            keys = list(decimals)
-            values["in_revision"] = [[round(annual[i] * factor, decimals[key]) if key == metric else None]
-                                     for i, key in enumerate(keys)]
-            values["in_revision_reason"] = [[reason]]  # the merged block: its top-left cell holds the text
-        book_path = fill_file(source, inbox / source.name, values)
-        out.append(Filled(book_path, owner, mistake))
-    return out
+    `revisions` maps an owner to (metric, factor, reason): a request for factor x the current annual target.
+    """
+    return _run(_fill_month, [(f, inbox / f.name, decimals, seed, mistakes or {}, comments or {}, revisions or {})
+                              for f in files])
 
 
 def copy_as(source: Path, target: Path) -> Path:

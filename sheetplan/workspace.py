@@ -184,21 +184,21 @@ def write_roster_xlsx(path: Path, rows: list[dict]) -> None:
 
 
 def write_history_xlsx(path: Path, frame) -> None:
+    """History can be tens of thousands of rows: the header through xlsxwriter, the rows streamed in."""
     import xlsxwriter
 
-    book = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False})
+    from .fastsheet import replace_sheet_rows
+
+    book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})
     sheet = book.add_worksheet("history")
     bold = book.add_format({"bold": True})
     columns = list(frame.columns)
     for col, name in enumerate(columns):
         sheet.write_string(0, col, name, bold)
-    for r, row in enumerate(frame.itertuples(index=False), start=1):
-        for col, value in enumerate(row):
-            if isinstance(value, str):
-                sheet.write_string(r, col, value)
-            else:
-                sheet.write_number(r, col, float(value))
+    sheet.freeze_panes(1, 0)
     book.close()
+    kinds = ["n" if str(frame[c].dtype).startswith(("float", "int")) else "s" for c in columns]
+    replace_sheet_rows(str(path), 1, frame, kinds, [None] * len(columns))
 
 
 def init_workspace(root: str | Path, demo: bool = False, year: int | None = None, lang: str = "en") -> Workspace:
