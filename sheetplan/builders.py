@@ -130,7 +130,13 @@ def _header_lines(sheet: Sheet, labels: Labels, title: str, about: str, owner: s
     sheet.put(1, 0, about, "note")
     sheet.put(2, 0, f"{labels('common.owner')}: {owner}    {labels('common.period')}: {period}    "
                     f"{labels('common.revision')}: {revision}", "note")
-    sheet.header = f"&L{owner}&C{title}&R{period}"
+    sheet.header = f"&L{_amp(owner)}&C{_amp(title)}&R{_amp(period)}"
+    sheet.footer = "&C" + _amp(labels("common.print_page")).replace("&&P", "&P").replace("&&N", "&N")
+
+
+def _amp(text: str) -> str:
+    """A literal & in a print header must be doubled, or Excel reads it as a code."""
+    return text.replace("&", "&&")
 
 
 def _instructions(labels: Labels, owner: str, period: str, kind: str, taken: set[str]) -> Sheet:
@@ -142,7 +148,8 @@ def _instructions(labels: Labels, owner: str, period: str, kind: str, taken: set
     sheet.put(9, 0, labels("common.input_legend"), "legend")
     sheet.put(10, 0, labels("instructions.contact"), "note")
     sheet.widths = {0: 110}
-    sheet.header = f"&L{owner}&R{period}"
+    sheet.header = f"&L{_amp(owner)}&R{_amp(period)}"
+    sheet.footer = "&C" + _amp(labels("common.print_page")).replace("&&P", "&P").replace("&&N", "&N")
     return sheet
 
 

@@ -221,8 +221,10 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
 @main.command()
 @click.argument("directory", required=False, default="workbooks/demo",
                 type=click.Path(file_okay=False, path_type=Path))
-@click.option("--year", type=click.IntRange(2000, 2100), default=2027, show_default=True)
-@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True)
+@click.option("--year", type=click.IntRange(2000, 2100), default=2027, show_default=True,
+              help="Fiscal year of the demo company.")
+@click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
+              help="Language of the demo company, its workbooks and messages.")
 @click.option("--through", help="Last month to report (YYYY-MM; default: the third fiscal month).")
 def demo(directory: Path, year: int, lang: str, through: str | None) -> None:
     """Run the whole cycle on a fresh demo workspace: plans top-down, filled, ingested, months reported.

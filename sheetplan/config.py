@@ -19,6 +19,7 @@ ALLOCATION_METHODS = ("equal", "history", "seasonality", "manual")
 NO_HISTORY_RULES = ("average", "minimum", "zero")
 ROLLOVER_POLICIES = ("none", "next_month", "spread")
 ROLES = ("rep", "supervisor", "manager", "vp", "gm")
+RESERVED_KEYS = ("comment", "revision", "revision_reason")  # in_comment etc. are the month template's blocks
 _METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
 
@@ -256,6 +257,10 @@ def _metrics(check: _Checker, data: dict) -> list[Metric]:
         if key is not None and not _METRIC_KEY.match(key):
             check.fail(f"{path}.key", f"{path}.key must be lower-case letters, digits and _ "
                        f"(starting with a letter, at most 31 characters), got {key!r}", key)
+            key = None
+        if key in RESERVED_KEYS:
+            check.fail(f"{path}.key", f"{path}.key {key!r} is reserved for the month template's other inputs",
+                       key)
             key = None
         if key is not None and key in seen:
             check.fail(f"{path}.key", f"duplicate metric key {key!r}", key)

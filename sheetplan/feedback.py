@@ -7,6 +7,7 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .fastsheet import link_to, portable_links
 from .labels import Labels, catalogue
 from .layout import safe_part
 from .problems import COLUMNS, Problem
@@ -60,13 +61,14 @@ def write_ingest_report(workspace, report) -> Path:
     for col, name in enumerate(columns):
         problems.write_string(0, col, name, bold)
     paths = {o.name: o.path for o in report.outcomes}
+    folder = str(path.parent)
     row = 1
     for outcome in report.outcomes:
         for problem in outcome.problems:
             for col, name in enumerate(columns):
                 value = getattr(problem, name)
                 if name == "cell" and value and problem.sheet:
-                    target = _link(paths.get(problem.file, ""), problem.sheet, value)
+                    target = _link(paths.get(problem.file, ""), folder, problem.sheet, value.split(":")[0])
                     if target:
                         problems.write_url(row, col, target, link, string=value)
                         continue
@@ -82,15 +84,24 @@ def write_ingest_report(workspace, report) -> Path:
     for col, width in enumerate((9, 22, 40, 14, 8, 6, 18, 18, 80)):
         problems.set_column(col, col, width)
     book.close()
-    write_atomic(path, buffer.getvalue())
+    write_atomic(path, portable_links(buffer.getvalue()))
     return path
 
 
-def _link(path: str, sheet: str, cell: str) -> str | None:
-    if not path or len(path) > 200:
+def _link(path: str, folder: str, sheet: str, cell: str) -> str | None:
+    link = link_to(path, folder)
+    if not link:
         return None
-    quoted = "'" + sheet.replace("'", "''") + "'"
-    return f"external:{path}#{quoted}!{cell}"
+    return link + "#'" + sheet.replace("'", "''") + f"'!{cell}"
+
+
+def _anchor(sheet, ref: str):
+    """The cell to mark: inside a merged range only its top-left cell can carry a comment."""
+    cell = sheet[ref]
+    for merged in sheet.merged_cells.ranges:
+        if cell.coordinate in merged:
+            return sheet.cell(merged.min_row, merged.min_col)
+    return cell
 
 
 def write_feedback_copies(workspace, report) -> list[Path]:
@@ -102,7 +113,10 @@ def write_feedback_copies(workspace, report) -> list[Path]:
         cells = [p for p in outcome.problems if p.is_error and p.sheet and p.cell and p.sheet != "_meta"]
         if not cells:
             continue
-        path = _feedback_copy(workspace, outcome, cells)
+        try:
+            path = _feedback_copy(workspace, outcome, cells)
+        except Exception:  # noqa: BLE001 - a feedback copy is a courtesy; it must never abort ingest
+            path = None
         if path:
             written.append(path)
     return written
@@ -123,9 +137,9 @@ def _feedback_copy(workspace, outcome, problems: list[Problem]) -> Path | None:
     for problem in problems:
         if problem.sheet not in book.sheetnames:
             continue
-        try:
-            cell = book[problem.sheet][problem.cell]
-        except (ValueError, KeyError):
+        try:  # a problem may name a range (a moved block): mark its top-left cell
+            cell = _anchor(book[problem.sheet], problem.cell.split(":")[0])
+        except (ValueError, KeyError, TypeError, AttributeError):
             continue
         cell.fill = fill
         text = explain(problem, lang)

@@ -158,17 +158,18 @@ def check_file(workspace: Workspace, result, sent_lookup: Callable) -> tuple[Fil
                                         cell=identity.meta_cells.get("owner", ""), value=identity.owner, **where))
         return outcome, checked
     sent = sent_lookup(identity.kind, identity.owner, identity.period, identity.revision)
-    if sent is None:
+    if sent is None or sent.signature != identity.signature:
+        # The signature still names the template this file really was; if that differs from what
+        # _meta claims now, _meta was edited: say which field, not which figures differ.
         original = sent_lookup(None, None, None, None, signature=identity.signature)
-        if original is not None:
-            outcome.problems.append(Problem(
-                "owner-changed", f"this file was generated as {original.kind} {original.period} for "
-                f"{original.owner}, but its _meta now says {identity.kind} {identity.period} for {identity.owner}",
-                cell=identity.meta_cells.get("owner", ""), value=identity.owner, **where))
-        else:
-            outcome.problems.append(Problem(
-                "never-generated", f"no {identity.kind} template for {identity.owner}, period {identity.period}, "
-                f"revision {identity.revision} was ever generated in this workspace", **where))
+        if original is not None and (original.kind, original.owner, original.period, original.revision) != (
+                identity.kind, identity.owner, identity.period, identity.revision):
+            outcome.problems += _identity_changes(original, identity, where)
+            return outcome, checked
+    if sent is None:
+        outcome.problems.append(Problem(
+            "never-generated", f"no {identity.kind} template for {identity.owner}, period {identity.period}, "
+            f"revision {identity.revision} was ever generated in this workspace", **where))
         return outcome, checked
     tampering = check_tampering(result.workbook, identity, sent.signed, workspace.key, result.name)
     outcome.problems += tampering
@@ -183,6 +184,23 @@ def check_file(workspace: Workspace, result, sent_lookup: Callable) -> tuple[Fil
     outcome.problems += check_totals(identity.kind, sent.signed, checked, metrics,
                                      workspace.config.flags.plan_tolerance, result.name)
     return outcome, checked
+
+
+def _identity_changes(original, identity, where: dict) -> list[Problem]:
+    problems = []
+    claimed = {"kind": identity.kind, "owner": identity.owner, "period": identity.period,
+               "revision": str(identity.revision)}
+    for field_name, was in (("kind", original.kind), ("owner", original.owner), ("period", original.period),
+                            ("revision", str(original.revision))):
+        now = claimed[field_name]
+        if now == was:
+            continue
+        code = "owner-changed" if field_name == "owner" else "meta-changed"
+        message = (f"this template was generated for {was}, but its _meta now says {now}" if field_name == "owner"
+                   else f"_meta {field_name} was {was!r} when sent, now {now!r}")
+        problems.append(Problem(code, message, cell=identity.meta_cells.get(field_name, ""), field=field_name,
+                                value=now, **where))
+    return problems
 
 
 def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: bool = False, move: bool = False,
@@ -200,6 +218,7 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
     fy = str(workspace.config.fiscal_year)
     ingested_at = now_iso()
     seen: dict[str, int] = {}
+    planned: dict = {}  # dry run: what this batch would have accepted so far, per template
     with workspace.store() as store:
         sent_cache: dict = {}
 
@@ -227,6 +246,10 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
             has_errors = any(p.severity == ERROR for p in outcome.problems)
             if not has_errors:
                 outcome.status = "accepted"
+                if dry_run and result.sha256:
+                    outcome.status, outcome.superseded = ledger.preview(
+                        store, outcome.kind, outcome.owner, outcome.period, outcome.revision,
+                        _received_at(source), planned)
             if not dry_run and result.sha256:
                 targets = [] if has_errors else [
                     TargetRow(t.level, t.owner, t.period or fy, t.metric, t.customer_group, t.value)

@@ -113,6 +113,7 @@ class Sheet:
     conditional: list[tuple[Area, dict]] = field(default_factory=list)
     freeze: tuple[int, int] | None = None
     header: str = ""
+    footer: str = ""
     very_hidden: bool = False
 
     def put(self, row: int, col: int, value: Any, style: str = "text", formula: str | None = None) -> None:

@@ -43,6 +43,23 @@ def _decide(db: sqlite3.Connection, sub: Submission) -> tuple[str, int | None]:
     return STALE, None
 
 
+def preview(store: Store, kind: str, owner: str, period: str, revision: int, received_at: str,
+            planned: dict) -> tuple[str, int | None]:
+    """What record() would decide, without writing: for --dry-run. `planned` carries the batch's own
+    earlier decisions, keyed by template, so a dry run of a batch reads like the real run."""
+    key = (kind, owner, period)
+    if key in planned:
+        current_id, current = planned[key]
+    else:
+        row = store.db.execute("SELECT id, revision, received_at FROM submissions WHERE kind = ? AND owner = ?"
+                               " AND period = ? AND status = 'accepted'", key).fetchone()
+        current_id, current = (row[0], (row[1], row[2])) if row else (None, None)
+    if current is not None and (revision, received_at) < current:
+        return STALE, None
+    planned[key] = (-1, (revision, received_at))  # -1: a file of this batch, not yet in the store
+    return ACCEPTED_STATUS, current_id
+
+
 def record(store: Store, sub: Submission, problems: list[Problem], numbers: list[tuple[str, str, str, float]],
            texts: list[tuple[str, str, str, str]], targets: list[TargetRow]) -> tuple[int, str, int | None]:
     """Write the submission and, if it is valid, its values; returns (id, status, superseded id).

@@ -12,6 +12,7 @@ import xlsxwriter
 
 from .consolidate import Consolidation
 from .facts import FACT_COLUMNS
+from .fastsheet import link_to
 from .labels import Labels
 from .layout import safe_part
 
@@ -36,6 +37,7 @@ class _Book:
         self.money = {d: add({"num_format": "#,##0" + ("." + "0" * d if d else "")}) for d in range(5)}
         self.green, self.amber, self.red = (add({"bg_color": c}) for c in (GREEN, AMBER, RED))
         self.pending: list = []  # big tables streamed in after close (see fastsheet)
+        self.folder = os.path.dirname(os.path.abspath(path))
 
     def sheet(self, name: str, landscape: bool = True):
         ws = self.book.add_worksheet(name[:31])
@@ -229,11 +231,11 @@ def _flags_sheet(b: _Book, flags: pd.DataFrame, metric_labels: dict, name: str) 
         for col, value in enumerate((rec.severity, rec.code, rec.team, rec.person, rec.month,
                                      metric_labels.get(rec.metric, rec.metric), rec.message)):
             b.value(ws, r, col, value)
-        if rec.file:
-            target = rec.file + (f"#'{rec.sheet}'!{rec.cell}" if rec.sheet and rec.cell else "")
-            if len(target) < 250:
-                ws.write_url(r, 7, "external:" + target, b.link, string=f"{rec.sheet}!{rec.cell}".strip("!") or
-                             Path(rec.file).name)
+        link = link_to(rec.file, b.folder)
+        if link:
+            anchor = f"#'{rec.sheet}'!{rec.cell.split(':')[0]}" if rec.sheet and rec.cell else ""
+            ws.write_url(r, 7, link + anchor, b.link, string=f"{rec.sheet}!{rec.cell}".strip("!") or
+                         Path(rec.file).name)
     ws.autofilter(0, 0, max(len(flags), 1), 7)
     ws.freeze_panes(1, 0)
     ws.set_column(0, 1, 18)
@@ -250,11 +252,10 @@ def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
         r = 1 + i
         for col, column in enumerate(columns):
             value = getattr(rec, column, "")
-            if column == "cell" and value and rec.sheet:
-                target = f"external:{rec.archive}#'{rec.sheet}'!{value}"
-                if len(target) < 255:
-                    ws.write_url(r, col, target, b.link, string=str(value))
-                    continue
+            link = link_to(rec.archive, b.folder) if column == "cell" and value and rec.sheet else None
+            if link:
+                ws.write_url(r, col, f"{link}#'{rec.sheet}'!{str(value).split(':')[0]}", b.link, string=str(value))
+                continue
             b.value(ws, r, col, "" if value is None else value if not isinstance(value, (dict, list)) else str(value))
     ws.autofilter(0, 0, max(len(problems), 1), len(columns) - 1)
     ws.freeze_panes(1, 0)
@@ -290,7 +291,7 @@ def _close(b: _Book, path: str) -> None:
     b.book.close()
     for number, frame, kinds, formats in b.pending:
         styles = [f.xf_index if f is not None else None for f in formats]
-        replace_sheet_rows(path, number, frame, kinds, styles)
+        replace_sheet_rows(path, number, frame, kinds, styles)  # also makes file links portable
 
 
 def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, company_blocks, team_rows,

@@ -56,7 +56,7 @@ class Roster:
         """Teams in the order they first appear in the roster."""
         seen: dict[str, None] = {}
         for person in self.people:
-            if person.team and person.role not in ("vp", "gm"):
+            if person.team and person.active and person.role not in ("vp", "gm"):
                 seen.setdefault(person.team, None)
         return list(seen)
 
@@ -134,11 +134,13 @@ def parse_roster(records: list[dict], source: str = "roster.xlsx", first_row: in
         if not _PERSON_ID.match(person_id):
             fail(row, "person_id", "person_id must be 1-40 letters, digits, '.', '_' or '-' "
                  "(it becomes part of file names)", person_id)
-        elif person_id in rows_by_id:
-            fail(row, "person_id", f"duplicate person_id {person_id!r} (first on row {rows_by_id[person_id]})",
+        elif person_id.casefold() in rows_by_id:
+            # ids become file names, and r1.xlsx and R1.xlsx are one file on Windows and macOS
+            first = rows_by_id[person_id.casefold()]
+            fail(row, "person_id", f"duplicate person_id {person_id!r} (first on row {first})",
                  person_id, "roster-duplicate-id")
         else:
-            rows_by_id[person_id] = row
+            rows_by_id[person_id.casefold()] = row
         email = _text(record.get("email"))
         if not _EMAIL.match(email):
             fail(row, "email", f"malformed email address {email!r}", email, "roster-bad-email")
@@ -222,7 +224,11 @@ def read_table(path: Path) -> list[dict]:
         import csv
 
         with path.open(newline="", encoding="utf-8-sig") as handle:
-            return [{(k or "").strip().lower(): v for k, v in row.items()} for row in csv.DictReader(handle)]
+            rows = list(csv.reader(handle))  # not DictReader: it drops blank lines and shifts row numbers
+        if not rows:
+            return []
+        header = [h.strip().lower() for h in rows[0]]
+        return [dict(zip(header, row + [""] * (len(header) - len(row)))) for row in rows[1:]]
     from python_calamine import CalamineWorkbook
 
     try:

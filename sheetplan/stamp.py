@@ -126,7 +126,7 @@ def shape_key(template: Template) -> str:
         digest.update(repr((sheet.name, sheet.widths, sheet.freeze, sheet.very_hidden,
                             [(c.row, c.col, c.style, c.formula) for c in sheet.cells],
                             [(a, s) for a, _, s in sheet.merges], sheet.validations,
-                            sheet.conditional, bool(sheet.header))).encode())
+                            sheet.conditional, bool(sheet.header), sheet.footer)).encode())
     digest.update(repr(sorted((n, a.ref) for n, a in template.names.items())).encode())
     digest.update(repr(list(template.meta)).encode())
     return digest.hexdigest()

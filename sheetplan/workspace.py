@@ -209,8 +209,9 @@ def init_workspace(root: str | Path, demo: bool = False, year: int | None = None
     from datetime import date
 
     path = Path(root).resolve()
-    if (path / CONFIG_FILE).exists():
-        raise WorkspaceError(f"{path / CONFIG_FILE} already exists; refusing to overwrite a workspace")
+    for existing in (CONFIG_FILE, "roster.xlsx", "roster.csv", "history.xlsx", "history.csv"):
+        if (path / existing).exists():
+            raise WorkspaceError(f"{path / existing} already exists; refusing to overwrite a workspace")
     if lang not in ("en", "zh"):
         raise ConfigError(f"--lang must be en or zh, got {lang!r}")
     year = year or date.today().year + 1

@@ -27,7 +27,16 @@ def _number_format(decimals: int) -> str:
 
 def _formats(book: xlsxwriter.Workbook) -> dict:
     base = {"font_name": "Calibri", "font_size": 10, "valign": "top"}
-    add = lambda **kw: book.add_format({**base, **kw})  # noqa: E731
+    made: dict = {}
+
+    def add(**kw):
+        # Identical properties share one Format: xlsxwriter gives duplicates no index of their own,
+        # and the stamper needs an index for every style name.
+        key = tuple(sorted(kw.items()))
+        if key not in made:
+            made[key] = book.add_format({**base, **kw})
+        return made[key]
+
     styles = {
         "title": add(bold=True, font_size=14),
         "subtitle": add(bold=True, font_size=12),
@@ -116,7 +125,8 @@ def render_with_styles(template: Template, password: str) -> tuple[bytes, dict[s
         ws.fit_to_pages(1, 0)
         if sheet.header:
             ws.set_header(sheet.header[:255])
-        ws.set_footer("&CPage &P / &N")
+        if sheet.footer:
+            ws.set_footer(sheet.footer[:255])
         ws.protect(password, protect)
     meta = book.add_worksheet(META_SHEET)
     meta.set_column(0, 0, 18)

@@ -1,0 +1,71 @@
+"""Shared fixtures for the ingest tests: demo workspaces built once per session and cloned per test module.
+
+`init_workspace(demo=True)` costs seconds (history, allocation), so each language's workspace is built once,
+with every template kind generated, and modules work on copies of the folder.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from sheetplan import api
+from sheetplan.workspace import open_workspace
+
+YEAR = 2027
+MONTH = "2027-03"
+
+
+def _build(root: Path, lang: str, kinds: tuple[str, ...]) -> Path:
+    ws = api.init_workspace(root, demo=True, year=YEAR, lang=lang)
+    for kind in kinds:
+        api.generate(ws, kind, month=MONTH if kind == "month" else None)
+    return root
+
+
+@pytest.fixture(scope="session")
+def make_workspace(tmp_path_factory):
+    """make_workspace(name, lang='en') -> a fresh Workspace: a copy of the demo workspace with every kind
+    generated (zh: month only). Copies share the workspace id, key and plan store contents."""
+    built: dict[str, Path] = {}
+
+    def make(name: str, lang: str = "en"):
+        if lang not in built:
+            kinds = ("company", "team", "person", "month") if lang == "en" else ("month",)
+            built[lang] = _build(tmp_path_factory.mktemp(f"pristine-{lang}") / "ws", lang, kinds)
+        target = tmp_path_factory.mktemp(name) / "ws"
+        shutil.copytree(built[lang], target)
+        return open_workspace(target)
+
+    return make
+
+
+TABLES = {
+    # table -> columns that identify a row's content; ids and clock readings are left out on purpose
+    "submissions": "sha256, original_name, source_path, received_at, kind, owner, period, revision, status,"
+                   " problems, archive_path",
+    "submitted_values": "(SELECT sha256 FROM submissions s WHERE s.id = submission_id), block, row_key, col_key,"
+                        " value",
+    "submitted_texts": "(SELECT sha256 FROM submissions s WHERE s.id = submission_id), block, row_key, col_key,"
+                       " text",
+    "targets": "level, owner, period, metric, customer_group, value, source, version,"
+               " (SELECT sha256 FROM submissions s WHERE s.id = submission_id)",
+}
+
+
+@pytest.fixture(scope="session")
+def dump_store():
+    """dump_store(ws) -> {table: sorted rows}: the store's content without row ids and timestamps."""
+
+    def dump(ws) -> dict[str, list[tuple]]:
+        db = sqlite3.connect(ws.root / ".sheetplan" / "plan.sqlite")
+        try:
+            return {table: sorted(db.execute(f"SELECT {columns} FROM {table}").fetchall(), key=repr)
+                    for table, columns in TABLES.items()}
+        finally:
+            db.close()
+
+    return dump

@@ -1,0 +1,527 @@
+"""The fact table by hand: rollover, year to date, forecasts, zero targets, a leaver, a team move, sums.
+
+One small office, built as plain frames (no workspace):
+- teams T1 (A, B) and T2 (C); C moves from T2 to T1 in 2027-03; B leaves after 2027-02.
+- rev: 2 decimals, higher is better; travel: a budget (2 decimals, lower is better).
+- twelve months of 2027, reported through 2027-03.
+Every expected figure below is worked out by hand in the comment beside it, never by the code under test.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sheetplan.consolidate import rankings
+from sheetplan.facts import FACT_COLUMNS, MetricRule, attainment, build_facts, rollover
+
+MONTHS = [f"2027-{m:02d}" for m in range(1, 13)]
+JAN, FEB, MAR, APR, MAY, DEC = "2027-01", "2027-02", "2027-03", "2027-04", "2027-05", "2027-12"
+THROUGH = MAR
+RULES = [MetricRule("rev", 2, True), MetricRule("travel", 2, False)]
+NUMBERS = ["target", "rollover_in", "effective_target", "actual", "variance", "attainment", "ytd_target",
+           "ytd_actual", "ytd_attainment", "forecast", "forecast_run_rate", "required_run_rate"]
+
+# (person, metric, customer group) -> twelve monthly targets
+TARGETS = {
+    ("A", "rev", "Key"): [100.0] * 12,
+    ("A", "rev", "Web"): [50.0] * 12,
+    ("B", "rev", "Key"): [200.0, 200.0] + [0.0] * 10,  # B leaves after February
+    ("C", "rev", "Key"): [300.0] * 12,
+    ("A", "travel", "Key"): [10.0] * 12,
+    ("B", "travel", "Key"): [0.0] * 12,  # a zero budget
+    ("C", "travel", "Key"): [20.0] * 12,
+}
+# (person, metric, customer group) -> {month: actual}; a month left out was not reported
+ACTUALS = {
+    ("A", "rev", "Key"): {JAN: 80.0, FEB: 130.0, MAR: 100.0},
+    ("A", "rev", "Web"): {JAN: 50.0, MAR: 60.0},  # February missing for this group only
+    ("B", "rev", "Key"): {JAN: 200.0, FEB: 150.0},  # nothing after leaving
+    ("C", "rev", "Key"): {JAN: 300.0, MAR: 330.0},  # February missing altogether
+    ("A", "travel", "Key"): {JAN: 8.0, FEB: 12.0, MAR: 10.0},
+    ("B", "travel", "Key"): {JAN: 0.0, FEB: 5.0},  # spends 5 against a zero budget in February
+    ("C", "travel", "Key"): {JAN: 10.0, MAR: 10.0},
+}
+
+
+def team_of(person: str, month: str) -> str:
+    if person == "C":
+        return "T2" if month < MAR else "T1"
+    return "T1"
+
+
+def frames(targets=TARGETS, actuals=ACTUALS, team=team_of):
+    t = pd.DataFrame([(p, m, metric, g, v) for (p, metric, g), values in targets.items()
+                      for m, v in zip(MONTHS, values, strict=True)],
+                     columns=["person", "month", "metric", "customer_group", "target"])
+    a = pd.DataFrame([(p, m, metric, g, v) for (p, metric, g), values in actuals.items() for m, v in values.items()],
+                     columns=["person", "month", "metric", "customer_group", "actual"])
+    people = sorted({p for p, _m, _g in targets} | {p for p, _m, _g in actuals})
+    teams = pd.DataFrame([(p, m, team(p, m)) for p in people for m in MONTHS], columns=["person", "month", "team"])
+    return t, a, teams
+
+
+def facts_for(policy: str = "none", carry_credit: bool = False, through: str = THROUGH) -> pd.DataFrame:
+    t, a, teams = frames()
+    return build_facts(t, a, teams, RULES, MONTHS, through, policy, carry_credit)
+
+
+def pick(facts: pd.DataFrame, level: str, team: str, person: str, metric: str, group: str, month: str) -> pd.Series:
+    rows = facts[(facts["level"] == level) & (facts["team"] == team) & (facts["person"] == person)
+                 & (facts["metric"] == metric) & (facts["customer_group"] == group) & (facts["month"] == month)]
+    assert len(rows) == 1, f"{len(rows)} rows for {(level, team, person, metric, group, month)}"
+    return rows.iloc[0]
+
+
+def series(facts: pd.DataFrame, column: str, level: str, team: str, person: str, metric: str, group: str,
+           months=MONTHS) -> list[float]:
+    return [float(pick(facts, level, team, person, metric, group, m)[column]) for m in months]
+
+
+def check(row: pd.Series, **expected) -> None:
+    got = {k: (bool(row[k]) if isinstance(v, bool) else float(row[k])) for k, v in expected.items()}
+    want = {k: (v if isinstance(v, bool) else pytest.approx(v, abs=1e-9)) for k, v in expected.items()}
+    assert got == want
+
+
+# --- attainment ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("actual", "target", "higher_is_better", "expected"), [
+    (80, 100, True, 0.8),
+    (130, 100, True, 1.3),
+    (0, 100, True, 0.0),
+    (0, 0, True, 1.0),  # a zero target is met
+    (25, 0, True, 1.0),
+    (8, 10, False, 1.25),  # under budget: 10 / 8
+    (12, 10, False, 10 / 12),
+    (0, 10, False, 1.0),  # nothing spent
+    (0, 0, False, 1.0),  # nothing spent against a zero budget
+    (5, 0, False, 0.0),  # spending against a zero budget
+    (5, -5, False, 0.0),  # a budget pushed below zero by an overspend counts as zero
+])
+def test_attainment_by_hand(actual, target, higher_is_better, expected):
+    assert float(attainment(actual, target, higher_is_better)) == pytest.approx(expected)
+
+
+def test_attainment_never_nan_or_inf():
+    grid = np.array([0.0, 1e-9, 1.0, 1e12])
+    for hib in (True, False):
+        out = attainment(grid[:, None], grid[None, :], hib)
+        assert np.isfinite(out).all()
+
+
+# --- policy none: people, groups, year to date ------------------------------------------------------
+
+
+def test_person_rows_by_customer_group():
+    f = facts_for()
+    check(pick(f, "person", "T1", "A", "rev", "Key", JAN), target=100, rollover_in=0, effective_target=100,
+          actual=80, variance=-20, attainment=0.8, ytd_target=100, ytd_actual=80, ytd_attainment=0.8, reported=True)
+    check(pick(f, "person", "T1", "A", "rev", "Key", FEB), actual=130, variance=30, attainment=1.3,
+          ytd_target=200, ytd_actual=210, ytd_attainment=1.05, reported=True)
+    check(pick(f, "person", "T1", "A", "rev", "Key", MAR), actual=100, variance=0, attainment=1.0,
+          ytd_target=300, ytd_actual=310, ytd_attainment=1.0333, reported=True)  # 310 / 300
+    # after `through` nothing is actual yet and the year to date stands still
+    check(pick(f, "person", "T1", "A", "rev", "Key", APR), target=100, actual=0, attainment=0.0, ytd_target=300,
+          ytd_actual=310, reported=False)
+    # A's Web group skipped February: 0 and not reported, while the Key group was
+    check(pick(f, "person", "T1", "A", "rev", "Web", FEB), target=50, actual=0, variance=-50, attainment=0.0,
+          reported=False, ytd_target=100, ytd_actual=50, ytd_attainment=0.5)
+    check(pick(f, "person", "T1", "A", "rev", "Web", MAR), actual=60, attainment=1.2, ytd_target=150, ytd_actual=110,
+          ytd_attainment=0.7333)  # 110 / 150
+
+
+def test_totals_over_customer_groups_have_an_empty_group():
+    f = facts_for()
+    assert set(f["customer_group"]) == {"", "Key", "Web"}
+    # A = Key + Web: January 100 + 50 against 80 + 50; February 150 against 130 + 0 (Key reported, Web not)
+    check(pick(f, "person", "T1", "A", "rev", "", JAN), target=150, actual=130, attainment=0.8667, reported=True)
+    check(pick(f, "person", "T1", "A", "rev", "", FEB), target=150, actual=130, attainment=0.8667, reported=True)
+    check(pick(f, "person", "T1", "A", "rev", "", MAR), target=150, actual=160, attainment=1.0667,
+          ytd_target=450, ytd_actual=420, ytd_attainment=0.9333)  # 420 / 450
+    for level in ("person", "team", "company"):
+        rows = f[f["level"] == level]
+        owners = rows.groupby(["team", "person", "metric", "month"])["customer_group"].apply(lambda s: "" in set(s))
+        assert owners.all(), f"{level} rows without a total over customer groups"
+
+
+def test_forecast_and_run_rates_by_hand():
+    f = facts_for()
+    # A Key: annual 1200, ytd 310 of 300 after three months
+    # forecast = 310 + (1200 - 300) x 310/300 = 310 + 930 = 1240; run rate = 310 / 3 x 12 = 1240
+    # required = (1200 - 310) / 9 = 98.888... -> 98.89
+    check(pick(f, "person", "T1", "A", "rev", "Key", MAR), forecast=1240, forecast_run_rate=1240,
+          required_run_rate=98.89)
+    # A Web: annual 600, ytd 110 of 150: forecast = 110 + 450 x 110/150 = 440; run rate 110 x 4 = 440;
+    # required = 490 / 9 = 54.444... -> 54.44
+    check(pick(f, "person", "T1", "A", "rev", "Web", MAR), forecast=440, forecast_run_rate=440,
+          required_run_rate=54.44)
+    # A total: annual 1800, ytd 420 of 450: forecast = 420 + 1350 x 420/450 = 1680; run rate 1680;
+    # required = 1380 / 9 = 153.333... -> 153.33. The owner's figures stand on every month's row.
+    for month in (JAN, MAR, DEC):
+        check(pick(f, "person", "T1", "A", "rev", "", month), forecast=1680, forecast_run_rate=1680,
+              required_run_rate=153.33)
+    # company rev: months Jan 650/630, Feb 650/280, Mar 450/490; annual 650 + 650 + 10 x 450 = 5800
+    # ytd 1400 of 1750 = 0.8; forecast = 1400 + 4050 x 0.8 = 4640; run rate 5600; required 4400 / 9 = 488.89
+    check(pick(f, "company", "", "", "rev", "", MAR), target=450, actual=490, ytd_target=1750, ytd_actual=1400,
+          ytd_attainment=0.8, forecast=4640, forecast_run_rate=5600, required_run_rate=488.89)
+
+
+def test_budget_rows_lower_is_better():
+    f = facts_for()
+    # A travel: 10 a month; spent 8, 12, 10
+    assert series(f, "attainment", "person", "T1", "A", "travel", "Key", [JAN, FEB, MAR, APR]) == [
+        1.25, 0.8333, 1.0, 1.0]  # 10/8, 10/12, 10/10, nothing spent yet in April
+    check(pick(f, "person", "T1", "A", "travel", "", MAR), ytd_target=30, ytd_actual=30, ytd_attainment=1.0,
+          forecast=120, forecast_run_rate=120, required_run_rate=10)  # 30 + 90 x 1; (120 - 30) / 9
+
+
+def test_zero_targets():
+    f = facts_for()
+    # higher is better with nothing to sell: met (B's rev after leaving)
+    check(pick(f, "person", "T1", "B", "rev", "Key", MAR), target=0, actual=0, attainment=1.0)
+    # a zero budget: met when nothing is spent (January), 0 when spending against it (February)
+    check(pick(f, "person", "T1", "B", "travel", "Key", JAN), target=0, actual=0, attainment=1.0, reported=True)
+    check(pick(f, "person", "T1", "B", "travel", "Key", FEB), target=0, actual=5, attainment=0.0, reported=True)
+    # year to date: 5 spent of 0 -> 0.0; forecast 5 + 0; run rate 5 x 4 = 20; required (0 - 5) / 9 -> never < 0
+    check(pick(f, "person", "T1", "B", "travel", "", MAR), ytd_target=0, ytd_actual=5, ytd_attainment=0.0,
+          forecast=5, forecast_run_rate=20, required_run_rate=0)
+
+
+def test_leaver_has_zero_targets_and_no_actuals_after_leaving():
+    f = facts_for()
+    rows = f[(f["person"] == "B") & (f["metric"] == "rev") & (f["month"] >= MAR)]
+    assert len(rows) == 2 * 10  # Key and the total, March to December
+    assert (rows["target"] == 0).all() and (rows["actual"] == 0).all() and (rows["rollover_in"] == 0).all()
+    assert not rows["reported"].any()
+    assert (rows["attainment"] == 1.0).all()
+    # ytd 350 of 400; annual 400 is all behind: forecast 350 + 0; run rate 350 / 3 x 12 = 1400;
+    # required (400 - 350) / 9 = 5.555... -> 5.56
+    check(pick(f, "person", "T1", "B", "rev", "", MAR), ytd_target=400, ytd_actual=350, ytd_attainment=0.875,
+          forecast=350, forecast_run_rate=1400, required_run_rate=5.56)
+    check(pick(f, "person", "T1", "B", "rev", "Key", FEB), target=200, actual=150, attainment=0.75, reported=True)
+
+
+def test_missing_actuals_are_zero_but_not_reported():
+    f = facts_for()
+    check(pick(f, "person", "T2", "C", "rev", "Key", FEB), actual=0, attainment=0.0, reported=False)
+    check(pick(f, "person", "T2", "C", "rev", "", FEB), actual=0, reported=False)
+    # a missing month is a shortfall for rollover: next_month carries C's whole February target into March
+    g = facts_for("next_month")
+    check(pick(g, "person", "T1", "C", "rev", "Key", MAR), rollover_in=300, effective_target=600, actual=330,
+          attainment=0.55, reported=True)  # 330 / 600
+    check(pick(g, "person", "T2", "C", "rev", "Key", FEB), reported=False)
+    # and what was never reported shows in no ytd actual: T2 in February saw nobody report
+    check(pick(f, "team", "T2", "", "rev", "", FEB), target=300, actual=0, reported=False, ytd_target=600,
+          ytd_actual=300)
+
+
+# --- teams, company and a team move ------------------------------------------------------------------
+
+
+def test_team_move_counts_the_mover_where_they_were():
+    f = facts_for()
+    c_rows = f[(f["level"] == "person") & (f["person"] == "C") & (f["customer_group"] == "")
+               & (f["metric"] == "rev")].set_index("month")["team"]
+    assert c_rows.to_dict() == {m: ("T2" if m < MAR else "T1") for m in MONTHS}
+    # T1: January A 150 + B 200 = 350 against A 130 + B 200 = 330; February 350 against 130 + 150 = 280;
+    # March A 150 + B 0 + C 300 = 450 against 160 + 0 + 330 = 490
+    assert series(f, "target", "team", "T1", "", "rev", "", [JAN, FEB, MAR, APR]) == [350, 350, 450, 450]
+    assert series(f, "actual", "team", "T1", "", "rev", "", [JAN, FEB, MAR]) == [330, 280, 490]
+    # T2 holds C in January and February only
+    assert series(f, "target", "team", "T2", "", "rev", "", [JAN, FEB]) == [300, 300]
+    assert series(f, "actual", "team", "T2", "", "rev", "", [JAN, FEB]) == [300, 0]
+    assert series(f, "target", "team", "T1", "", "rev", "Key", [JAN, MAR]) == [300, 400]  # A 100 + B 200; A + C
+    # T1 year to date in March: 350 + 350 + 450 = 1150 against 330 + 280 + 490 = 1100 -> 0.956521... -> 0.9565;
+    # annual 350 + 350 + 10 x 450 = 5200; forecast 1100 + 4050 x 1100/1150 = 4973.913... -> 4973.91;
+    # run rate 1100 x 4 = 4400; required (5200 - 1100) / 9 = 455.555... -> 455.56
+    check(pick(f, "team", "T1", "", "rev", "", MAR), ytd_target=1150, ytd_actual=1100, ytd_attainment=0.9565,
+          forecast=4973.91, forecast_run_rate=4400, required_run_rate=455.56)
+    # the budget follows C too: T1 March 10 + 0 + 20 = 30 against 10 + 0 + 10 = 20 -> 30 / 20 = 1.5
+    check(pick(f, "team", "T1", "", "travel", "", MAR), target=30, actual=20, attainment=1.5)
+    check(pick(f, "team", "T1", "", "travel", "", FEB), target=10, actual=17, attainment=0.5882)  # 10 / 17
+
+
+def test_mover_year_to_date_runs_across_the_move():
+    """C's own year runs January to December whichever team C sits in: the move must not restart it."""
+    f = facts_for()
+    # C rev: 300 a month; 300 in January, nothing in February, 330 in March
+    # ytd 630 of 900 = 0.7; annual 3600; forecast 630 + 2700 x 0.7 = 2520; run rate 630 x 4 = 2520;
+    # required (3600 - 630) / 9 = 330
+    check(pick(f, "person", "T1", "C", "rev", "", MAR), ytd_target=900, ytd_actual=630, ytd_attainment=0.7,
+          forecast=2520, forecast_run_rate=2520, required_run_rate=330)
+    # the same owner figures on the rows from before the move
+    check(pick(f, "person", "T2", "C", "rev", "", JAN), ytd_target=300, ytd_actual=300, forecast=2520,
+          required_run_rate=330)
+    # C travel: 20 a month, 10 + 0 + 10 spent: ytd 60 / 20 = 3.0; forecast 20 + 180 x 20/60 = 80
+    check(pick(f, "person", "T1", "C", "travel", "", MAR), ytd_target=60, ytd_actual=20, ytd_attainment=3.0,
+          forecast=80)
+
+
+def test_company_is_the_sum_of_teams_by_hand():
+    f = facts_for()
+    # January: T1 350 + T2 300 = 650 against 330 + 300 = 630; February 650 against 280 + 0
+    assert series(f, "target", "company", "", "", "rev", "", [JAN, FEB, MAR]) == [650, 650, 450]
+    assert series(f, "actual", "company", "", "", "rev", "", [JAN, FEB, MAR]) == [630, 280, 490]
+    # by group: Key in January A 100 + B 200 + C 300 = 600 against 80 + 200 + 300 = 580
+    check(pick(f, "company", "", "", "rev", "Key", JAN), target=600, actual=580)
+    check(pick(f, "company", "", "", "rev", "Web", JAN), target=50, actual=50)
+    # travel January: 10 + 0 + 20 = 30 against 8 + 0 + 10 = 18
+    check(pick(f, "company", "", "", "travel", "", JAN), target=30, actual=18, attainment=1.6667)  # 30 / 18
+
+
+# --- rollover -------------------------------------------------------------------------------------------
+
+
+def test_rollover_none_carries_nothing():
+    f = facts_for("none", carry_credit=True)
+    assert (f["rollover_in"] == 0).all()
+    assert (f["effective_target"] == f["target"]).all()
+
+
+def test_rollover_next_month_carries_shortfalls_only():
+    f = facts_for("next_month")
+    # A Key: January short 20 -> February 120; February over by 10 (not carried); March even
+    assert series(f, "rollover_in", "person", "T1", "A", "rev", "Key", MONTHS[:5]) == [0, 20, 0, 0, 0]
+    check(pick(f, "person", "T1", "A", "rev", "Key", FEB), effective_target=120, variance=10, attainment=1.0833)
+    # A Web: February unreported -> 50 into March; March 100 against 60 -> 40 into April
+    assert series(f, "rollover_in", "person", "T1", "A", "rev", "Web", MONTHS[:5]) == [0, 0, 50, 40, 0]
+    # B: February short 50 -> March; March 50 against nothing -> April
+    assert series(f, "rollover_in", "person", "T1", "B", "rev", "Key", MONTHS[:5]) == [0, 0, 50, 50, 0]
+    # C: February unreported -> 300 into March; March 600 against 330 -> 270 into April
+    assert series(f, "rollover_in", "person", "T1", "C", "rev", "Key", [MAR, APR, MAY]) == [300, 270, 0]
+    # T1 = sum of people where they were: February A 20; March A 50 + B 50 + C 300; April A 40 + B 50 + C 270
+    assert series(f, "rollover_in", "team", "T1", "", "rev", "", MONTHS[:5]) == [0, 20, 400, 360, 0]
+    assert series(f, "rollover_in", "company", "", "", "rev", "", MONTHS[:5]) == [0, 20, 400, 360, 0]
+    # a budget carries its overspend: A travel February 12 of 10 -> March budget 8; March 10 of 8 -> April 8
+    assert series(f, "rollover_in", "person", "T1", "A", "travel", "Key", MONTHS[:5]) == [0, 0, -2, -2, 0]
+    check(pick(f, "person", "T1", "A", "travel", "Key", MAR), effective_target=8, attainment=0.8)
+    # B spent 5 of a zero budget in February: -5 in March, and March (0 spent of -5) carries -5 again
+    assert series(f, "rollover_in", "person", "T1", "B", "travel", "Key", MONTHS[:5]) == [0, 0, -5, -5, 0]
+    # the year to date is the plan, not the effective target
+    check(pick(f, "person", "T1", "A", "rev", "Key", MAR), ytd_target=300)
+
+
+def test_rollover_next_month_with_carry_credit():
+    f = facts_for("next_month", carry_credit=True)
+    # A Key: January short 20 -> Feb 120; Feb 130 of 120: credit 10 -> March 90; March 100 of 90 -> April 90
+    assert series(f, "rollover_in", "person", "T1", "A", "rev", "Key", MONTHS[:5]) == [0, 20, -10, -10, 0]
+    assert series(f, "effective_target", "person", "T1", "A", "rev", "Key", MONTHS[:5]) == [100, 120, 90, 90, 100]
+    check(pick(f, "person", "T1", "A", "rev", "Key", MAR), attainment=1.1111)  # 100 / 90
+    # the annual total holds: 310 actual + April 90 + 8 x 100 = 1200
+    future = sum(series(f, "effective_target", "person", "T1", "A", "rev", "Key", MONTHS[3:]))
+    assert 310 + future == pytest.approx(1200)
+    # a budget: underspend of 2 in January carries as extra budget; February 12 of 12 carries nothing
+    assert series(f, "rollover_in", "person", "T1", "A", "travel", "Key", MONTHS[:5]) == [0, 2, 0, 0, 0]
+    check(pick(f, "person", "T1", "A", "travel", "Key", FEB), effective_target=12, attainment=1.0)
+
+
+def test_rollover_spread_without_credit():
+    f = facts_for("spread")
+    # A Key: January short 20 over the 11 equal months left: 20/11 = 1.8181... -> 1.82 x 11 = 20.02, the
+    # remainder -0.02 goes to the first month (February 1.80). February over-achieves (not carried).
+    # March 101.82 against 100: short 1.82 over 9 months: 0.2022... -> 0.20 x 9 = 1.80, remainder 0.02 -> April.
+    assert series(f, "rollover_in", "person", "T1", "A", "rev", "Key") == [
+        0, 1.80, 1.82, 2.04, 2.02, 2.02, 2.02, 2.02, 2.02, 2.02, 2.02, 2.02]
+    # nothing lost: 20 + 1.82 = 21.82 = 1.80 + 1.82 + 2.04 + 8 x 2.02
+    assert 1.80 + 1.82 + 2.04 + 8 * 2.02 == pytest.approx(21.82)
+    # C: February's 300 (unreported) over the 10 equal months left = 30 each; March 330 of 330 is even
+    assert series(f, "rollover_in", "person", "T1", "C", "rev", "Key", MONTHS[2:]) == [30.0] * 10
+    check(pick(f, "person", "T1", "C", "rev", "Key", MAR), effective_target=330, attainment=1.0)
+
+
+def test_rollover_spread_with_credit():
+    f = facts_for("spread", carry_credit=True)
+    # January as without credit; February 130 of 101.80 -> -28.20 over 10 months = -2.82 each;
+    # March 100 of 100 + 1.82 - 2.82 = 99 -> -1 over 9 months: -0.11 x 9 = -0.99, remainder -0.01 -> April
+    assert series(f, "rollover_in", "person", "T1", "A", "rev", "Key") == [
+        0, 1.80, -1.00, -1.12, -1.11, -1.11, -1.11, -1.11, -1.11, -1.11, -1.11, -1.11]
+    # the annual total holds: 310 + 9 x 100 - 1.12 - 8 x 1.11 = 1200
+    future = sum(series(f, "effective_target", "person", "T1", "A", "rev", "Key", MONTHS[3:]))
+    assert 310 + future == pytest.approx(1200)
+
+
+def test_spread_in_proportion_to_the_original_targets():
+    # 2 decimals: January 100 short, left to spread over February..April (30 each) and nothing after:
+    # 33.333... -> 33.33 x 3 = 99.99, the remainder 0.01 goes to February
+    targets = np.array([[100.0, 30, 30, 30] + [0.0] * 8])
+    carried = rollover(targets, np.zeros_like(targets), 1, "spread", False, True, 2)
+    assert carried.tolist() == [[0, 33.34, 33.33, 33.33] + [0.0] * 8]
+    # 0 decimals, shares 1:2:4 of a shortfall of 10: 1.43 -> 1, 2.86 -> 3, 5.71 -> 6 (sum 10, no remainder)
+    targets = np.array([[10.0, 0, 1, 2, 0, 4] + [0.0] * 6])
+    carried = rollover(targets, np.zeros_like(targets), 1, "spread", False, True, 0)
+    assert carried.tolist() == [[0, 0, 1, 3, 0, 6] + [0.0] * 6]
+    # 0 decimals, three equal months: 3.33 -> 3 x 3 = 9, the remainder 1 goes to the first month
+    targets = np.array([[10.0, 5, 5, 5] + [0.0] * 8])
+    carried = rollover(targets, np.zeros_like(targets), 1, "spread", False, True, 0)
+    assert carried.tolist() == [[0, 4, 3, 3] + [0.0] * 8]
+    # nothing left to weigh by: spread equally over the 11 months (1.10 each for 12.10)
+    targets = np.array([[12.10] + [0.0] * 11])
+    carried = rollover(targets, np.zeros_like(targets), 1, "spread", False, True, 2)
+    assert carried.tolist() == [[0.0] + [1.10] * 11]
+
+
+def test_nothing_carries_past_the_last_month():
+    targets = np.array([[10.0] * 12])
+    carried = rollover(targets, np.zeros_like(targets), 12, "next_month", False, True, 0)
+    # each month's whole effective target is missed and moves on: 10, 20, ... 110 into December
+    assert carried.tolist() == [[0.0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]]
+
+
+@pytest.mark.parametrize("policy", ["none", "next_month", "spread"])
+@pytest.mark.parametrize("carry_credit", [False, True])
+@pytest.mark.parametrize("through", [JAN, THROUGH, DEC])
+def test_no_nan_or_inf_anywhere(policy, carry_credit, through):
+    f = facts_for(policy, carry_credit, through)
+    assert list(f.columns[:len(FACT_COLUMNS)]) == FACT_COLUMNS
+    assert np.isfinite(f[NUMBERS].to_numpy(dtype=float)).all()
+    assert not f[FACT_COLUMNS].isna().any().any()
+    assert f["reported"].dtype == bool
+
+
+# --- rankings -----------------------------------------------------------------------------------------
+
+
+def _roster(names: dict[str, str]):
+    people = {pid: SimpleNamespace(name=name) for pid, name in names.items()}
+    return SimpleNamespace(get=people.get)
+
+
+WEIGHTED = [SimpleNamespace(key="rev", weight=0.7), SimpleNamespace(key="travel", weight=0.3)]
+
+
+def test_rankings_by_hand():
+    f = facts_for(through=FEB)
+    people, teams = rankings(f, WEIGHTED, FEB, _roster({"A": "Ann", "B": "Ben", "C": "Cy"}))
+    # A: rev ytd (210 + 50) / 300 = 0.8667, travel 20 / 20 = 1.0 -> 0.7 x 0.8667 + 0.3 = 0.90669 -> 0.9067
+    # B: rev 350 / 400 = 0.875, travel 0 budget with 5 spent = 0.0 -> 0.6125
+    # C: rev 300 / 600 = 0.5, travel 40 / 10 = 4.0, capped at 2.0 -> 0.35 + 0.6 = 0.95
+    got = people.set_index("person")[["team", "name", "score", "rank_company", "rank_team"]]
+    assert got.to_dict("index") == {
+        "C": {"team": "T2", "name": "Cy", "score": 0.95, "rank_company": 1, "rank_team": 1},
+        "A": {"team": "T1", "name": "Ann", "score": 0.9067, "rank_company": 2, "rank_team": 1},
+        "B": {"team": "T1", "name": "Ben", "score": 0.6125, "rank_company": 3, "rank_team": 2},
+    }
+    assert list(people["person"]) == ["C", "A", "B"]
+    # T1: rev 610 / 700 = 0.8714, travel 20 / 25 = 0.8 -> 0.60998 + 0.24 = 0.85; T2 as C = 0.95
+    assert teams.set_index("team")[["score", "rank"]].to_dict("index") == {
+        "T2": {"score": 0.95, "rank": 1}, "T1": {"score": 0.85, "rank": 2}}
+
+
+# --- properties -------------------------------------------------------------------------------------------
+
+PEOPLE = ["p1", "p2", "p3", "p4", "p5"]
+TEAMS = ["T1", "T2", "T3"]
+GROUPS = ["G1", "G2"]
+
+
+@st.composite
+def offices(draw, moves: bool = True, all_reported: bool = False, last_through: int = 11):
+    """Random small offices: who is where each month, targets per cell, actuals (some months missing)."""
+    n = draw(st.integers(1, len(PEOPLE)))
+    people = PEOPLE[:n]
+    home = {p: draw(st.sampled_from(TEAMS)) for p in people}
+    assignment = {}
+    for p in people:
+        team = home[p]
+        for m in MONTHS:
+            if moves and draw(st.integers(0, 9)) == 0:
+                team = draw(st.sampled_from(TEAMS))
+            assignment[(p, m)] = team
+    through = MONTHS[draw(st.integers(0, last_through))]
+    cents = st.integers(0, 500_000).map(lambda v: v / 100)
+    targets, actuals = {}, {}
+    for p in people:
+        for rule in RULES:
+            for g in draw(st.lists(st.sampled_from(GROUPS), min_size=1, max_size=2, unique=True)):
+                values = draw(st.lists(cents, min_size=12, max_size=12))
+                if draw(st.booleans()):  # some cells have months without target
+                    values = [v if draw(st.integers(0, 3)) else 0.0 for v in values]
+                targets[(p, rule.key, g)] = values
+                actuals[(p, rule.key, g)] = {m: draw(cents) for m in MONTHS
+                                             if all_reported or m > through or draw(st.integers(0, 4))}
+    policy = draw(st.sampled_from(["none", "next_month", "spread"]))
+    return frames(targets, actuals, lambda p, m: assignment[(p, m)]), through, policy
+
+
+def _sum_check(child: pd.DataFrame, parent: pd.DataFrame, keys: list[str]) -> None:
+    columns = ["target", "actual", "rollover_in"]
+    summed = child.groupby(keys)[columns].sum()
+    mine = parent.set_index(keys)[columns]
+    assert set(summed.index) == set(mine.index)
+    diff = (summed - mine.loc[summed.index]).abs().to_numpy()
+    assert (diff < 1e-6).all()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offices(), st.booleans())
+def test_property_teams_sum_their_people_and_company_sums_teams(office, carry_credit):
+    (t, a, teams), through, policy = office
+    f = build_facts(t, a, teams, RULES, MONTHS, through, policy, carry_credit)
+    people, team, company = (f[f["level"] == level] for level in ("person", "team", "company"))
+    keys = ["metric", "month", "customer_group"]
+    _sum_check(people, team, ["team", *keys])
+    _sum_check(team, company, keys)
+    assert np.isfinite(f[NUMBERS].to_numpy(dtype=float)).all()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offices(moves=False, all_reported=True, last_through=10), st.sampled_from(["next_month", "spread"]))
+def test_property_rollover_with_credit_keeps_the_annual_total(office, policy):
+    (t, a, teams), through, _policy = office
+    f = build_facts(t, a, teams, RULES, MONTHS, through, policy, True)
+    annual = t.groupby(["person", "metric", "customer_group"])["target"].sum()
+    for (person, metric, group), rows in f[f["level"] == "person"].groupby(["person", "metric", "customer_group"]):
+        rows = rows.sort_values("month")
+        now = rows[rows["month"] == through].iloc[0]
+        future = rows.loc[rows["month"] > through, "effective_target"].sum()
+        expected = annual[(person, metric)].sum() if group == "" else annual[(person, metric, group)]
+        assert now["ytd_actual"] + future == pytest.approx(expected, abs=1e-6)
+    for metric, rows in f[(f["level"] == "company") & (f["customer_group"] == "")].groupby("metric"):
+        now = rows[rows["month"] == through].iloc[0]
+        future = rows.loc[rows["month"] > through, "effective_target"].sum()
+        assert now["ytd_actual"] + future == pytest.approx(annual.xs(metric, level="metric").sum(), abs=1e-6)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offices(moves=False), st.booleans())
+def test_property_ranks_are_min_ranks_of_the_scores(office, carry_credit):
+    (t, a, teams), through, policy = office
+    f = build_facts(t, a, teams, RULES, MONTHS, through, policy, carry_credit)
+    people, team_table = rankings(f, WEIGHTED, through, _roster({}))
+    assert sorted(people["person"]) == sorted(t["person"].unique())
+    for frame, rank, within in ((people, "rank_company", None), (people, "rank_team", "team"),
+                                (team_table, "rank", None)):
+        for _key, part in (frame.groupby(within) if within else [(None, frame)]):
+            scores = part["score"].to_numpy()
+            expected = [1 + int((scores > s).sum()) for s in scores]  # 'min': ties share the best place
+            assert part[rank].tolist() == expected
+            if len(set(scores)) == len(scores):
+                assert sorted(part[rank]) == list(range(1, len(part) + 1))
+    # the score itself: weighted ytd attainment, each metric capped at 2
+    now = f[(f["level"] == "person") & (f["month"] == through) & (f["customer_group"] == "")]
+    for row in people.itertuples():
+        att = now[now["person"] == row.person].set_index("metric")["ytd_attainment"]
+        score = sum(min(att.get(m.key, 0.0), 2.0) * m.weight for m in WEIGHTED) / 1.0
+        assert row.score == pytest.approx(score, abs=1e-4)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(offices(), st.booleans(), st.randoms(use_true_random=False))
+def test_property_deterministic_and_independent_of_row_order(office, carry_credit, rnd):
+    (t, a, teams), through, policy = office
+    first = build_facts(t, a, teams, RULES, MONTHS, through, policy, carry_credit)
+    again = build_facts(t, a, teams, RULES, MONTHS, through, policy, carry_credit)
+    pd.testing.assert_frame_equal(first, again)
+    order = list(range(len(t)))
+    rnd.shuffle(order)
+    shuffled = build_facts(t.iloc[order], a.sample(frac=1.0, random_state=rnd.randint(0, 99)), teams.iloc[::-1],
+                           RULES, MONTHS, through, policy, carry_credit)
+    pd.testing.assert_frame_equal(first.reset_index(drop=True), shuffled.reset_index(drop=True), atol=1e-9)
+
