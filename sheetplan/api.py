@@ -34,14 +34,15 @@ def refresh_plan(workspace: Workspace) -> int:
 
 
 def plan_state(workspace: Workspace) -> PlanState:
+    """The plan as it stands; it keeps a read-only connection to the store for monthly figures."""
+    from .store import Store
+
     prior = prior_year(workspace.config, workspace.roster, workspace.history())
     with workspace.store() as store:
-        rows = store.current_targets()
-    if not rows:
+        empty = store.db.execute("SELECT 1 FROM targets LIMIT 1").fetchone() is None
+    if empty:
         refresh_plan(workspace)
-        with workspace.store() as store:
-            rows = store.current_targets()
-    return PlanState(workspace.config, workspace.roster, prior, rows)
+    return PlanState(workspace.config, workspace.roster, prior, Store.reader(workspace.private / "plan.sqlite"))
 
 
 def _views(workspace: Workspace, state: PlanState, kind: str, month: str | None,

@@ -240,5 +240,121 @@ def demo(directory: Path, year: int, lang: str, through: str | None) -> None:
     click.echo(f"Demo finished in {time.perf_counter() - began:.0f} s.")
 
 
+# --- email: mail, collect, remind ----------------------------------------------------------------------
+_MAIL_KINDS = ["company", "team", "person", "month", "feedback", "team-report"]
+
+
+def _mode(drafts_or_send: str | None) -> str:
+    if drafts_or_send is None:
+        raise click.UsageError("choose --drafts (write .eml files into outbox/mail/) or --send (SMTP)")
+    return drafts_or_send
+
+
+def _echo_mail(results: list, mode: str) -> int:
+    for r in results:
+        where = f"  -> {r.draft}" if r.draft else ""
+        detail = f"  ({r.detail})" if r.detail else ""
+        click.echo(f"{r.status.upper():<8} {r.owner:<8} {r.recipient or '-':<40} {r.subject}{where}{detail}")
+    if not results:
+        click.echo("Nothing to mail.")
+        return 0
+    counts = {s: sum(1 for r in results if r.status == s) for s in ("drafted", "sent", "skipped", "failed")}
+    done = "drafted" if mode == "drafts" else "sent"
+    click.echo(f"{counts[done]} {done}, {counts['skipped']} skipped (already {done}; --resend to repeat), "
+               f"{counts['failed']} failed.")
+    return 1 if counts["failed"] else 0
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(_MAIL_KINDS),
+              help="What to mail: a template round, 'feedback' copies of rejected returns, or 'team-report' "
+                   "workbooks (default: the round generated last).")
+@click.option("--period", help="The round's period (YYYY or YYYY-MM); for team-report the month "
+                               "(default: the latest).")
+@click.option("--only", multiple=True, help="Only these recipients (person id or team name); repeatable.")
+@click.option("--drafts", "mode", flag_value="drafts", help="Write .eml drafts into outbox/mail/KIND/PERIOD/.")
+@click.option("--send", "mode", flag_value="send", help="Send over SMTP as set in [mail] of sheetplan.toml.")
+@click.option("--resend", is_flag=True, help="Also repeat messages already drafted or sent.")
+@click.pass_context
+def mail(ctx: click.Context, kind: str | None, period: str | None, only: tuple[str, ...], mode: str | None,
+         resend: bool) -> None:
+    """Email each recipient their workbook: one message per person, Reply-To the collecting address.
+
+    A second run skips what was already sent. Exit status: 0 when every message went out (or was skipped),
+    1 when any failed, 2 on a usage or setup error.
+
+    Example: sheetplan mail --kind month --period 2027-03 --send
+    """
+    from .mail import mail_round
+
+    mode = _mode(mode)
+    results = mail_round(_open(ctx), kind, period, only or None, mode, resend)
+    ctx.exit(_echo_mail(results, mode))
+
+
+@main.command()
+@click.option("--kind", type=click.Choice(["company", "team", "person", "month"]),
+              help="The round's kind (default: the round generated last).")
+@click.option("--period", help="The round's period (YYYY or YYYY-MM; default: the latest of that kind).")
+@click.option("--only", multiple=True, help="Only these recipients (person id or team name); repeatable.")
+@click.option("--drafts", "mode", flag_value="drafts", help="Write .eml drafts into outbox/mail/reminder/.")
+@click.option("--send", "mode", flag_value="send", help="Send over SMTP as set in [mail] of sheetplan.toml.")
+@click.option("--resend", is_flag=True, help="Remind again even if a reminder already went out today.")
+@click.pass_context
+def remind(ctx: click.Context, kind: str | None, period: str | None, only: tuple[str, ...], mode: str | None,
+           resend: bool) -> None:
+    """Remind everyone still missing (template attached again) or rejected (problems listed, feedback copy attached).
+
+    Exit status: 0 when every reminder went out, 1 when any failed, 2 on a usage or setup error.
+
+    Example: sheetplan remind --kind month --period 2027-03 --drafts
+    """
+    from .mail import remind as run_remind
+
+    mode = _mode(mode)
+    results = run_remind(_open(ctx), kind, period, only or None, mode, resend)
+    ctx.exit(_echo_mail(results, mode))
+
+
+@main.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--no-ingest", is_flag=True, help="Only save the workbooks into inbox/; do not ingest them.")
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Processes that read files in parallel during ingest.")
+@click.pass_context
+def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, workers: int) -> None:
+    """Save workbooks attached to returned emails (.eml files, mbox files, Maildir folders) into inbox/, then ingest.
+
+    Messages collected before are skipped. Exit status: 0 when no file was rejected, 1 when any was,
+    2 on a usage or setup error.
+
+    Example: sheetplan collect ~/Mail/returns.mbox exported/*.eml
+    """
+    from .collect import collect as run_collect
+
+    result = run_collect(_open(ctx), list(sources), ingest=not no_ingest, workers=workers)
+    for a in result.attachments:
+        verdict = f"  -> {a.outcome.upper()}" if a.outcome else ""
+        target = a.saved or "(collected before)"
+        click.echo(f"{a.status.upper():<9} {target}  from {a.sender or '?'} {a.date[:16]}{verdict}")
+    for item in result.ignored:
+        if item.reason != "inline image":
+            click.echo(f"IGNORED   {item.name} ({item.reason}) in {item.source} from {item.sender or '?'}")
+    for warning in result.warnings:
+        click.echo(f"WARNING   {warning.describe()}")
+    inline = sum(1 for i in result.ignored if i.reason == "inline image")
+    click.echo(f"{result.messages} message(s): {len(result.skipped)} collected before, {len(result.saved)} "
+               f"workbook(s) saved, {len(result.attachments) - len(result.saved)} seen before, "
+               f"{len(result.ignored) - inline} attachment(s) ignored, {len(result.warnings)} warning(s).")
+    if result.report:
+        counts = result.report.counts
+        click.echo("Ingest: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in
+                                          ("accepted", "rejected", "duplicate", "stale", "superseded")) + ".")
+        if result.report.report_path:
+            click.echo(f"Report: {result.report.report_path}")
+    ctx.exit(result.exit_code)
+# --- end email -----------------------------------------------------------------------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

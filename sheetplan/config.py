@@ -61,6 +61,36 @@ class Flags:
     plan_tolerance: float = 0.0
 
 
+# --- [mail] (sheetplan mail / remind / collect) ---------------------------------------------
+SECURITY_MODES = ("starttls", "tls", "none")
+DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
+DEADLINE_KEYS = ("default", "company", "team", "person", "month")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+@dataclass(frozen=True)
+class Mail:
+    """How messages go out. The password is never stored: `password_env` names the variable holding it."""
+
+    from_address: str = ""
+    reply_to: str = ""  # the collecting mailbox; replies with returned workbooks go here
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    security: str = "starttls"
+    smtp_user: str = ""
+    password_env: str = "SHEETPLAN_SMTP_PASSWORD"
+    rate_per_minute: int = 30
+    retries: int = 3
+    deadlines: tuple[tuple[str, str], ...] = ()  # (kind or "default", "YYYY-MM-DD")
+
+    def deadline(self, kind: str) -> str:
+        """The return deadline for a kind of template, else the default one, else ''."""
+        found = dict(self.deadlines)
+        return found.get(kind) or found.get("default", "")
+# --- end [mail] -----------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Config:
     company: str
@@ -75,6 +105,7 @@ class Config:
     rollover: Rollover = Rollover()
     flags: Flags = Flags()
     password: str = ""
+    mail: Mail = Mail()
 
     def metric(self, key: str) -> Metric:
         for metric in self.metrics:
@@ -214,6 +245,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     protection = check.table(data, "protection", "protection", required=False)
     check.unknown(protection, {"password"}, "protection")
     password = check.get(protection, "password", "protection", str, "")
+    mail = _mail(check, data)
 
     if check.problems:
         raise ConfigError(f"{source} has {len(check.problems)} problem(s); nothing was generated",
@@ -221,8 +253,87 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     return Config(
         company=name, currency=currency, language=language, fiscal_year=year, start_month=start_month,
         metrics=tuple(metrics), customer_groups=tuple(groups), selling_roles=tuple(roles),
-        allocation=allocation, rollover=rollover, flags=flags, password=password or "",
+        allocation=allocation, rollover=rollover, flags=flags, password=password or "", mail=mail,
     )
+
+
+# --- [mail] ---------------------------------------------------------------------------------
+def _mail(check: _Checker, data: dict) -> Mail:
+    table = check.table(data, "mail", "mail", required=False)
+    if "password" in table:
+        # A password in a file travels with every copy of the workspace; only its variable's name may.
+        check.fail("mail.password", "mail.password is not allowed: never put a password in sheetplan.toml; "
+                   "set mail.password_env to the name of an environment variable that holds it")
+    check.unknown(table, {"from_address", "reply_to", "smtp_host", "smtp_port", "security", "smtp_user",
+                          "password_env", "rate_per_minute", "retries", "deadline", "password"}, "mail")
+    defaults = Mail()
+    addresses = {}
+    for key in ("from_address", "reply_to"):
+        value = check.get(table, key, "mail", str, "") or ""
+        if value and not _address_ok(value):
+            check.fail(f"mail.{key}", f"mail.{key} must be an email address such as "
+                       f"\"Sales Ops <ops@example.com>\", got {value!r}", value)
+        addresses[key] = value
+    security = check.get(table, "security", "mail", str, defaults.security, choices=SECURITY_MODES)
+    security = security or defaults.security
+    port = check.get(table, "smtp_port", "mail", int, DEFAULT_PORTS[security], minimum=1, maximum=65535)
+    host = check.get(table, "smtp_host", "mail", str, defaults.smtp_host)
+    if host is not None and not host.strip():
+        check.fail("mail.smtp_host", "mail.smtp_host must not be empty", host)
+    user = check.get(table, "smtp_user", "mail", str, "")
+    env = check.get(table, "password_env", "mail", str, defaults.password_env)
+    if env is not None and not _ENV_NAME.match(env):
+        check.fail("mail.password_env", "mail.password_env must be the name of an environment variable "
+                   f"(letters, digits and _), got {env!r}", env)
+    rate = check.get(table, "rate_per_minute", "mail", int, defaults.rate_per_minute, minimum=1, maximum=100000)
+    retries = check.get(table, "retries", "mail", int, defaults.retries, minimum=0, maximum=10)
+    return Mail(addresses["from_address"], addresses["reply_to"], (host or defaults.smtp_host).strip(),
+                port or DEFAULT_PORTS[security], security, user or "", env or defaults.password_env,
+                rate or defaults.rate_per_minute, defaults.retries if retries is None else retries,
+                _deadlines(check, table))
+
+
+def _address_ok(value: str) -> bool:
+    from email.utils import parseaddr
+
+    _name, address = parseaddr(value)
+    local, _, domain = address.rpartition("@")
+    return bool(local) and "." in domain and not any(c.isspace() for c in address)
+
+
+def _deadlines(check: _Checker, table: dict) -> tuple[tuple[str, str], ...]:
+    """`deadline = "2027-04-05"` for every kind, or a table: `deadline = {default = "...", month = "..."}`."""
+    from datetime import date, datetime
+
+    raw = table.get("deadline")
+    if raw is None:
+        return ()
+    if isinstance(raw, (str, date)):
+        items, prefix = {"default": raw}, "mail.deadline"
+    elif isinstance(raw, dict):
+        items, prefix = raw, "mail.deadline."
+        check.unknown(raw, set(DEADLINE_KEYS), "mail.deadline")
+    else:
+        check.fail("mail.deadline", "mail.deadline must be a date text 'YYYY-MM-DD' or a table of them per kind",
+                   raw)
+        return ()
+    out = []
+    for key, value in items.items():
+        if key not in DEADLINE_KEYS:
+            continue
+        path = prefix if isinstance(raw, (str, date)) else prefix + key
+        if isinstance(value, date) and not isinstance(value, datetime):  # an unquoted TOML date
+            value = value.isoformat()
+        try:
+            if not isinstance(value, str) or not _DATE.match(value):
+                raise ValueError
+            date.fromisoformat(value)
+        except ValueError:
+            check.fail(path, f"{path} must be a date as 'YYYY-MM-DD', got {value!r}", value)
+            continue
+        out.append((key, value))
+    return tuple(out)
+# --- end [mail] -----------------------------------------------------------------------------
 
 
 def _string_list(check: _Checker, data: dict, key: str, path: str, required: bool) -> list[str]:

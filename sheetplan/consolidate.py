@@ -157,7 +157,7 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
     rounds = inputs.rounds
     flagged_missing = set()
     if len(rounds):
-        kind_label = {"company": "company", "team": "team", "person": "person", "month": "month"}
+        kind_label = {kind: labels(f"flags.kind_{kind}") for kind in ("company", "team", "person", "month")}
         for row in rounds[(rounds["status"] != "accepted")].itertuples():
             if row.kind == "month" and row.period > month:
                 continue
@@ -229,7 +229,7 @@ def _sharp_drops(add, facts: pd.DataFrame, config, month: str, metric_label: dic
         _compare(add, current, previous, higher, threshold, month, metric_label, labels("flags.previous_month"))
     if history is not None and len(history):
         last_year = f"{int(month[:4]) - 1:04d}{month[4:]}"
-        past = history[history["month"] == last_year].groupby(["person_id", "metric"])["value"].sum()
+        past = history[history["month"] == last_year].groupby(["person_id", "metric"], observed=True)["value"].sum()
         past.index = past.index.set_names(["person", "metric"])
         _compare(add, current, past, higher, threshold, month, metric_label, labels("flags.last_year"))
 

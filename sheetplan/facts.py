@@ -150,10 +150,13 @@ def _levels(person: pd.DataFrame) -> pd.DataFrame:
 
 
 def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], through: str) -> pd.DataFrame:
-    frame = frame.sort_values(["level", "team", "person", "metric", "customer_group", "month"],
+    # A person's year runs across a team move: running totals follow the person, not the team they
+    # are in that month; only team rows are owned by their team.
+    frame = frame.assign(who=frame["team"].where(frame["level"] == "team", ""))
+    frame = frame.sort_values(["level", "who", "person", "metric", "customer_group", "month"],
                               key=lambda s: s.map({"company": 0, "team": 1, "person": 2}) if s.name == "level"
                               else s, kind="stable").reset_index(drop=True)
-    owner = ["level", "team", "person", "metric", "customer_group"]
+    owner = ["level", "who", "person", "metric", "customer_group"]
     past = frame["month"] <= through
     frame["effective_target"] = frame["target"] + frame["rollover_in"]
     frame["variance"] = frame["actual"] - frame["effective_target"]
@@ -189,4 +192,7 @@ def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], t
                        "ytd_actual", "forecast", "forecast_run_rate", "required_run_rate", "annual_target"):
             frame.loc[rows, column] = frame.loc[rows, column].round(rule.decimals)
     frame[["attainment", "ytd_attainment"]] = frame[["attainment", "ytd_attainment"]].round(4)
+    frame = frame.sort_values(["level", "team", "person", "metric", "customer_group", "month"],
+                              key=lambda s: s.map({"company": 0, "team": 1, "person": 2}) if s.name == "level"
+                              else s, kind="stable").reset_index(drop=True)
     return frame[FACT_COLUMNS + ["annual_target"]]

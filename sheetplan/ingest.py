@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -203,6 +204,54 @@ def _identity_changes(original, identity, where: dict) -> list[Problem]:
     return problems
 
 
+class SentLookup:
+    """What was sent, looked up by template key or by signature, with a cache per process."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.cache: dict = {}
+
+    def __call__(self, kind, owner, period, revision, signature=None):
+        if signature is not None:
+            row = self.store.db.execute("SELECT kind, owner, period, revision FROM sent WHERE signature = ?",
+                                        (signature,)).fetchone()
+            return self.store.find_sent(*row) if row else None
+        key = (kind, owner, period, revision)
+        if key not in self.cache:
+            self.cache[key] = self.store.find_sent(kind, owner, period, revision)
+        return self.cache[key]
+
+
+@dataclass
+class FileCheck:
+    """A file's check as a worker sends it back: the read result without its cells."""
+
+    result: object
+    outcome: FileOutcome
+    checked: Checked
+
+
+_WORKER_LOOKUP: dict = {}
+
+
+def check_in_worker(result, workspace: Workspace, lookup: SentLookup | None = None) -> FileCheck:
+    """Runs in a reader worker, so checking is spread over the cores; never raises."""
+    if lookup is None:
+        if "lookup" not in _WORKER_LOOKUP:
+            from .store import Store
+
+            _WORKER_LOOKUP["lookup"] = SentLookup(Store.reader(workspace.private / "plan.sqlite"))
+        lookup = _WORKER_LOOKUP["lookup"]
+    try:
+        outcome, checked = check_file(workspace, result, lookup)
+    except Exception as exc:  # noqa: BLE001 - a bug must cost one file, not the batch
+        outcome = FileOutcome(result.path, result.name, "rejected", sha256=result.sha256, problems=[
+            Problem("check-failed", f"checking this file failed: {type(exc).__name__}: {exc}", file=result.name)])
+        checked = Checked()
+    lean = dataclasses.replace(result, workbook=None)  # the cells stay in the worker
+    return FileCheck(lean, outcome, checked)
+
+
 def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: bool = False, move: bool = False,
            progress: Callable[[int], None] | None = None, start: Callable[[int], None] | None = None,
            workers: int = 2, write_report: bool = True) -> IngestReport:
@@ -219,20 +268,13 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
     ingested_at = now_iso()
     seen: dict[str, int] = {}
     planned: dict = {}  # dry run: what this batch would have accepted so far, per template
+    lean = dataclasses.replace(workspace, _history=None)  # what the workers need, without the history frame
     with workspace.store() as store:
-        sent_cache: dict = {}
-
-        def sent_lookup(kind, owner, period, revision, signature=None):
-            if signature is not None:
-                row = store.db.execute("SELECT kind, owner, period, revision FROM sent WHERE signature = ?",
-                                       (signature,)).fetchone()
-                return store.find_sent(*row) if row else None
-            key = (kind, owner, period, revision)
-            if key not in sent_cache:
-                sent_cache[key] = store.find_sent(kind, owner, period, revision)
-            return sent_cache[key]
-
-        for result in read_many([str(f) for f in files], workers=workers):
+        parent_lookup = SentLookup(store)
+        for item in read_many([str(f) for f in files], workers=workers, task=(check_in_worker, lean)):
+            if not isinstance(item, FileCheck):  # the worker died on this file: check what we know here
+                item = check_in_worker(item, workspace, parent_lookup)
+            result, outcome, checked = item.result, item.outcome, item.checked
             source = Path(result.path)
             known = ledger.find_by_hash(store, result.sha256) if result.sha256 else None
             if known or result.sha256 in seen:
@@ -242,7 +284,6 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                 if progress:
                     progress(1)
                 continue
-            outcome, checked = check_file(workspace, result, sent_lookup)
             has_errors = any(p.severity == ERROR for p in outcome.problems)
             if not has_errors:
                 outcome.status = "accepted"

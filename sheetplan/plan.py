@@ -35,7 +35,8 @@ def prior_year(config: Config, roster: Roster, history) -> Prior:
     company_months: dict[str, list[float]] = defaultdict(lambda: [0.0] * 12)
     if len(history):
         frame = history[history["month"].isin(months)]
-        sums = frame.groupby(["person_id", "metric", "customer_group", "month"], sort=False)["value"].sum()
+        sums = frame.groupby(["person_id", "metric", "customer_group", "month"], sort=False,
+                             observed=True)["value"].sum()
         for (pid, metric, group, month), value in sums.items():
             who = roster.get(pid)
             slot = index[month]
@@ -123,22 +124,48 @@ def _group_shares(config: Config, prior: Prior, person: Person, metric: str) -> 
 
 
 class PlanState:
-    """The plan as it stands (store rows) with lookups for the template views."""
+    """The plan as it stands, with lookups for the template views.
 
-    def __init__(self, config: Config, roster: Roster, prior: Prior, rows: list[TargetRow]) -> None:
+    Annual figures (company, team, person) are held in memory; a person's monthly grid is read from
+    the store when that person's template is built, so memory does not grow with the head count.
+    """
+
+    def __init__(self, config: Config, roster: Roster, prior: Prior, store) -> None:
         self.config, self.roster, self.prior = config, roster, prior
+        self.fy = str(config.fiscal_year)
+        self.store = store
         self.values: dict[Key, float] = {}
         self.sources: dict[Key, str] = {}
-        for r in rows:
-            key = (r.level, r.owner, r.period, r.metric, r.customer_group)
-            self.values[key] = r.value
-            self.sources[key] = r.source
-        self.fy = str(config.fiscal_year)
+        self._load(store.current_rows(period=self.fy) + store.current_rows(level="team")
+                   + store.current_rows(level="company"))
+        self._month_owner: str | None = None
+
+    def _load(self, rows) -> None:
+        for level, owner, period, metric, group, value, source, _version in rows:
+            key = (level, owner, period, metric, group)
+            self.values[key] = value
+            self.sources[key] = source
+
+    def _months_of(self, owner: str) -> None:
+        """Keep only one person's monthly figures in memory at a time."""
+        if owner == self._month_owner:
+            return
+        if self._month_owner is not None:
+            for key in [k for k in self.values if k[0] == "person" and k[1] == self._month_owner
+                        and k[2] != self.fy]:
+                del self.values[key]
+                self.sources.pop(key, None)
+        self._load(self.store.current_rows(level="person", owner=owner, not_period=self.fy))
+        self._month_owner = owner
 
     def value(self, level: str, owner: str, period: str, metric: str, group: str = "") -> float:
+        if level == "person" and period != self.fy:
+            self._months_of(owner)
         return self.values.get((level, owner, period, metric, group), 0.0)
 
     def is_suggestion(self, level: str, owner: str, period: str, metric: str, group: str = "") -> bool:
+        if level == "person" and period != self.fy:
+            self._months_of(owner)
         return self.sources.get((level, owner, period, metric, group), SUGGESTION) == SUGGESTION
 
     def company_plan(self) -> SplitPlan:

@@ -356,13 +356,17 @@ _WINDOW = 16  # results buffered ahead of the slowest file, per worker
 
 
 def read_many(
-    paths: Iterable[str | os.PathLike[str]], limits: Limits = Limits(), workers: int = 2
+    paths: Iterable[str | os.PathLike[str]], limits: Limits = Limits(), workers: int = 2, task=None
 ) -> Iterator[ReadResult]:
     """Read files in worker processes fenced by memory, CPU and wall-clock limits; yield in input order.
 
     A worker that crashes (a native abort, running out of address space) or overruns its time costs
     only the file it was reading: that file gets a read-failed/read-timeout problem, the worker is
     replaced and the batch goes on.
+
+    `task` = (function, context) runs `function(result, context)` in the worker on each file read
+    and sends back what it returns, so work on the parsed workbook is spread over the workers too;
+    a file whose worker died still arrives as a plain ReadResult.
     """
     import multiprocessing  # only batch reading needs it
 
@@ -375,7 +379,7 @@ def read_many(
     first = next(remaining, None)
     if first is None:
         return
-    pool = _Pool(ctx, limits, max(1, workers))
+    pool = _Pool(ctx, limits, max(1, workers), task)
     try:
         yield from pool.run(itertools.chain([first], remaining))
     finally:
@@ -383,9 +387,9 @@ def read_many(
 
 
 class _Worker:
-    def __init__(self, ctx, limits: Limits) -> None:
+    def __init__(self, ctx, limits: Limits, task=None) -> None:
         parent, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, limits), name="sheetplan-reader", daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, limits, task), name="sheetplan-reader", daemon=True)
         self.process.start()
         child.close()
         self.conn = parent
@@ -430,10 +434,11 @@ class _Worker:
 
 
 class _Pool:
-    def __init__(self, ctx, limits: Limits, size: int) -> None:
+    def __init__(self, ctx, limits: Limits, size: int, task=None) -> None:
+        self.task = task
         self.ctx = ctx
         self.limits = limits
-        self.workers = [_Worker(ctx, limits) for _ in range(size)]
+        self.workers = [_Worker(ctx, limits, task) for _ in range(size)]
         self.results: dict[int, ReadResult] = {}
         self.retry: deque[tuple[int, str]] = deque()  # jobs a dead worker never started
 
@@ -485,7 +490,7 @@ class _Pool:
             self.retry.extendleft(reversed(worker.jobs))
             worker.jobs.clear()
             worker.kill()
-            self.workers[position] = _Worker(self.ctx, self.limits)
+            self.workers[position] = _Worker(self.ctx, self.limits, self.task)
             self.workers[position].send(*job)
 
     def _collect(self, worker: _Worker, dead: bool) -> None:
@@ -498,7 +503,7 @@ class _Pool:
             self._replace(worker, timed_out=False)
         elif dead:
             worker.kill()
-            self.workers[self.workers.index(worker)] = _Worker(self.ctx, self.limits)
+            self.workers[self.workers.index(worker)] = _Worker(self.ctx, self.limits, self.task)
 
     def _replace(self, worker: _Worker, timed_out: bool) -> None:
         """Blame the file the worker was reading, requeue the rest, and start a new worker."""
@@ -523,7 +528,7 @@ class _Pool:
             message = f"the reader crashed on this file ({how}; damaged, or too big for memory)"
             problem = Problem("read-failed", message, file=name)
         self.results[index] = ReadResult(path, name, _size(path), "", None, (problem,))
-        self.workers[self.workers.index(worker)] = _Worker(self.ctx, self.limits)
+        self.workers[self.workers.index(worker)] = _Worker(self.ctx, self.limits, self.task)
 
     def close(self) -> None:
         for worker in self.workers:
@@ -537,7 +542,7 @@ def _size(path: str) -> int:
         return 0
 
 
-def _serve(conn, limits: Limits) -> None:
+def _serve(conn, limits: Limits, task=None) -> None:
     """Worker loop: fence the process once, then read one file per message until told to stop."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.disable()  # inherited from a parent such as pytest; a crash here is reported as data
@@ -563,6 +568,8 @@ def _serve(conn, limits: Limits) -> None:
                 "read-failed", f"the reader failed: {type(exc).__name__}: {exc}", file=os.path.basename(path)
             )
             result = ReadResult(path, os.path.basename(path), _size(path), "", None, (problem,))
+        if task is not None:
+            result = task[0](result, task[1])  # the task must not raise: it reports problems as data
         conn.send((index, result))
 
 

@@ -288,6 +288,8 @@ def parse_history(records: list[dict], config: Config, roster: Roster, source: s
                         severity=WARNING, file=source, row=int(i) + 2, field="person_id",
                         value=frame.at[i, "person_id"]) for i in frame.index[unknown][:20]]
     frame = frame.assign(value=values.astype(float))[~unknown].reset_index(drop=True)
+    # Categories: a 2000-person history has hundreds of thousands of rows of a few distinct strings.
+    frame = frame.astype({c: "category" for c in ("month", "person_id", "customer_group", "metric")})
     return frame, warnings
 
 

@@ -86,6 +86,39 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (month, person_id)
     );
     """,
+    # 4: email: every message written as a draft or sent (so a rerun sends nothing twice), and every
+    # collected message with the attachment saved from it (so a rerun collects nothing twice)
+    """
+    CREATE TABLE mail_sent (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        period TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        recipient TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        attachment TEXT NOT NULL DEFAULT '',
+        attachment_sha256 TEXT NOT NULL DEFAULT '',
+        sent_at TEXT NOT NULL,
+        mode TEXT NOT NULL CHECK (mode IN ('drafts', 'send'))
+    );
+    CREATE INDEX mail_sent_round ON mail_sent (kind, period, owner, mode);
+    CREATE TABLE collected (
+        id INTEGER PRIMARY KEY,
+        message_key TEXT NOT NULL,
+        message_id TEXT NOT NULL DEFAULT '',
+        message_sha256 TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        message_date TEXT NOT NULL,
+        subject TEXT NOT NULL DEFAULT '',
+        source TEXT NOT NULL,
+        saved_path TEXT NOT NULL DEFAULT '',
+        attachment_sha256 TEXT NOT NULL DEFAULT '',
+        collected_at TEXT NOT NULL
+    );
+    CREATE INDEX collected_message ON collected (message_key);
+    CREATE INDEX collected_attachment ON collected (attachment_sha256);
+    """,
 )
 
 SUGGESTION = "suggestion"
@@ -131,6 +164,14 @@ class Store:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self.migrate()
+
+    @classmethod
+    def reader(cls, path: Path) -> Store:
+        """A read-only connection for worker processes: no migrations, no writes."""
+        store = cls.__new__(cls)
+        store.path = Path(path)
+        store.db = sqlite3.connect(f"file:{store.path}?mode=ro", uri=True, isolation_level=None, timeout=30)
+        return store
 
     def close(self) -> None:
         self.db.close()
@@ -202,6 +243,27 @@ class Store:
                 " submission_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (r.level, r.owner, r.period, r.metric, r.customer_group, r.value, source, version,
                  submission_id, stamp))
+
+    _CURRENT = """
+            SELECT level, owner, period, metric, customer_group, value, source, version FROM targets t
+            WHERE {where} version = (SELECT MAX(version) FROM targets u WHERE u.level = t.level
+                             AND u.owner = t.owner AND u.period = t.period AND u.metric = t.metric
+                             AND u.customer_group = t.customer_group)
+            """
+
+    def current_rows(self, level: str | None = None, owner: str | None = None, period: str | None = None,
+                     not_period: str | None = None) -> list[tuple]:
+        """Current figures as plain tuples (level, owner, period, metric, group, value, source, version).
+
+        Filters keep memory small: generation fetches one person's months at a time.
+        """
+        where, args = "", []
+        for column, value, op in (("level", level, "="), ("owner", owner, "="), ("period", period, "="),
+                                  ("period", not_period, "<>")):
+            if value is not None:
+                where += f"{column} {op} ? AND "
+                args.append(value)
+        return self.db.execute(self._CURRENT.format(where=where), args).fetchall()
 
     def current_targets(self) -> list[TargetRow]:
         """The plan as it stands: per key the newest non-suggestion version, else the suggestion."""

@@ -435,17 +435,20 @@ def offices(draw, moves: bool = True, all_reported: bool = False, last_through: 
                 team = draw(st.sampled_from(TEAMS))
             assignment[(p, m)] = team
     through = MONTHS[draw(st.integers(0, last_through))]
-    cents = st.integers(0, 500_000).map(lambda v: v / 100)
+    cents = st.lists(st.integers(0, 500_000).map(lambda v: v / 100), min_size=12, max_size=12)
+    mask = st.lists(st.integers(0, 4), min_size=12, max_size=12)
     targets, actuals = {}, {}
     for p in people:
         for rule in RULES:
             for g in draw(st.lists(st.sampled_from(GROUPS), min_size=1, max_size=2, unique=True)):
-                values = draw(st.lists(cents, min_size=12, max_size=12))
-                if draw(st.booleans()):  # some cells have months without target
-                    values = [v if draw(st.integers(0, 3)) else 0.0 for v in values]
+                values = draw(cents)
+                if draw(st.booleans()):  # some cells have months without a target
+                    values = [v if keep else 0.0 for v, keep in zip(values, draw(mask), strict=True)]
                 targets[(p, rule.key, g)] = values
-                actuals[(p, rule.key, g)] = {m: draw(cents) for m in MONTHS
-                                             if all_reported or m > through or draw(st.integers(0, 4))}
+                done = draw(cents)
+                reported = [True] * 12 if all_reported else [bool(k) for k in draw(mask)]
+                actuals[(p, rule.key, g)] = {m: v for m, v, r in zip(MONTHS, done, reported, strict=True)
+                                             if r or m > through}
     policy = draw(st.sampled_from(["none", "next_month", "spread"]))
     return frames(targets, actuals, lambda p, m: assignment[(p, m)]), through, policy
 
@@ -459,7 +462,7 @@ def _sum_check(child: pd.DataFrame, parent: pd.DataFrame, keys: list[str]) -> No
     assert (diff < 1e-6).all()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offices(), st.booleans())
 def test_property_teams_sum_their_people_and_company_sums_teams(office, carry_credit):
     (t, a, teams), through, policy = office
@@ -471,7 +474,7 @@ def test_property_teams_sum_their_people_and_company_sums_teams(office, carry_cr
     assert np.isfinite(f[NUMBERS].to_numpy(dtype=float)).all()
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offices(moves=False, all_reported=True, last_through=10), st.sampled_from(["next_month", "spread"]))
 def test_property_rollover_with_credit_keeps_the_annual_total(office, policy):
     (t, a, teams), through, _policy = office
@@ -489,7 +492,7 @@ def test_property_rollover_with_credit_keeps_the_annual_total(office, policy):
         assert now["ytd_actual"] + future == pytest.approx(annual.xs(metric, level="metric").sum(), abs=1e-6)
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offices(moves=False), st.booleans())
 def test_property_ranks_are_min_ranks_of_the_scores(office, carry_credit):
     (t, a, teams), through, policy = office
@@ -508,11 +511,11 @@ def test_property_ranks_are_min_ranks_of_the_scores(office, carry_credit):
     now = f[(f["level"] == "person") & (f["month"] == through) & (f["customer_group"] == "")]
     for row in people.itertuples():
         att = now[now["person"] == row.person].set_index("metric")["ytd_attainment"]
-        score = sum(min(att.get(m.key, 0.0), 2.0) * m.weight for m in WEIGHTED) / 1.0
+        score = sum(min(att.get(m.key, 0.0), 2.0) * m.weight for m in WEIGHTED) / sum(m.weight for m in WEIGHTED)
         assert row.score == pytest.approx(score, abs=1e-4)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(offices(), st.booleans(), st.randoms(use_true_random=False))
 def test_property_deterministic_and_independent_of_row_order(office, carry_credit, rnd):
     (t, a, teams), through, policy = office

@@ -1,0 +1,617 @@
+"""Email out: one message per recipient (templates, feedback copies, team reports, reminders), as drafts or sent.
+
+Composing is separate from delivering: `compose` and `compose_reminders` return plain `Outgoing` records
+(recipient, subject, body, attachment) that a notebook can inspect; `deliver` writes them as `.eml` drafts
+or sends them over SMTP, and records each one in the store so that a rerun sends nothing twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import smtplib
+import ssl
+import time
+import tomllib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid, parseaddr
+from functools import lru_cache
+from pathlib import Path
+
+from .errors import ConfigError, EnvironmentProblem
+from .labels import TEMPLATES_DIR
+from .layout import KINDS, safe_part
+from .problems import Problem
+from .store import now_iso
+from .workspace import Workspace
+
+XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+MAIL_KINDS = (*KINDS, "feedback", "team-report")
+MODES = ("drafts", "send")
+REMINDER = "reminder"
+MAX_LISTED_PROBLEMS = 15
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to write or send. `kind` is a template kind, 'feedback', 'team-report' or 'reminder:<kind>'."""
+
+    kind: str
+    period: str
+    owner: str  # the person the message is for (a team report: the team's manager)
+    name: str
+    recipient: str  # their email address; '' when the roster has none
+    subject: str
+    body: str
+    attachment: Path | None
+    folder: str  # drafts are written to outbox/mail/<folder>/
+    problem: str = ""  # why this message cannot go out (the workbook is missing ...); '' when it can
+
+
+@dataclass
+class MailResult:
+    """What happened to one message: drafted, sent, skipped (already done) or failed (detail says why)."""
+
+    kind: str
+    period: str
+    owner: str
+    recipient: str
+    subject: str
+    attachment: str  # path relative to the workspace, '' for none
+    status: str
+    detail: str = ""
+    message_id: str = ""
+    draft: str = ""  # the .eml written, relative to the workspace
+    attempts: int = 0
+
+
+# ------------------------------------------------------------------------------------------- texts
+
+
+@lru_cache(maxsize=4)
+def mail_catalogue(lang: str) -> dict[str, dict[str, str]]:
+    path = TEMPLATES_DIR / f"mail.{lang}.toml"
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"no mail catalogue for language {lang!r} ({path})") from None
+
+
+class _Texts:
+    def __init__(self, workspace: Workspace) -> None:
+        self.lang = workspace.config.language
+        self.data = mail_catalogue(self.lang)
+        self.company = workspace.config.company
+        self.deadlines = workspace.config.mail
+
+    def kind(self, kind: str) -> str:
+        return self.data["kinds"].get(kind, kind)
+
+    def deadline_line(self, kind: str) -> str:
+        deadline = self.deadlines.deadline(kind)
+        common = self.data["common"]
+        return common["deadline"].format(deadline=deadline) if deadline else common["no_deadline"]
+
+    def message(self, section: str, name: str, **values) -> tuple[str, str]:
+        """(subject, body) of one catalogue section, with greeting and signature around the body."""
+        values = {"company": self.company, **values}
+        common = self.data["common"]
+        body = "\n".join([common["greeting"].format(name=name), "", self.data[section]["body"].format(**values).strip(),
+                          "", common["signature"].format(company=self.company)])
+        body = re.sub(r"\n{3,}", "\n\n", body)  # an empty optional line leaves no hole
+        return self.data[section]["subject"].format(**values), body + "\n"
+
+    def problems(self, problems: list[Problem]) -> str:
+        from .feedback import explain
+
+        common = self.data["common"]
+        lines = []
+        for problem in problems[:MAX_LISTED_PROBLEMS]:
+            where = f"{problem.sheet}!{problem.cell}" if problem.sheet and problem.cell else (
+                problem.sheet or problem.field or problem.file)
+            lines.append(common["problem"].format(where=where, message=explain(problem, self.lang),
+                                                  code=problem.code))
+        if len(problems) > MAX_LISTED_PROBLEMS:
+            lines.append(common["more_problems"].format(count=len(problems) - MAX_LISTED_PROBLEMS))
+        return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- what to send
+
+
+def _latest_round(workspace: Workspace, kind: str | None, period: str | None) -> tuple[str, str]:
+    """The round named, or the most recently generated one (of that kind)."""
+    query, args = "SELECT kind, period FROM sent WHERE 1 = 1", []
+    if kind:
+        query, args = query + " AND kind = ?", [*args, kind]
+    if period:
+        query, args = query + " AND period = ?", [*args, period]
+    with workspace.store() as store:
+        row = store.db.execute(query + " ORDER BY id DESC LIMIT 1", args).fetchone()
+    if row is None:
+        what = " ".join(part for part in (kind, period) if part) or "any"
+        raise ConfigError(f"no {what} templates were ever generated in this workspace; run 'sheetplan generate' "
+                          "first")
+    return row[0], row[1]
+
+
+def _chosen(workspace: Workspace, only: Iterable[str] | None) -> Callable[[str], bool]:
+    """--only: person ids or team names; a name that matches nobody is a usage mistake."""
+    wanted = set(only or ())
+    if not wanted:
+        return lambda owner: True
+    roster = workspace.roster
+    known = {p.person_id for p in roster.people} | {p.team for p in roster.people if p.team}
+    unknown = sorted(wanted - known)
+    if unknown:
+        raise ConfigError(f"--only names nobody in the roster: {', '.join(unknown)}")
+
+    def chosen(owner: str) -> bool:
+        person = roster.get(owner)
+        return owner in wanted or bool(person and person.team in wanted)
+
+    return chosen
+
+
+def _addressee(workspace: Workspace, owner: str) -> tuple[str, str, str]:
+    """(name, address, problem) for a roster person."""
+    person = workspace.roster.get(owner)
+    if person is None:
+        return owner, "", f"{owner} is no longer in the roster"
+    if not person.email:
+        return person.name, "", f"{owner} has no email address in the roster"
+    return person.name, person.email, ""
+
+
+def _missing(path: Path | None) -> str:
+    return f"the workbook {path.name} is missing on disk" if path is not None and not path.is_file() else ""
+
+
+def _templates(workspace: Workspace, texts: _Texts, kind: str, period: str, chosen) -> list[Outgoing]:
+    with workspace.store() as store:
+        records = store.sent(kind, period)
+    latest = {}
+    for record in records:  # in id order, so the newest revision of each owner's template wins
+        if record.revision >= getattr(latest.get(record.owner), "revision", 0):
+            latest[record.owner] = record
+    out = []
+    for owner, record in latest.items():
+        if not chosen(owner):
+            continue
+        name, address, problem = _addressee(workspace, owner)
+        path = workspace.root / record.path
+        subject, body = texts.message("template", name, kind=texts.kind(kind), period=period, file=path.name,
+                                      deadline_line=texts.deadline_line(kind))
+        out.append(Outgoing(kind, period, owner, name, address, subject, body, path, f"{kind}/{safe_part(period)}",
+                            problem or _missing(path)))
+    return out
+
+
+def feedback_path(workspace: Workspace, original_name: str) -> Path:
+    """Where ingest writes the marked-up copy of a rejected file (the naming rule of feedback.py)."""
+    name = f"{Path(original_name).stem[:60]}-feedback.xlsx"
+    return workspace.folder("outbox") / "feedback" / safe_part(name, 100)
+
+
+def _rejections(workspace: Workspace, kind: str | None, period: str | None) -> list[tuple[str, str, str, dict]]:
+    """(kind, period, owner, latest rejected submission) for every recipient whose round stands rejected."""
+    from .ledger import submissions
+    from .status import round_status
+
+    frame = round_status(workspace, kind, period)
+    rejected = frame[frame["status"] == "rejected"] if len(frame) else frame
+    if not len(rejected):
+        return []
+    with workspace.store() as store:
+        subs = submissions(store, kind, period)
+    latest: dict[tuple[str, str, str], dict] = {}
+    for sub in subs:
+        if sub["status"] == "rejected":
+            latest[(sub["kind"], sub["period"], sub["owner"])] = sub
+    return [(row.kind, row.period, row.owner, latest[(row.kind, row.period, row.owner)])
+            for row in rejected.itertuples() if (row.kind, row.period, row.owner) in latest]
+
+
+def _errors(submission: dict) -> list[Problem]:
+    problems = [Problem(**p) for p in json.loads(submission["problems"])]
+    return [p for p in problems if p.is_error]
+
+
+def _feedback(workspace: Workspace, texts: _Texts, period: str | None, chosen) -> list[Outgoing]:
+    out = []
+    for kind, round_period, owner, sub in _rejections(workspace, None, period):
+        path = feedback_path(workspace, sub["original_name"])
+        if not chosen(owner) or not path.is_file():
+            continue  # no marked-up copy (the problems were not in cells): `remind` lists them instead
+        name, address, problem = _addressee(workspace, owner)
+        subject, body = texts.message("feedback", name, kind=texts.kind(kind), period=round_period,
+                                      problems=texts.problems(_errors(sub)),
+                                      feedback_line=texts.data["common"]["feedback_attached"],
+                                      deadline_line=texts.deadline_line(kind))
+        out.append(Outgoing("feedback", round_period, owner, name, address, subject, body, path,
+                            f"feedback/{safe_part(round_period)}", problem))
+    return out
+
+
+def _team_reports(workspace: Workspace, texts: _Texts, month: str | None, chosen) -> list[Outgoing]:
+    reports = workspace.folder("reports")
+    if month is None:
+        months = sorted(p.name for p in reports.iterdir() if p.is_dir() and _MONTH.match(p.name)
+                        and any(p.glob("team-*.xlsx"))) if reports.is_dir() else []
+        if not months:
+            raise ConfigError("no team workbooks in reports/: run 'sheetplan consolidate' first")
+        month = months[-1]
+    if not _MONTH.match(month):
+        raise ConfigError(f"--period for team reports is a month as YYYY-MM, got {month!r}")
+    folder = reports / month
+    files = sorted(folder.glob("team-*.xlsx")) if folder.is_dir() else []
+    if not files:
+        raise ConfigError(f"no team workbooks in reports/{month}: run 'sheetplan consolidate --month {month}' first")
+    teams = {f"team-{safe_part(team)}-{month}.xlsx": team for team in workspace.roster.teams}
+    out = []
+    for path in files:
+        team = teams.get(path.name)
+        manager = workspace.roster.manager(team) if team else None
+        if manager is None:
+            out.append(Outgoing("team-report", month, "", team or path.stem, "", path.name, "", path,
+                                f"team-report/{month}", f"no team manager found for {path.name}"))
+            continue
+        if not chosen(manager.person_id):  # a team name in --only selects its manager
+            continue
+        name, address, problem = _addressee(workspace, manager.person_id)
+        subject, body = texts.message("team_report", name, team=team, period=month, file=path.name)
+        out.append(Outgoing("team-report", month, manager.person_id, name, address, subject, body, path,
+                            f"team-report/{month}", problem))
+    return out
+
+
+def compose(workspace: Workspace, kind: str | None = None, period: str | None = None,
+            only: Iterable[str] | None = None) -> list[Outgoing]:
+    """The messages of one round: templates (latest revision per owner), feedback copies or team reports.
+
+    Without kind and period: the round generated last. `only`: person ids or team names.
+    """
+    if kind is not None and kind not in MAIL_KINDS:
+        raise ConfigError(f"unknown kind {kind!r}; choose one of {', '.join(MAIL_KINDS)}")
+    texts, chosen = _Texts(workspace), _chosen(workspace, only)
+    if kind == "feedback":
+        return _feedback(workspace, texts, period, chosen)
+    if kind == "team-report":
+        return _team_reports(workspace, texts, period, chosen)
+    kind, period = _latest_round(workspace, kind, period)
+    return _templates(workspace, texts, kind, period, chosen)
+
+
+def compose_reminders(workspace: Workspace, kind: str | None = None, period: str | None = None,
+                      only: Iterable[str] | None = None) -> list[Outgoing]:
+    """Reminders for one round (default: the one generated last): everyone missing gets their template again;
+    everyone whose return was rejected gets the problems listed and the marked-up copy, if there is one."""
+    from .status import round_status
+
+    if kind is not None and kind not in KINDS:
+        raise ConfigError(f"reminders are for template rounds; choose one of {', '.join(KINDS)}")
+    texts, chosen = _Texts(workspace), _chosen(workspace, only)
+    kind, period = _latest_round(workspace, kind, period)
+    frame = round_status(workspace, kind, period)
+    with workspace.store() as store:
+        paths = {r.owner: r.path for r in sorted(store.sent(kind, period), key=lambda r: r.revision)}
+    rejected = {owner: sub for _k, _p, owner, sub in _rejections(workspace, kind, period)}
+    folder = f"{REMINDER}/{kind}/{safe_part(period)}"
+    label, deadline_line = texts.kind(kind), texts.deadline_line(kind)
+    out = []
+    for row in frame.itertuples():
+        if row.status not in ("missing", "rejected") or not chosen(row.owner):
+            continue
+        name, address, problem = _addressee(workspace, row.owner)
+        if row.status == "missing":
+            path = workspace.root / paths[row.owner]
+            subject, body = texts.message("remind_missing", name, kind=label, period=period, file=path.name,
+                                          deadline_line=deadline_line)
+            problem = problem or _missing(path)
+        else:
+            sub = rejected[row.owner]
+            copy = feedback_path(workspace, sub["original_name"])
+            path = copy if copy.is_file() else None
+            subject, body = texts.message(
+                "remind_rejected", name, kind=label, period=period, problems=texts.problems(_errors(sub)),
+                feedback_line=texts.data["common"]["feedback_attached"] if path else "", deadline_line=deadline_line)
+        out.append(Outgoing(f"{REMINDER}:{kind}", period, row.owner, name, address, subject, body, path, folder,
+                            problem))
+    return out
+
+
+# ------------------------------------------------------------------------------------------- messages
+
+
+def _domain(address: str) -> str:
+    return parseaddr(address)[1].rpartition("@")[2] or "sheetplan.invalid"
+
+
+def build_message(workspace: Workspace, outgoing: Outgoing, draft: bool = False) -> EmailMessage:
+    """A standard MIME message: text body in UTF-8, the workbook attached with its real type and name."""
+    settings = workspace.config.mail
+    # policy.SMTP: CRLF line ends, as SMTP and the .eml files Outlook and Thunderbird open expect.
+    message = EmailMessage(policy=policy.SMTP)
+    if settings.from_address:
+        message["From"] = settings.from_address
+    message["To"] = Address(display_name=outgoing.name, addr_spec=outgoing.recipient)
+    reply_to = settings.reply_to or settings.from_address
+    if reply_to:
+        message["Reply-To"] = reply_to
+    message["Subject"] = outgoing.subject
+    message["Date"] = format_datetime(datetime.now(UTC))
+    # make_msgid's default looks up this machine's name in the DNS: slow, and leaks the host name.
+    message["Message-ID"] = make_msgid(domain=_domain(settings.from_address or settings.reply_to))
+    if draft:
+        message["X-Unsent"] = "1"  # Outlook opens the file as a draft, ready to send
+    # base64 for non-ASCII text: short, and safe through servers without 8BITMIME.
+    message.set_content(outgoing.body, charset="utf-8", cte="7bit" if outgoing.body.isascii() else "base64")
+    if outgoing.attachment is not None:
+        data = outgoing.attachment.read_bytes()
+        # policy.SMTP writes a non-ASCII file name as an RFC 2231 parameter (filename*=utf-8''...)
+        message.add_attachment(data, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
+                               filename=outgoing.attachment.name)
+        # Some mail programs name the file from Content-Type's `name` rather than the disposition.
+        message.get_payload()[-1].set_param("name", outgoing.attachment.name)
+    return message
+
+
+# ------------------------------------------------------------------------------------------- delivery
+
+
+class _Transient(Exception):
+    """A failure worth retrying: a 4xx reply, a dropped or refused connection."""
+
+    def __init__(self, message: str, unreachable: bool = False) -> None:
+        super().__init__(message)
+        self.unreachable = unreachable  # no connection could be opened at all
+
+
+class _Permanent(Exception):
+    """The server refused this message for good (5xx): report it and go on with the next one."""
+
+
+class _Smtp:
+    """One SMTP connection, opened lazily and reopened after a drop, with a pace of rate_per_minute."""
+
+    def __init__(self, workspace: Workspace, password: str | None, timeout: float) -> None:
+        self.settings = workspace.config.mail
+        self.password = password
+        self.timeout = timeout
+        self.client: smtplib.SMTP | None = None
+        self.last_send = 0.0
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        context = ssl.create_default_context()
+        try:
+            if s.security == "tls":
+                client = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=self.timeout, context=context)
+            else:
+                client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout)
+                if s.security == "starttls":
+                    client.starttls(context=context)
+            if s.smtp_user:
+                client.login(s.smtp_user, self.password or "")
+        except smtplib.SMTPNotSupportedError as exc:
+            raise EnvironmentProblem(f"the SMTP server {s.smtp_host}:{s.smtp_port} does not support "
+                                     f"{'STARTTLS' if s.security == 'starttls' else 'login'}: {exc}; "
+                                     "check mail.security") from None
+        except smtplib.SMTPAuthenticationError as exc:
+            if 400 <= exc.smtp_code < 500:
+                raise _Transient(f"login: {exc.smtp_code} {_text(exc.smtp_error)}") from None
+            raise EnvironmentProblem(f"the SMTP server refused the login of {s.smtp_user!r}: {exc.smtp_code} "
+                                     f"{_text(exc.smtp_error)}; check mail.smtp_user and ${s.password_env}") from None
+        except (smtplib.SMTPException, OSError) as exc:
+            raise _Transient(f"cannot connect to {s.smtp_host}:{s.smtp_port}: {exc}", unreachable=True) from None
+        return client
+
+    def close(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.quit()
+            except (smtplib.SMTPException, OSError):
+                self.client.close()
+            self.client = None
+
+    def _pace(self) -> None:
+        gap = 60.0 / self.settings.rate_per_minute
+        wait = self.last_send + gap - time.monotonic()
+        if wait > 0:
+            time.sleep(wait)
+        self.last_send = time.monotonic()
+
+    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
+        """Raises _Transient to retry, smtplib errors with a 5xx code for a permanent refusal."""
+        if self.client is None:
+            self.client = self._open()
+        self._pace()
+        try:
+            self.client.send_message(message, from_addr=sender, to_addrs=[recipient])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            if 400 <= code < 500:
+                raise _Transient(f"{code} {_text(text)}") from None
+            raise _Permanent(f"{code} {_text(text)}") from None
+        except smtplib.SMTPResponseException as exc:
+            if exc.smtp_code == 421:  # the server is closing this connection: open a new one to retry
+                self.close()
+            if 400 <= exc.smtp_code < 500:
+                raise _Transient(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+            raise _Permanent(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self.client = None
+            raise _Transient(f"connection lost: {exc}") from None
+
+
+def _text(value) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def _already(store, outgoing: Outgoing, recipient: str, digest: str, mode: str, today: str) -> bool:
+    if outgoing.kind.startswith(REMINDER):
+        # A reminder may be repeated, but not twice the same day: a rerun after a crash sends nothing twice.
+        row = store.db.execute("SELECT 1 FROM mail_sent WHERE kind = ? AND period = ? AND owner = ? AND mode = ?"
+                               " AND substr(sent_at, 1, 10) = ?",
+                               (outgoing.kind, outgoing.period, outgoing.owner, mode, today)).fetchone()
+    else:
+        row = store.db.execute("SELECT 1 FROM mail_sent WHERE kind = ? AND period = ? AND owner = ? AND recipient = ?"
+                               " AND attachment_sha256 = ? AND mode = ?",
+                               (outgoing.kind, outgoing.period, outgoing.owner, recipient, digest, mode)).fetchone()
+    return row is not None
+
+
+def _record(store, outgoing: Outgoing, recipient: str, message_id: str, attachment: str, digest: str,
+            mode: str) -> None:
+    with store.transaction() as db:
+        db.execute("INSERT INTO mail_sent (kind, period, owner, recipient, message_id, subject, attachment,"
+                   " attachment_sha256, sent_at, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   (outgoing.kind, outgoing.period, outgoing.owner, recipient, message_id, outgoing.subject,
+                    attachment, digest, now_iso(), mode))
+
+
+def _draft_path(workspace: Workspace, outgoing: Outgoing) -> Path:
+    stem = outgoing.attachment.stem if outgoing.attachment is not None else f"{outgoing.owner}-{outgoing.name}"
+    return workspace.folder("outbox") / "mail" / outgoing.folder / f"{safe_part(stem, 100)}.eml"
+
+
+def _password(workspace: Workspace) -> str | None:
+    settings = workspace.config.mail
+    if not settings.smtp_user:
+        return None
+    password = os.environ.get(settings.password_env)
+    if not password:
+        raise EnvironmentProblem(f"mail.smtp_user is set but the environment variable {settings.password_env} "
+                                 "is empty: put the SMTP password there (never in sheetplan.toml)")
+    return password
+
+
+def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resend: bool = False,
+            backoff: float = 2.0, timeout: float = 30.0,
+            progress: Callable[[MailResult], None] | None = None) -> list[MailResult]:
+    """Write drafts into outbox/mail/ or send over SMTP; one failure never stops the batch.
+
+    What was already drafted (and is still on disk) or sent with the same attachment is skipped unless
+    `resend`. Temporary failures (4xx, dropped connections) are retried `mail.retries` times with
+    exponential backoff starting at `backoff` seconds; permanent ones (5xx) fail that message only.
+    """
+    from .writer import write_atomic
+
+    if mode not in MODES:
+        raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    settings = workspace.config.mail
+    envelope_from = parseaddr(settings.from_address)[1]
+    if mode == "send" and not envelope_from:
+        raise ConfigError("sending needs [mail] from_address in sheetplan.toml (and reply_to, the mailbox "
+                          "that collects the returns)")
+    today = datetime.now(UTC).date().isoformat()
+    results: list[MailResult] = []
+    smtp: _Smtp | None = None
+    sent = 0
+    with workspace.store() as store:
+        try:
+            for outgoing in messages:
+                attachment = os.path.relpath(outgoing.attachment, workspace.root) if outgoing.attachment else ""
+                result = MailResult(outgoing.kind, outgoing.period, outgoing.owner, outgoing.recipient,
+                                    outgoing.subject, attachment, "failed")
+                results.append(result)
+                if outgoing.problem or not outgoing.recipient:
+                    result.detail = outgoing.problem or "no email address"
+                    _report(progress, result)
+                    continue
+                digest = hashlib.sha256(outgoing.attachment.read_bytes()).hexdigest() if outgoing.attachment else ""
+                draft = _draft_path(workspace, outgoing)
+                done = _already(store, outgoing, outgoing.recipient, digest, mode, today)
+                if done and not resend and (mode == "send" or draft.exists()):
+                    result.status, result.detail = "skipped", "already " + ("sent" if mode == "send" else "drafted")
+                    _report(progress, result)
+                    continue
+                message = build_message(workspace, outgoing, draft=mode == "drafts")
+                result.message_id = message["Message-ID"]
+                if mode == "drafts":
+                    write_atomic(draft, message.as_bytes())
+                    result.status, result.draft = "drafted", os.path.relpath(draft, workspace.root)
+                    result.attempts = 1
+                else:
+                    if smtp is None:
+                        smtp = _Smtp(workspace, _password(workspace), timeout)
+                    _send(smtp, message, envelope_from, outgoing.recipient, settings.retries, backoff, result, sent)
+                    if result.status != "sent":
+                        _report(progress, result)
+                        continue
+                    sent += 1
+                _record(store, outgoing, outgoing.recipient, result.message_id, attachment, digest, mode)
+                _report(progress, result)
+        finally:
+            if smtp is not None:
+                smtp.close()
+    return results
+
+
+def _report(progress, result: MailResult) -> None:
+    if progress:
+        progress(result)
+
+
+def _send(smtp: _Smtp, message: EmailMessage, sender: str, recipient: str, retries: int, backoff: float,
+          result: MailResult, sent_before: int) -> None:
+    for attempt in range(retries + 1):
+        if attempt:
+            time.sleep(min(backoff * 2 ** (attempt - 1), 60.0))
+        result.attempts = attempt + 1
+        try:
+            smtp.send(message, sender, recipient)
+        except _Transient as exc:
+            result.detail = str(exc)
+            if exc.unreachable and attempt == retries:
+                s = smtp.settings
+                raise EnvironmentProblem(
+                    f"cannot reach the SMTP server {s.smtp_host}:{s.smtp_port} after {retries + 1} attempt(s) "
+                    f"({exc}); {sent_before} message(s) were sent and recorded before this: run again to send "
+                    "the rest") from None
+            continue
+        except _Permanent as exc:
+            result.detail = f"refused: {exc}"
+            return
+        result.status, result.detail = "sent", "" if attempt == 0 else f"sent after {attempt + 1} attempts"
+        return
+    result.detail = f"gave up after {retries + 1} attempts: {result.detail}"
+
+
+def mail_round(workspace: Workspace, kind: str | None = None, period: str | None = None,
+               only: Iterable[str] | None = None, mode: str = "drafts", resend: bool = False,
+               backoff: float = 2.0, progress: Callable[[MailResult], None] | None = None) -> list[MailResult]:
+    """`sheetplan mail`: compose the round's messages, then write them as drafts or send them."""
+    return deliver(workspace, compose(workspace, kind, period, only), mode, resend, backoff, progress=progress)
+
+
+def remind(workspace: Workspace, kind: str | None = None, period: str | None = None,
+           only: Iterable[str] | None = None, mode: str = "drafts", resend: bool = False,
+           backoff: float = 2.0, progress: Callable[[MailResult], None] | None = None) -> list[MailResult]:
+    """`sheetplan remind`: remind everyone missing or rejected in a round; at most once a day unless `resend`."""
+    return deliver(workspace, compose_reminders(workspace, kind, period, only), mode, resend, backoff,
+                   progress=progress)
+
+
+def sent_mail(workspace: Workspace, kind: str | None = None, period: str | None = None):
+    """What was drafted or sent, as a DataFrame (one row per message), for notebooks."""
+    import pandas as pd
+
+    query, args = ("SELECT kind, period, owner, recipient, subject, attachment, attachment_sha256, message_id,"
+                   " sent_at, mode FROM mail_sent WHERE 1 = 1"), []
+    if kind:
+        query, args = query + " AND kind = ?", [*args, kind]
+    if period:
+        query, args = query + " AND period = ?", [*args, period]
+    with workspace.store() as store:
+        rows = store.db.execute(query + " ORDER BY id", args).fetchall()
+    return pd.DataFrame(rows, columns=["kind", "period", "owner", "recipient", "subject", "attachment",
+                                       "attachment_sha256", "message_id", "sent_at", "mode"])
