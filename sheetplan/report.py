@@ -316,8 +316,9 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
         b.value(ws, r, 5, rec.forecast, money)
         b.value(ws, r, 6, rec.required_run_rate, money)
     b.traffic(ws, 3, 4, 2 + len(metrics), 4, c.flags_cfg)
-    ws.set_column(0, 0, 30)
-    ws.set_column(1, 6, 17)
+    ws.set_column(0, 0, 40)
+    ws.set_column(1, 6, 18)
+    ws.set_row(2, 30)  # two-line headers
     first_metric = metrics[0]
     first, last = company_blocks[first_metric.key]
     company = names["company"]
@@ -339,6 +340,7 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
     teams.set_title({"name": L("summary.chart_teams")})
     teams.set_legend({"none": True})
     teams.set_y_axis({"reverse": True})
+    teams.set_x_axis({"min": 0, "num_format": "0%"})  # bars from zero, or small gaps look large
     teams.set_size({"width": 520, "height": 330})
     ws.insert_chart(4 + len(metrics), 7, teams)
     top_n = min(10, people_rows)
@@ -351,6 +353,7 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
         chart.set_title({"name": title})
         chart.set_legend({"none": True})
         chart.set_y_axis({"reverse": True})
+        chart.set_x_axis({"min": 0, "num_format": "0%"})
         chart.set_size({"width": 520 if offset else 760, "height": 330})
         ws.insert_chart(22 + len(metrics), 0 if offset == 0 else 7, chart)
 
