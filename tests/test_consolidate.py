@@ -265,8 +265,8 @@ def test_flag_messages_in_english(march):
         ("behind-pace", "North", "North: Revenue year to date at 71% of target (below 85%)"),
         ("behind-pace", "South", "South: Revenue year to date at 61% of target (below 85%)"),
         ("far-behind", "N3", "Nils Three (N3): Revenue year to date at 33% of target, far behind (below 60%)"),
-        ("missing-submission", "S2", "Sara Two (S2): no month report for 2027-02 has come back"),
-        ("rejected-not-fixed", "S2", "Sara Two (S2): the month report for 2027-03 was rejected (negative-value) and"
+        ("missing-submission", "S2", "Sara Two (S2): no monthly report for 2027-02 has come back"),
+        ("rejected-not-fixed", "S2", "Sara Two (S2): the monthly report for 2027-03 was rejected (negative-value) and"
                                      " no corrected copy has come back"),
         ("plan-mismatch", "N1", "Ann One (N1): the monthly plan for Revenue adds up to 24,000.00, the annual target"
                                 " is 21,600.00"),
