@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import ledger
+from . import problems as problems_module
 from .problems import ERROR, Problem, Report
 from .store import TargetRow, now_iso
 from .validate import Checked, check_inputs, check_tampering, check_totals, read_meta
@@ -41,11 +42,11 @@ class FileOutcome:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
+        return problems_module.errors(self.problems)
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
+        return problems_module.warnings(self.problems)
 
 
 @dataclass

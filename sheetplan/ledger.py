@@ -96,13 +96,6 @@ def record(store: Store, sub: Submission, problems: list[Problem], numbers: list
 def submissions(store: Store, kind: str | None = None, period: str | None = None) -> list[dict]:
     query = ("SELECT id, sha256, original_name, source_path, received_at, kind, owner, period, revision, status,"
              " problems FROM submissions WHERE 1 = 1")
-    args: list = []
-    if kind:
-        query += " AND kind = ?"
-        args.append(kind)
-    if period:
-        query += " AND period = ?"
-        args.append(period)
     columns = ("id", "sha256", "original_name", "source_path", "received_at", "kind", "owner", "period",
                "revision", "status", "problems")
-    return [dict(zip(columns, row)) for row in store.db.execute(query + " ORDER BY id", args)]
+    return [dict(zip(columns, row)) for row in store.select(query, kind, period)]

@@ -49,6 +49,14 @@ class Problem:
         return Problem(**data)
 
 
+def errors(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if p.is_error]
+
+
+def warnings(problems: Iterable[Problem]) -> list[Problem]:
+    return [p for p in problems if not p.is_error]
+
+
 @dataclass
 class Report:
     """An ordered collection of problems; errors and warnings are kept together."""
@@ -63,11 +71,11 @@ class Report:
 
     @property
     def errors(self) -> list[Problem]:
-        return [p for p in self.problems if p.is_error]
+        return errors(self.problems)
 
     @property
     def warnings(self) -> list[Problem]:
-        return [p for p in self.problems if not p.is_error]
+        return warnings(self.problems)
 
     @property
     def ok(self) -> bool:

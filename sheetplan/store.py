@@ -290,16 +290,19 @@ class Store:
                 ((r.kind, r.owner, r.period, r.revision, r.path, r.signature, r.signed, r.generated_at)
                  for r in records))
 
-    def sent(self, kind: str | None = None, period: str | None = None) -> list[SentRecord]:
-        query = "SELECT kind, owner, period, revision, path, signature, signed, generated_at FROM sent WHERE 1=1"
+    def select(self, query: str, kind: str | None = None, period: str | None = None):
+        """Rows of `query` (which ends in a WHERE clause) for one kind and/or period, oldest first."""
         args: list = []
-        if kind:
-            query += " AND kind = ?"
-            args.append(kind)
-        if period:
-            query += " AND period = ?"
-            args.append(period)
-        return [SentRecord(*row) for row in self.db.execute(query + " ORDER BY id", args)]
+        for column, value in (("kind", kind), ("period", period)):
+            if value:
+                query += f" AND {column} = ?"
+                args.append(value)
+        return self.db.execute(query + " ORDER BY id", args)
+
+    def sent(self, kind: str | None = None, period: str | None = None) -> list[SentRecord]:
+        return [SentRecord(*row) for row in self.select(
+            "SELECT kind, owner, period, revision, path, signature, signed, generated_at FROM sent WHERE 1 = 1",
+            kind, period)]
 
     def find_sent(self, kind: str, owner: str, period: str, revision: int) -> SentRecord | None:
         row = self.db.execute(
