@@ -12,7 +12,7 @@ from .builders import Context
 from .errors import ConfigError, WorkspaceError
 from .generate import GenerateResult, Job, run_jobs, sent_records
 from .layout import KINDS, safe_part
-from .plan import PlanState, prior_year, suggest
+from .plan import PlanState, StoredPrior, prior_rows, prior_year, suggest
 from .workspace import Workspace, init_workspace, open_workspace
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "KINDS"]
@@ -30,6 +30,7 @@ def refresh_plan(workspace: Workspace) -> int:
             rows = suggest(workspace.config, workspace.roster, prior, current)
         except ValueError as exc:
             raise ConfigError(f"the plan cannot be allocated: {exc}") from None
+        store.replace_prior(prior_rows(prior))
         return store.replace_suggestions(rows)
 
 
@@ -37,12 +38,12 @@ def plan_state(workspace: Workspace) -> PlanState:
     """The plan as it stands; it keeps a read-only connection to the store for monthly figures."""
     from .store import Store
 
-    prior = prior_year(workspace.config, workspace.roster, workspace.history())
     with workspace.store() as store:
         empty = store.db.execute("SELECT 1 FROM targets LIMIT 1").fetchone() is None
     if empty:
         refresh_plan(workspace)
-    return PlanState(workspace.config, workspace.roster, prior, Store.reader(workspace.private / "plan.sqlite"))
+    reader = Store.reader(workspace.private / "plan.sqlite")
+    return PlanState(workspace.config, workspace.roster, StoredPrior(reader), reader)
 
 
 def _views(workspace: Workspace, state: PlanState, kind: str, month: str | None,

@@ -250,11 +250,14 @@ def _mode(drafts_or_send: str | None) -> str:
     return drafts_or_send
 
 
+def _echo_message(r) -> None:
+    """One line per message as it goes out: a send at a few messages a minute takes a while."""
+    where = f"  -> {r.draft}" if r.draft else ""
+    detail = f"  ({r.detail})" if r.detail else ""
+    click.echo(f"{r.status.upper():<8} {r.owner:<8} {r.recipient or '-':<40} {r.subject}{where}{detail}")
+
+
 def _echo_mail(results: list, mode: str) -> int:
-    for r in results:
-        where = f"  -> {r.draft}" if r.draft else ""
-        detail = f"  ({r.detail})" if r.detail else ""
-        click.echo(f"{r.status.upper():<8} {r.owner:<8} {r.recipient or '-':<40} {r.subject}{where}{detail}")
     if not results:
         click.echo("Nothing to mail.")
         return 0
@@ -288,7 +291,7 @@ def mail(ctx: click.Context, kind: str | None, period: str | None, only: tuple[s
     from .mail import mail_round
 
     mode = _mode(mode)
-    results = mail_round(_open(ctx), kind, period, only or None, mode, resend)
+    results = mail_round(_open(ctx), kind, period, only or None, mode, resend, progress=_echo_message)
     ctx.exit(_echo_mail(results, mode))
 
 
@@ -312,7 +315,7 @@ def remind(ctx: click.Context, kind: str | None, period: str | None, only: tuple
     from .mail import remind as run_remind
 
     mode = _mode(mode)
-    results = run_remind(_open(ctx), kind, period, only or None, mode, resend)
+    results = run_remind(_open(ctx), kind, period, only or None, mode, resend, progress=_echo_message)
     ctx.exit(_echo_mail(results, mode))
 
 
@@ -335,7 +338,7 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
     result = run_collect(_open(ctx), list(sources), ingest=not no_ingest, workers=workers)
     for a in result.attachments:
         verdict = f"  -> {a.outcome.upper()}" if a.outcome else ""
-        target = a.saved or "(collected before)"
+        target = a.saved or "(the same file was received before)"
         click.echo(f"{a.status.upper():<9} {target}  from {a.sender or '?'} {a.date[:16]}{verdict}")
     for item in result.ignored:
         if item.reason != "inline image":
@@ -344,7 +347,7 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
         click.echo(f"WARNING   {warning.describe()}")
     inline = sum(1 for i in result.ignored if i.reason == "inline image")
     click.echo(f"{result.messages} message(s): {len(result.skipped)} collected before, {len(result.saved)} "
-               f"workbook(s) saved, {len(result.attachments) - len(result.saved)} seen before, "
+               f"workbook(s) saved, {len(result.attachments) - len(result.saved)} received before, "
                f"{len(result.ignored) - inline} attachment(s) ignored, {len(result.warnings)} warning(s).")
     if result.report:
         counts = result.report.counts

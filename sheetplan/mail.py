@@ -104,10 +104,16 @@ class _Texts:
         """(subject, body) of one catalogue section, with greeting and signature around the body."""
         values = {"company": self.company, **values}
         common = self.data["common"]
-        body = "\n".join([common["greeting"].format(name=name), "", self.data[section]["body"].format(**values).strip(),
-                          "", common["signature"].format(company=self.company)])
+        try:
+            subject = self.data[section]["subject"].format(**values)
+            body = "\n".join([common["greeting"].format(name=name), "",
+                              self.data[section]["body"].format(**values).strip(), "",
+                              common["signature"].format(company=self.company)])
+        except (KeyError, IndexError, ValueError) as exc:  # a hand-edited catalogue
+            raise ConfigError(f"templates/mail.{self.lang}.toml [{section}]: unknown or broken placeholder "
+                              f"{exc}") from None
         body = re.sub(r"\n{3,}", "\n\n", body)  # an empty optional line leaves no hole
-        return self.data[section]["subject"].format(**values), body + "\n"
+        return subject, body + "\n"
 
     def problems(self, problems: list[Problem]) -> str:
         from .feedback import explain
@@ -129,13 +135,9 @@ class _Texts:
 
 def _latest_round(workspace: Workspace, kind: str | None, period: str | None) -> tuple[str, str]:
     """The round named, or the most recently generated one (of that kind)."""
-    query, args = "SELECT kind, period FROM sent WHERE 1 = 1", []
-    if kind:
-        query, args = query + " AND kind = ?", [*args, kind]
-    if period:
-        query, args = query + " AND period = ?", [*args, period]
     with workspace.store() as store:
-        row = store.db.execute(query + " ORDER BY id DESC LIMIT 1", args).fetchone()
+        rows = store.select("SELECT kind, period FROM sent WHERE 1 = 1", kind, period).fetchall()
+    row = rows[-1] if rows else None
     if row is None:
         what = " ".join(part for part in (kind, period) if part) or "any"
         raise ConfigError(f"no {what} templates were ever generated in this workspace; run 'sheetplan generate' "
@@ -359,8 +361,11 @@ def build_message(workspace: Workspace, outgoing: Outgoing, draft: bool = False)
         # policy.SMTP writes a non-ASCII file name as an RFC 2231 parameter (filename*=utf-8''...)
         message.add_attachment(data, maintype=XLSX_TYPE[0], subtype=XLSX_TYPE[1],
                                filename=outgoing.attachment.name)
-        # Some mail programs name the file from Content-Type's `name` rather than the disposition.
-        message.get_payload()[-1].set_param("name", outgoing.attachment.name)
+        # Old mail programs name the file from Content-Type's `name`. Only for ASCII names: with a non-ASCII
+        # `name` the email package's folder can encode the MIME type itself (application/=?utf-8?q?...),
+        # and every client reads RFC 2231 `filename*` anyway.
+        if outgoing.attachment.name.isascii():
+            message.get_payload()[-1].set_param("name", outgoing.attachment.name)
     return message
 
 
@@ -605,13 +610,8 @@ def sent_mail(workspace: Workspace, kind: str | None = None, period: str | None 
     """What was drafted or sent, as a DataFrame (one row per message), for notebooks."""
     import pandas as pd
 
-    query, args = ("SELECT kind, period, owner, recipient, subject, attachment, attachment_sha256, message_id,"
-                   " sent_at, mode FROM mail_sent WHERE 1 = 1"), []
-    if kind:
-        query, args = query + " AND kind = ?", [*args, kind]
-    if period:
-        query, args = query + " AND period = ?", [*args, period]
     with workspace.store() as store:
-        rows = store.db.execute(query + " ORDER BY id", args).fetchall()
+        rows = store.select("SELECT kind, period, owner, recipient, subject, attachment, attachment_sha256,"
+                            " message_id, sent_at, mode FROM mail_sent WHERE 1 = 1", kind, period).fetchall()
     return pd.DataFrame(rows, columns=["kind", "period", "owner", "recipient", "subject", "attachment",
                                        "attachment_sha256", "message_id", "sent_at", "mode"])

@@ -123,6 +123,51 @@ def _group_shares(config: Config, prior: Prior, person: Person, metric: str) -> 
     return {g: 1.0 for g in config.customer_groups}
 
 
+def prior_rows(prior: Prior):
+    """What the template views need of the prior year, as store rows (see Store.replace_prior)."""
+    for (team, metric), value in prior.team.items():
+        yield ("team", team, metric, "", -1, value)
+    for (person, metric), value in prior.person.items():
+        yield ("person", person, metric, "", -1, value)
+    for (person, metric, group), months in prior.person_grid.items():
+        for slot, value in enumerate(months):
+            if value:
+                yield ("grid", person, metric, group, slot, value)
+
+
+class StoredPrior:
+    """Prior-year figures read from the store: totals up front, one person's grid when it is needed."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.team = {(o, m): v for o, m, _g, _s, v in store.prior_rows("team")}
+        self.person = {(o, m): v for o, m, _g, _s, v in store.prior_rows("person")}
+        self._grid_owner: str | None = None
+        self._grid: dict[tuple[str, str, str], list[float]] = {}
+
+    @property
+    def person_grid(self) -> _GridView:
+        return _GridView(self)
+
+    def grid_of(self, owner: str) -> dict[tuple[str, str, str], list[float]]:
+        if owner != self._grid_owner:
+            grid: dict[tuple[str, str, str], list[float]] = {}
+            for o, metric, group, slot, value in self.store.prior_rows("grid", owner):
+                grid.setdefault((o, metric, group), [0.0] * 12)[slot] = value
+            self._grid, self._grid_owner = grid, owner
+        return self._grid
+
+
+class _GridView:
+    """Looks like the Prior.person_grid dict for .get((person, metric, group), default)."""
+
+    def __init__(self, prior: StoredPrior) -> None:
+        self.prior = prior
+
+    def get(self, key: tuple[str, str, str], default=None):
+        return self.prior.grid_of(key[0]).get(key, default)
+
+
 class PlanState:
     """The plan as it stands, with lookups for the template views.
 

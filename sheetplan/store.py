@@ -119,6 +119,19 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX collected_message ON collected (message_key);
     CREATE INDEX collected_attachment ON collected (attachment_sha256);
     """,
+    # 5: prior-year figures as the allocation saw them, so generating templates never has to load
+    # the whole history (memory stays flat as the head count grows)
+    """
+    CREATE TABLE prior (
+        kind TEXT NOT NULL CHECK (kind IN ('team', 'person', 'grid')),
+        owner TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        customer_group TEXT NOT NULL DEFAULT '',
+        slot INTEGER NOT NULL DEFAULT -1,
+        value REAL NOT NULL
+    );
+    CREATE INDEX prior_owner ON prior (kind, owner);
+    """,
 )
 
 SUGGESTION = "suggestion"
@@ -309,6 +322,21 @@ class Store:
             "SELECT kind, owner, period, revision, path, signature, signed, generated_at FROM sent"
             " WHERE kind = ? AND owner = ? AND period = ? AND revision = ?", (kind, owner, period, revision)).fetchone()
         return SentRecord(*row) if row else None
+
+    def replace_prior(self, rows) -> None:
+        """rows: (kind, owner, metric, customer_group, slot, value); slot is the month index of a grid cell."""
+        with self.transaction():
+            self.db.execute("DELETE FROM prior")
+            self.db.executemany("INSERT INTO prior (kind, owner, metric, customer_group, slot, value)"
+                                " VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def prior_rows(self, kind: str, owner: str | None = None) -> list[tuple]:
+        query = "SELECT owner, metric, customer_group, slot, value FROM prior WHERE kind = ?"
+        args = [kind]
+        if owner is not None:
+            query += " AND owner = ?"
+            args.append(owner)
+        return self.db.execute(query, args).fetchall()
 
     def record_assignments(self, month: str, teams: dict[str, str]) -> None:
         with self.transaction():
