@@ -104,6 +104,12 @@ def _anchor(sheet, ref: str):
     return cell
 
 
+def feedback_path(workspace, original_name: str) -> Path:
+    """Where the marked-up copy of a rejected file goes (mail and remind attach it from here)."""
+    name = f"{Path(original_name).stem[:60]}-feedback.xlsx"
+    return workspace.folder("outbox") / "feedback" / safe_part(name, 100)
+
+
 def write_feedback_copies(workspace, report) -> list[Path]:
     """For each rejected workbook we could read: a copy with the bad cells marked and commented."""
     written = []
@@ -160,9 +166,7 @@ def _feedback_copy(workspace, outcome, problems: list[Problem]) -> Path | None:
     sheet.column_dimensions["A"].width = 18
     sheet.column_dimensions["D"].width = 90
     book.active = 0
-    folder = workspace.folder("outbox") / "feedback"
-    name = f"{Path(outcome.name).stem[:60]}-feedback.xlsx"
-    target = folder / safe_part(name, 100)
+    target = feedback_path(workspace, outcome.name)
     buffer = io.BytesIO()
     book.save(buffer)
     write_atomic(target, buffer.getvalue())

@@ -11,8 +11,6 @@ import hashlib
 import json
 import os
 import re
-import smtplib
-import ssl
 import time
 import tomllib
 from collections.abc import Callable, Iterable
@@ -26,9 +24,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError, EnvironmentProblem
+from .feedback import feedback_path
 from .labels import TEMPLATES_DIR
 from .layout import KINDS, safe_part
 from .problems import Problem
+from .smtp import Permanent, SmtpConnection, Transient
 from .store import now_iso
 from .workspace import Workspace
 
@@ -195,12 +195,6 @@ def _templates(workspace: Workspace, texts: _Texts, kind: str, period: str, chos
         out.append(Outgoing(kind, period, owner, name, address, subject, body, path, f"{kind}/{safe_part(period)}",
                             problem or _missing(path)))
     return out
-
-
-def feedback_path(workspace: Workspace, original_name: str) -> Path:
-    """Where ingest writes the marked-up copy of a rejected file (the naming rule of feedback.py)."""
-    name = f"{Path(original_name).stem[:60]}-feedback.xlsx"
-    return workspace.folder("outbox") / "feedback" / safe_part(name, 100)
 
 
 def _rejections(workspace: Workspace, kind: str | None, period: str | None) -> list[tuple[str, str, str, dict]]:
@@ -372,95 +366,6 @@ def build_message(workspace: Workspace, outgoing: Outgoing, draft: bool = False)
 # ------------------------------------------------------------------------------------------- delivery
 
 
-class _Transient(Exception):
-    """A failure worth retrying: a 4xx reply, a dropped or refused connection."""
-
-    def __init__(self, message: str, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable  # no connection could be opened at all
-
-
-class _Permanent(Exception):
-    """The server refused this message for good (5xx): report it and go on with the next one."""
-
-
-class _Smtp:
-    """One SMTP connection, opened lazily and reopened after a drop, with a pace of rate_per_minute."""
-
-    def __init__(self, workspace: Workspace, password: str | None, timeout: float) -> None:
-        self.settings = workspace.config.mail
-        self.password = password
-        self.timeout = timeout
-        self.client: smtplib.SMTP | None = None
-        self.last_send = 0.0
-
-    def _open(self) -> smtplib.SMTP:
-        s = self.settings
-        context = ssl.create_default_context()
-        try:
-            if s.security == "tls":
-                client = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=self.timeout, context=context)
-            else:
-                client = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout)
-                if s.security == "starttls":
-                    client.starttls(context=context)
-            if s.smtp_user:
-                client.login(s.smtp_user, self.password or "")
-        except smtplib.SMTPNotSupportedError as exc:
-            raise EnvironmentProblem(f"the SMTP server {s.smtp_host}:{s.smtp_port} does not support "
-                                     f"{'STARTTLS' if s.security == 'starttls' else 'login'}: {exc}; "
-                                     "check mail.security") from None
-        except smtplib.SMTPAuthenticationError as exc:
-            if 400 <= exc.smtp_code < 500:
-                raise _Transient(f"login: {exc.smtp_code} {_text(exc.smtp_error)}") from None
-            raise EnvironmentProblem(f"the SMTP server refused the login of {s.smtp_user!r}: {exc.smtp_code} "
-                                     f"{_text(exc.smtp_error)}; check mail.smtp_user and ${s.password_env}") from None
-        except (smtplib.SMTPException, OSError) as exc:
-            raise _Transient(f"cannot connect to {s.smtp_host}:{s.smtp_port}: {exc}", unreachable=True) from None
-        return client
-
-    def close(self) -> None:
-        if self.client is not None:
-            try:
-                self.client.quit()
-            except (smtplib.SMTPException, OSError):
-                self.client.close()
-            self.client = None
-
-    def _pace(self) -> None:
-        gap = 60.0 / self.settings.rate_per_minute
-        wait = self.last_send + gap - time.monotonic()
-        if wait > 0:
-            time.sleep(wait)
-        self.last_send = time.monotonic()
-
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> None:
-        """Raises _Transient to retry, smtplib errors with a 5xx code for a permanent refusal."""
-        if self.client is None:
-            self.client = self._open()
-        self._pace()
-        try:
-            self.client.send_message(message, from_addr=sender, to_addrs=[recipient])
-        except smtplib.SMTPRecipientsRefused as exc:
-            code, text = next(iter(exc.recipients.values()))
-            if 400 <= code < 500:
-                raise _Transient(f"{code} {_text(text)}") from None
-            raise _Permanent(f"{code} {_text(text)}") from None
-        except smtplib.SMTPResponseException as exc:
-            if exc.smtp_code == 421:  # the server is closing this connection: open a new one to retry
-                self.close()
-            if 400 <= exc.smtp_code < 500:
-                raise _Transient(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
-            raise _Permanent(f"{exc.smtp_code} {_text(exc.smtp_error)}") from None
-        except (smtplib.SMTPServerDisconnected, OSError) as exc:
-            self.client = None
-            raise _Transient(f"connection lost: {exc}") from None
-
-
-def _text(value) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
 def _already(store, outgoing: Outgoing, recipient: str, digest: str, mode: str, today: str) -> bool:
     if outgoing.kind.startswith(REMINDER):
         # A reminder may be repeated, but not twice the same day: a rerun after a crash sends nothing twice.
@@ -519,7 +424,7 @@ def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resen
                           "that collects the returns)")
     today = datetime.now(UTC).date().isoformat()
     results: list[MailResult] = []
-    smtp: _Smtp | None = None
+    smtp: SmtpConnection | None = None
     sent = 0
     with workspace.store() as store:
         try:
@@ -547,7 +452,7 @@ def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resen
                     result.attempts = 1
                 else:
                     if smtp is None:
-                        smtp = _Smtp(workspace, _password(workspace), timeout)
+                        smtp = SmtpConnection(workspace.config.mail, _password(workspace), timeout)
                     _send(smtp, message, envelope_from, outgoing.recipient, settings.retries, backoff, result, sent)
                     if result.status != "sent":
                         _report(progress, result)
@@ -566,7 +471,7 @@ def _report(progress, result: MailResult) -> None:
         progress(result)
 
 
-def _send(smtp: _Smtp, message: EmailMessage, sender: str, recipient: str, retries: int, backoff: float,
+def _send(smtp: SmtpConnection, message: EmailMessage, sender: str, recipient: str, retries: int, backoff: float,
           result: MailResult, sent_before: int) -> None:
     for attempt in range(retries + 1):
         if attempt:
@@ -574,7 +479,7 @@ def _send(smtp: _Smtp, message: EmailMessage, sender: str, recipient: str, retri
         result.attempts = attempt + 1
         try:
             smtp.send(message, sender, recipient)
-        except _Transient as exc:
+        except Transient as exc:
             result.detail = str(exc)
             if exc.unreachable and attempt == retries:
                 s = smtp.settings
@@ -583,7 +488,7 @@ def _send(smtp: _Smtp, message: EmailMessage, sender: str, recipient: str, retri
                     f"({exc}); {sent_before} message(s) were sent and recorded before this: run again to send "
                     "the rest") from None
             continue
-        except _Permanent as exc:
+        except Permanent as exc:
             result.detail = f"refused: {exc}"
             return
         result.status, result.detail = "sent", "" if attempt == 0 else f"sent after {attempt + 1} attempts"
