@@ -32,6 +32,7 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
     """Init, then company → team → person plans and month reports, each generated, filled and ingested."""
     from . import api, simulate
     from .ingest import ingest
+    from .mail import mail_round, remind
     from .workspace import init_workspace, open_workspace
 
     root = Path(root).resolve()
@@ -50,10 +51,12 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
         result = api.generate(ws, kind, month=month)
         folder = inbox / (month or f"{kind}-{ws.config.fiscal_year}")
         filled = fill(result.files, folder)
+        drafts = mail_round(ws, kind, result.period, mode="drafts")  # what the manager would send
         report = ingest(ws, [folder])
         counts = report.counts
         run.reports.append(report.report_path)
-        line = (f"{kind:<7} {result.period}: sent {result.count}, returned {len(filled)}, "
+        line = (f"{kind:<7} {result.period}: sent {result.count} ({len(drafts)} mail drafts), "
+                f"returned {len(filled)}, "
                 f"accepted {counts['accepted']}, rejected {counts['rejected']}, duplicate {counts['duplicate']}")
         run.steps.append(line)
         say(line)
@@ -90,6 +93,8 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
                                         comments=comments, revisions=revisions)
 
         round_trip("month", month, fill_month)
+    reminders = remind(ws, "month", through, mode="drafts")
+    say(f"reminders for {through}: {len(reminders)} drafts (missing and rejected returns)")
     from .consolidate import run_consolidation
 
     result = run_consolidation(ws, through)

@@ -376,6 +376,15 @@ def _config_toml(year: int, lang: str, company: str, currency: str) -> str:
         "",
         "[protection]",
         _kv("password", '""', "empty: a random password is generated and kept in .sheetplan/"),
+        "",
+        "[mail]",
+        _kv("from_address", _q(f"sales-operations@{_COMPANY[lang][2]}"), "who the messages come from"),
+        _kv("reply_to", _q(f"plan-returns@{_COMPANY[lang][2]}"), "the collecting mailbox"),
+        _kv("smtp_host", '"localhost"', "sheetplan mail --send goes through this server"),
+        _kv("smtp_port", "587"),
+        _kv("security", '"starttls"', "starttls | tls | none"),
+        _kv("password_env", '"SHEETPLAN_SMTP_PASSWORD"', "the password comes from this variable, never a file"),
+        _kv("deadline", _q(f"{year}-01-20"), "shown in every message"),
     ]
     return "\n".join(lines) + "\n"
 
