@@ -121,11 +121,14 @@ def mail_table(port: int, **extra) -> str:
     return "\n".join(lines) + "\n"
 
 
+def without_mail(root: Path) -> str:
+    """The workspace's sheetplan.toml without its [mail] table (the demo config ends with one)."""
+    return (root / "sheetplan.toml").read_text(encoding="utf-8").split("\n[mail]\n")[0].rstrip("\n") + "\n"
+
+
 def configure(root: Path, port: int, **extra) -> None:
     """Replace the [mail] table of the workspace's sheetplan.toml."""
-    path = root / "sheetplan.toml"
-    text = path.read_text(encoding="utf-8").split("\n[mail]\n")[0].rstrip("\n") + "\n"
-    path.write_text(text + mail_table(port, **extra), encoding="utf-8")
+    (root / "sheetplan.toml").write_text(without_mail(root) + mail_table(port, **extra), encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +309,7 @@ def test_the_password_comes_from_the_environment(pristine_en, tmp_path, smtp_aut
 
 
 def test_a_password_in_the_config_is_refused_with_its_key_path(pristine_en, tmp_path):
-    text = (pristine_en / "sheetplan.toml").read_text(encoding="utf-8")
+    text = without_mail(pristine_en)
     with pytest.raises(ConfigError) as caught:
         parse_config(text + mail_table(25, password="hunter2"))
     assert [p.field for p in caught.value.problems] == ["mail.password"]
@@ -329,14 +332,14 @@ def test_a_password_in_the_config_is_refused_with_its_key_path(pristine_en, tmp_
     ({"colour": "red"}, "mail.colour"),
 ])
 def test_mail_settings_are_checked(pristine_en, extra, field):
-    text = (pristine_en / "sheetplan.toml").read_text(encoding="utf-8")
+    text = without_mail(pristine_en)
     with pytest.raises(ConfigError) as caught:
         parse_config(text + mail_table(25, **extra))
     assert [p.field for p in caught.value.problems] == [field]
 
 
 def test_mail_defaults_and_deadlines_per_kind(pristine_en):
-    text = (pristine_en / "sheetplan.toml").read_text(encoding="utf-8")
+    text = without_mail(pristine_en)
     settings = parse_config(text).mail
     assert (settings.smtp_port, settings.security, settings.password_env) == (587, "starttls",
                                                                                "SHEETPLAN_SMTP_PASSWORD")
@@ -376,6 +379,7 @@ def test_drafts_are_eml_files_outlook_opens_as_drafts(ws, smtp):
 def test_drafts_need_no_smtp_and_no_sender(pristine_en, tmp_path):
     root = tmp_path / "ws"
     shutil.copytree(pristine_en, root)
+    (root / "sheetplan.toml").write_text(without_mail(root), encoding="utf-8")
     ws = open_workspace(root)  # no [mail] table at all
     results = mail_round(ws, "month", MONTH, only=["P004"], mode="drafts")
     message = email.message_from_bytes((root / results[0].draft).read_bytes(), policy=policy.default)
