@@ -42,16 +42,16 @@ def write_ingest_report(workspace, report) -> Path:
     summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "duplicate", "stale",
                                                              "superseded", "warnings"))
     files.write_string(1, 0, summary)
-    frame = report.to_frame()
-    for col, name in enumerate(frame.columns):
+    rows = report.file_rows()
+    for col, name in enumerate(report.FILE_COLUMNS):
         files.write_string(3, col, name, bold)
-    for r, row in enumerate(frame.itertuples(index=False), start=4):
+    for r, row in enumerate(rows, start=4):
         for col, value in enumerate(row):
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 files.write_number(r, col, value)
             else:
-                files.write_string(r, col, str(value), error if row.status == "rejected" and col == 1 else None)
-    files.autofilter(3, 0, 3 + len(frame), len(frame.columns) - 1)
+                files.write_string(r, col, str(value), error if row[1] == "rejected" and col == 1 else None)
+    files.autofilter(3, 0, 3 + len(rows), len(report.FILE_COLUMNS) - 1)
     files.freeze_panes(4, 1)
     files.set_column(0, 0, 44)
     files.set_column(1, 7, 11)

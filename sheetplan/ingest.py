@@ -17,7 +17,7 @@ from . import ledger
 from . import problems as problems_module
 from .problems import ERROR, Problem, Report
 from .store import TargetRow, now_iso
-from .validate import Checked, check_inputs, check_tampering, check_totals, read_meta
+from .validate import Checked, check_inputs, check_tampering, check_totals, parse_payload, read_meta
 from .workspace import Workspace
 
 # Lock and temporary files that Excel and LibreOffice leave beside open workbooks.
@@ -75,16 +75,19 @@ class IngestReport:
     def exit_code(self) -> int:
         return 1 if any(o.status == "rejected" for o in self.outcomes) else 0
 
+    FILE_COLUMNS = ("file", "status", "kind", "owner", "period", "revision", "errors", "warnings",
+                    "first_problem", "path")
+
+    def file_rows(self) -> list[tuple]:
+        """One row per file (FILE_COLUMNS); plain tuples so the report needs no pandas."""
+        return [(o.name, o.status, o.kind, o.owner, o.period, o.revision, len(o.errors), len(o.warnings),
+                 o.errors[0].describe() if o.errors else "", o.path) for o in self.outcomes]
+
     def to_frame(self):
-        """One row per file, for notebooks and the report workbook."""
+        """One row per file, for notebooks."""
         import pandas as pd
 
-        rows = [{"file": o.name, "status": o.status, "kind": o.kind, "owner": o.owner, "period": o.period,
-                 "revision": o.revision, "errors": len(o.errors), "warnings": len(o.warnings),
-                 "first_problem": o.errors[0].describe() if o.errors else "", "path": o.path}
-                for o in self.outcomes]
-        return pd.DataFrame(rows, columns=["file", "status", "kind", "owner", "period", "revision", "errors",
-                                           "warnings", "first_problem", "path"])
+        return pd.DataFrame(self.file_rows(), columns=list(self.FILE_COLUMNS))
 
 
 def collect_paths(paths: Iterable[Path], skip: Path | None = None) -> list[Path]:
@@ -177,9 +180,8 @@ def check_file(workspace: Workspace, result, sent_lookup: Callable) -> tuple[Fil
     outcome.problems += tampering
     if any(p.is_error for p in tampering):
         return outcome, checked
-    import json
 
-    blocks = json.loads(sent.signed)["blocks"]
+    blocks = parse_payload(sent.signed)["blocks"]
     metrics = {m.key: m for m in workspace.config.metrics}
     checked = check_inputs(result.workbook, blocks, metrics, result.name, identity.lang)
     outcome.problems += checked.problems
@@ -230,13 +232,18 @@ class FileCheck:
     result: object
     outcome: FileOutcome
     checked: Checked
+    archive_path: str = ""  # set when the worker already archived the bytes
 
 
 _WORKER_LOOKUP: dict = {}
 
 
-def check_in_worker(result, workspace: Workspace, lookup: SentLookup | None = None) -> FileCheck:
-    """Runs in a reader worker, so checking is spread over the cores; never raises."""
+def check_in_worker(result, context: tuple[Workspace, bool], lookup: SentLookup | None = None) -> FileCheck:
+    """Runs in a reader worker, so checking (and archiving) is spread over the cores; never raises.
+
+    `context` is (workspace, archive): archive is False for a dry run.
+    """
+    workspace, archive = context
     if lookup is None:
         if "lookup" not in _WORKER_LOOKUP:
             from .store import Store
@@ -250,7 +257,13 @@ def check_in_worker(result, workspace: Workspace, lookup: SentLookup | None = No
             Problem("check-failed", f"checking this file failed: {type(exc).__name__}: {exc}", file=result.name)])
         checked = Checked()
     lean = dataclasses.replace(result, workbook=None)  # the cells stay in the worker
-    return FileCheck(lean, outcome, checked)
+    archived = ""
+    if archive and result.sha256:
+        try:
+            archived = _archive(workspace, Path(result.path), result.sha256)
+        except OSError:
+            archived = ""  # the parent tries again and reports a real failure
+    return FileCheck(lean, outcome, checked, archived)
 
 
 def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: bool = False, move: bool = False,
@@ -272,9 +285,10 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
     lean = dataclasses.replace(workspace, _history=None)  # what the workers need, without the history frame
     with workspace.store() as store:
         parent_lookup = SentLookup(store)
-        for item in read_many([str(f) for f in files], workers=workers, task=(check_in_worker, lean)):
+        task = (check_in_worker, (lean, not dry_run))
+        for item in read_many([str(f) for f in files], workers=workers, task=task):
             if not isinstance(item, FileCheck):  # the worker died on this file: check what we know here
-                item = check_in_worker(item, workspace, parent_lookup)
+                item = check_in_worker(item, (workspace, not dry_run), parent_lookup)
             result, outcome, checked = item.result, item.outcome, item.checked
             source = Path(result.path)
             known = ledger.find_by_hash(store, result.sha256) if result.sha256 else None
@@ -298,7 +312,8 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                     for t in _targets(outcome.kind, outcome.owner, checked.numbers)]
                 submission = ledger.Submission(
                     result.sha256, result.name, str(source), _received_at(source), ingested_at, outcome.kind,
-                    outcome.owner, outcome.period, outcome.revision, _archive(workspace, source, result.sha256))
+                    outcome.owner, outcome.period, outcome.revision,
+                    item.archive_path or _archive(workspace, source, result.sha256))
                 outcome.submission_id, status, outcome.superseded = ledger.record(
                     store, submission, outcome.problems, checked.numbers, checked.texts, targets)
                 outcome.status = "accepted" if status == ledger.ACCEPTED_STATUS else status

@@ -11,6 +11,7 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from . import a1
@@ -22,6 +23,12 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PLAIN_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@lru_cache(maxsize=8)
+def parse_payload(sent_payload: str) -> dict:
+    """The sent record's JSON, parsed once per file however many checks read it (callers must not mutate)."""
+    return json.loads(sent_payload)
 
 
 @dataclass(frozen=True)
@@ -95,7 +102,7 @@ def file_form(workbook, identity: Identity) -> tuple[dict, dict[str, Area], list
 
 def check_tampering(workbook, identity: Identity, sent_payload: str, key: bytes, file: str) -> list[Problem]:
     """Compare every locked value, name and _meta field with what was sent, naming each difference."""
-    sent = json.loads(sent_payload)["canonical"]
+    sent = parse_payload(sent_payload)["canonical"]
     form, names, problems = file_form(workbook, identity)
     problems = [p.located(file=file) for p in problems]
     for meta_key in SIGNED_META_KEYS:
@@ -254,7 +261,7 @@ def check_totals(kind: str, sent_payload: str, checked: Checked, metrics: dict, 
     """Splits and grids must add up to their locked target, recomputed here from the inputs."""
     if kind not in ("company", "team", "person"):
         return []
-    sent = json.loads(sent_payload)
+    sent = parse_payload(sent_payload)
     names = sent["canonical"]["names"]
     values = sent["canonical"]["values"]
     problems = []

@@ -6,6 +6,7 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from .config import CONFIG_FILE, Config, load_config, parse_config
@@ -101,11 +102,11 @@ class Workspace:
     def folder(self, name: str) -> Path:
         return self.root / name
 
-    @property
+    @cached_property
     def key(self) -> bytes:
         return bytes.fromhex((self.private / "key").read_text().strip())
 
-    @property
+    @cached_property
     def workspace_id(self) -> str:
         return (self.private / "workspace_id").read_text().strip()
 
