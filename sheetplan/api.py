@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -46,26 +47,39 @@ def plan_state(workspace: Workspace) -> PlanState:
     return PlanState(workspace.config, workspace.roster, StoredPrior(reader), reader)
 
 
-def _views(workspace: Workspace, state: PlanState, kind: str, month: str | None,
-           only: set[str] | None) -> tuple[str, list, list[str]]:
-    """The template views for one kind, and notes on figures that are still suggestions."""
+@dataclass(frozen=True)
+class _Recipient:
+    """Who gets a template; the view itself is built only when its turn comes (memory stays flat)."""
+
+    owner: str
+    name: str
+    heading: str
+    view: Callable[[], object]
+
+
+def _recipients(workspace: Workspace, state: PlanState, kind: str, month: str | None,
+                only: set[str] | None) -> tuple[str, list[_Recipient], list[str]]:
+    """The recipients of one kind, and notes on figures that are still suggestions."""
     config, roster, fy = workspace.config, workspace.roster, str(workspace.config.fiscal_year)
     notes: list[str] = []
     if kind == "company":
-        views = [state.company_plan()]
+        owner = roster.company_owner()
+        recipients = [_Recipient(owner.person_id, owner.name, config.company, state.company_plan)]
         period = fy
     elif kind == "team":
-        views = [v for v in (state.team_plan(t) for t in roster.teams) if v is not None]
+        teams = [t for t in roster.teams if roster.manager(t) and roster.sellers(config, t)]
+        recipients = [_Recipient(roster.manager(t).person_id, roster.manager(t).name, t,
+                                 lambda t=t: state.team_plan(t)) for t in teams]
         period = fy
         pending = [t for t in roster.teams if state.is_suggestion("team", t, fy, config.metrics[0].key)]
         if pending:
             notes.append(f"team targets not accepted yet for {len(pending)} of {len(roster.teams)} teams: "
                          "the templates show the allocation suggestion")
     elif kind == "person":
-        views = [state.person_plan(p) for p in roster.sellers(config)]
+        people = roster.sellers(config)
+        recipients = [_Recipient(p.person_id, p.name, "", lambda p=p: state.person_plan(p)) for p in people]
         period = fy
-        pending = [p for p in roster.sellers(config)
-                   if state.is_suggestion("person", p.person_id, fy, config.metrics[0].key)]
+        pending = [p for p in people if state.is_suggestion("person", p.person_id, fy, config.metrics[0].key)]
         if pending:
             notes.append(f"annual targets not accepted yet for {len(pending)} people: the templates show the "
                          "suggested split")
@@ -75,7 +89,7 @@ def _views(workspace: Workspace, state: PlanState, kind: str, month: str | None,
         if month not in config.months:
             raise ConfigError(f"{month} is not in fiscal year {fy} ({config.months[0]} to {config.months[-1]})")
         people = [p for p in roster.sellers(config) if state.is_active_in(p, month)]
-        views = [state.month_plan(p, month) for p in people]
+        recipients = [_Recipient(p.person_id, p.name, "", lambda p=p: state.month_plan(p, month)) for p in people]
         period = month
         pending = [p for p in people if state.is_suggestion("person", p.person_id, month, config.metrics[0].key,
                                                              config.customer_groups[0])]
@@ -83,11 +97,15 @@ def _views(workspace: Workspace, state: PlanState, kind: str, month: str | None,
             notes.append(f"monthly plans not accepted yet for {len(pending)} people: the month targets come "
                          "from the suggested split")
     if only:
-        unknown = sorted(only - {v.owner for v in views} - {getattr(v, "heading", None) for v in views})
+        unknown = sorted(only - {r.owner for r in recipients} - {r.heading for r in recipients})
         if unknown:
             raise ConfigError(f"--only names no {kind} template recipient: {', '.join(unknown)}")
-        views = [v for v in views if v.owner in only or getattr(v, "heading", None) in only]
-    return period, views, notes
+        recipients = [r for r in recipients if r.owner in only or r.heading in only]
+    return period, recipients, notes
+
+
+# What was sent is recorded in batches while the workbooks are written, not all at the end.
+RECORD_BATCH = 200
 
 
 def generate(workspace: Workspace, kind: str, month: str | None = None, only: Iterable[str] | None = None,
@@ -98,9 +116,9 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
         raise ConfigError(f"unknown template kind {kind!r}; choose one of {', '.join(KINDS)}")
     began = time.perf_counter()
     state = plan_state(workspace)
-    period, views, notes = _views(workspace, state, kind, month, set(only) if only else None)
+    period, recipients, notes = _recipients(workspace, state, kind, month, set(only) if only else None)
     result = GenerateResult(kind, period, notes=notes)
-    if not views:
+    if not recipients:
         return result
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")
     ctx = Context(workspace.config.company, workspace.config.language, workspace.config.fiscal_year,
@@ -108,27 +126,34 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
     folder = workspace.folder("outbox") / kind / safe_part(period)
     with workspace.store() as store:
         revisions = store.latest_revisions(kind, period)
-    jobs = []
-    for view in views:
-        revision = revisions.get(view.owner, 0) + 1
-        name = _file_name(kind, period, view, revision)
-        jobs.append(Job(view, revision, str(folder / name)))
+
+    def jobs():
+        for recipient in recipients:
+            revision = revisions.get(recipient.owner, 0) + 1
+            name = _file_name(kind, period, recipient.owner, recipient.name, revision)
+            yield Job(recipient.view(), revision, str(folder / name))
+
     if start:
-        start(len(jobs))
-    done = list(run_jobs(jobs, ctx, workspace.password, workers, progress))
+        start(len(recipients))
     with workspace.store() as store:
-        store.record_sent(sent_records(kind, done, workspace.root, generated_at))
+        batch = []
+        for done in run_jobs(jobs(), ctx, workspace.password, workers, progress, count=len(recipients)):
+            batch.append(done)
+            result.files.append(Path(done[1][0]))
+            if len(batch) >= RECORD_BATCH:
+                store.record_sent(sent_records(kind, batch, workspace.root, generated_at))
+                batch = []
+        store.record_sent(sent_records(kind, batch, workspace.root, generated_at))
         if kind == "month":
-            store.record_assignments(period, {v.owner: workspace.roster.get(v.owner).team for v in views})
-    result.files = [Path(path) for _, (path, _, _) in done]
+            store.record_assignments(period, {r.owner: workspace.roster.get(r.owner).team for r in recipients})
     result.seconds = time.perf_counter() - began
     return result
 
 
-def _file_name(kind: str, period: str, view, revision: int) -> str:
+def _file_name(kind: str, period: str, owner: str, owner_name: str, revision: int) -> str:
     from .layout import template_file_name
 
-    base = template_file_name(kind, period, view.owner, view.owner_name)
+    base = template_file_name(kind, period, owner, owner_name)
     if revision > 1:  # earlier revisions may already be out by email: never overwrite them
         base = base[:-5] + f"-r{revision}.xlsx"
     return base

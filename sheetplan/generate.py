@@ -72,11 +72,16 @@ def _run_in_worker(job: Job) -> tuple[str, str, str]:
     return _run(job, _WORKER["ctx"], _WORKER["stamper"])
 
 
-def run_jobs(jobs: list[Job], ctx: Context, password: str, workers: int | None = None,
-             progress: Callable[[int], None] | None = None) -> Iterable[tuple[Job, tuple[str, str, str]]]:
-    """Yield (job, (path, signature, payload)) in job order; uses every core for big batches."""
+def run_jobs(jobs: Iterable[Job], ctx: Context, password: str, workers: int | None = None,
+             progress: Callable[[int], None] | None = None,
+             count: int | None = None) -> Iterable[tuple[Job, tuple[str, str, str]]]:
+    """Yield (job, (path, signature, payload)) in job order; uses every core for big batches.
+
+    Jobs are taken from the iterable only a few at a time, so a batch of thousands holds only a
+    window of views and results in memory.
+    """
     workers = workers or min(os.cpu_count() or 1, 8)
-    if len(jobs) < POOL_THRESHOLD or workers == 1:
+    if (count is not None and count < POOL_THRESHOLD) or workers == 1:
         stamper = Stamper(password)
         for job in jobs:
             yield job, _run(job, ctx, stamper)
@@ -84,13 +89,23 @@ def run_jobs(jobs: list[Job], ctx: Context, password: str, workers: int | None =
                 progress(1)
         return
     import multiprocessing
+    from collections import deque
 
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    chunk = max(1, min(32, len(jobs) // (workers * 4)))
+    window = workers * 16
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=(ctx, password)) as pool:
-        for job, result in zip(jobs, pool.map(_run_in_worker, jobs, chunksize=chunk)):
-            yield job, result
+        pending: deque = deque()
+        for job in jobs:
+            pending.append((job, pool.submit(_run_in_worker, job)))
+            if len(pending) >= window:
+                done, future = pending.popleft()
+                yield done, future.result()
+                if progress:
+                    progress(1)
+        while pending:
+            done, future = pending.popleft()
+            yield done, future.result()
             if progress:
                 progress(1)
 
