@@ -5,6 +5,7 @@ peak RSS of one side never includes the other's, and imports are paid outside th
 
     python scripts/bench.py generate --people 2000
     python scripts/bench.py ingest --files 2000
+    python scripts/bench.py consolidate --people 2000
 
 A new subcommand is a cmd_<name>(args) function plus its measured sides registered in SIDES.
 """
@@ -652,6 +653,124 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# consolidate
+
+CONSOLIDATE_TARGET = 2.0
+CONSOLIDATE_MEMORY_MB = 1024
+CLOSE_MONTH = f"{FISCAL_YEAR}-12"
+
+
+def add_actuals(workspace: Path, seed: int = 13) -> int:
+    """A full year of accepted month reports, written straight into the ledger (this bench measures
+    consolidation, not ingest): each person, month, customer group and metric near its target."""
+    import sqlite3
+
+    from sheetplan.store import now_iso
+
+    rng = random.Random(seed)
+    db = sqlite3.connect(workspace / ".sheetplan" / "plan.sqlite")
+    targets = db.execute("SELECT owner, period, metric, customer_group, value FROM targets WHERE level = 'person'"
+                         " AND customer_group <> '' AND source = 'suggestion'").fetchall()
+    by_report: dict[tuple[str, str], list] = {}
+    for owner, month, metric, group, value in targets:
+        by_report.setdefault((owner, month), []).append((metric, group, value))
+    stamp = now_iso()
+    with db:
+        for number, ((owner, month), cells) in enumerate(sorted(by_report.items())):
+            cursor = db.execute(
+                "INSERT INTO submissions (sha256, original_name, source_path, received_at, ingested_at, kind, owner,"
+                " period, revision, status, problems, archive_path) VALUES (?, ?, '', ?, ?, 'month', ?, ?, 1,"
+                " 'accepted', '[]', '')", (f"bench-{number}", f"{owner}-{month}.xlsx", stamp, stamp, owner, month))
+            db.executemany("INSERT INTO submitted_values (submission_id, block, row_key, col_key, value)"
+                           " VALUES (?, ?, ?, 'actual', ?)",
+                           [(cursor.lastrowid, f"in_{metric}", group, round(value * rng.uniform(0.6, 1.3),
+                                                                             0 if metric != "revenue" else 2))
+                            for metric, group, value in cells])
+    db.close()
+    return len(by_report)
+
+
+def _consolidate_sheetplan(workspace: str) -> tuple[int, Stopwatch, dict]:
+    from sheetplan.consolidate import run_consolidation
+    from sheetplan.workspace import open_workspace
+
+    ws = open_workspace(workspace)
+    with Stopwatch() as watch:
+        result = run_consolidation(ws, CLOSE_MONTH)
+    size = result.summary.stat().st_size / 1e6
+    return 1, watch, {"facts": len(result.facts), "flags": len(result.flags), "summary_mb": round(size, 1),
+                      "team_books": len(result.team_files)}
+
+
+def _consolidate_pandas(workspace: str, out: str) -> tuple[int, Stopwatch, dict]:
+    """What a careful analyst without sheetplan would write: SQL into pandas, groupby, to_excel(openpyxl)."""
+    import sqlite3
+
+    import pandas as pd
+
+    with Stopwatch() as watch:
+        db = sqlite3.connect(Path(workspace) / ".sheetplan" / "plan.sqlite")
+        targets = pd.read_sql("SELECT owner AS person, period AS month, metric, customer_group, value AS target"
+                              " FROM targets WHERE level = 'person' AND customer_group <> ''", db)
+        actuals = pd.read_sql("SELECT s.owner AS person, s.period AS month, substr(v.block, 4) AS metric,"
+                              " v.row_key AS customer_group, v.value AS actual FROM submitted_values v JOIN"
+                              " submissions s ON s.id = v.submission_id WHERE s.status = 'accepted'", db)
+        roster = pd.read_csv(Path(workspace) / "roster.csv")[["person_id", "team"]]
+        facts = targets.merge(actuals, how="left").fillna({"actual": 0.0})
+        facts = facts.merge(roster, left_on="person", right_on="person_id").drop(columns="person_id")
+        keys = ["month", "metric"]
+        levels = [facts.assign(level="person"),
+                  facts.groupby(["person", "team", *keys], as_index=False)[["target", "actual"]].sum()
+                  .assign(level="person", customer_group=""),
+                  facts.groupby(["team", *keys, "customer_group"], as_index=False)[["target", "actual"]].sum()
+                  .assign(level="team"),
+                  facts.groupby(["team", *keys], as_index=False)[["target", "actual"]].sum()
+                  .assign(level="team", customer_group=""),
+                  facts.groupby([*keys, "customer_group"], as_index=False)[["target", "actual"]].sum()
+                  .assign(level="company"),
+                  facts.groupby(keys, as_index=False)[["target", "actual"]].sum()
+                  .assign(level="company", customer_group="")]
+        table = pd.concat(levels, ignore_index=True).sort_values(["level", "team", "person", "metric", "month"])
+        table["variance"] = table["actual"] - table["target"]
+        table["attainment"] = (table["actual"] / table["target"]).where(table["target"] > 0, 1.0)
+        owner = ["level", "team", "person", "metric", "customer_group"]
+        grouped = table.groupby([table[c].fillna("") for c in owner])
+        table["ytd_target"] = grouped["target"].cumsum()
+        table["ytd_actual"] = grouped["actual"].cumsum()
+        table["ytd_attainment"] = (table["ytd_actual"] / table["ytd_target"]).where(table["ytd_target"] > 0, 1.0)
+        table.to_excel(out, sheet_name="Data", index=False, engine="openpyxl")
+    return 1, watch, {"facts": len(table)}
+
+
+def cmd_consolidate(args: argparse.Namespace) -> None:
+    """Month-end consolidation of a full year: sheetplan's summary (charts, formatting, team workbooks)
+    against a naive pandas groupby + DataFrame.to_excel(openpyxl) of the same facts."""
+    people = args.people
+    with tempfile.TemporaryDirectory(prefix="sheetplan-bench-") as tmp:
+        root = Path(tmp)
+        _note(f"bench consolidate: a workspace of {people} people with a full year of actuals")
+        base = _timed_step(f"workspace, {people} people", make_workspace, root / "base", people)
+        reports = _timed_step("12 months of accepted reports", add_actuals, base)
+        _note(f"  {reports} month reports in the ledger")
+        ours = _timed_step("sheetplan consolidate", measure, "consolidate-sheetplan", workspace=str(base))
+        naive = _timed_step("pandas + openpyxl baseline", measure, "consolidate-pandas", workspace=str(base),
+                            out=str(root / "naive.xlsx"))
+    rows = [("sheetplan consolidate", ours), ("naive pandas + to_excel(openpyxl)", naive)]
+    print(f"consolidate: {people} people, 12 months, {len(GROUPS)} customer groups, 3 metrics, {os.cpu_count()} CPUs")
+    print_table(rows)
+    print_busy(rows)
+    if not ours.error and not naive.error:
+        ratio = naive.seconds / ours.seconds if ours.seconds else float("inf")
+        verdict = "met" if ratio >= CONSOLIDATE_TARGET else "MISSED"
+        print(f"ratio baseline/sheetplan (wall seconds): {ratio:.1f}×   target ≥{CONSOLIDATE_TARGET:g}×: {verdict}")
+        memory = "met" if ours.peak_mb < CONSOLIDATE_MEMORY_MB else "MISSED"
+        print(f"sheetplan peak memory: {ours.peak_mb:.0f} MB   target < {CONSOLIDATE_MEMORY_MB} MB: {memory}")
+        print(f"sheetplan wrote {ours.extra['facts']:,} fact rows, {ours.extra['flags']:,} flags, a "
+              f"{ours.extra['summary_mb']} MB summary and {ours.extra['team_books']} team workbooks; the baseline "
+              f"{naive.extra['facts']:,} rows, one sheet, no charts or formatting")
+
+
+# ---------------------------------------------------------------------------------------------
 
 SIDES = {
     "generate-sheetplan": _generate_sheetplan,
@@ -659,6 +778,8 @@ SIDES = {
     "plan-state": _plan_state_only,
     "ingest-sheetplan": _ingest_sheetplan,
     "ingest-pandas": _ingest_pandas,
+    "consolidate-sheetplan": _consolidate_sheetplan,
+    "consolidate-pandas": _consolidate_pandas,
 }
 
 
@@ -682,6 +803,9 @@ def main(argv: list[str] | None = None) -> int:
     ing = commands.add_parser("ingest", help=cmd_ingest.__doc__, description=cmd_ingest.__doc__)
     ing.add_argument("--files", type=_count, default=2000, help="returned workbooks to ingest (default 2000)")
     ing.set_defaults(func=cmd_ingest)
+    con = commands.add_parser("consolidate", help=cmd_consolidate.__doc__, description=cmd_consolidate.__doc__)
+    con.add_argument("--people", type=_count, default=2000, help="sellers in the workspace (default 2000)")
+    con.set_defaults(func=cmd_consolidate)
     args = parser.parse_args(argv)
     args.func(args)
     return 0
