@@ -198,12 +198,9 @@ def _matrix_sheet(b: _Book, facts: pd.DataFrame, people: pd.DataFrame, metrics, 
     order = list(people["person"])
     names = dict(zip(people["person"], people["name"]))
     for metric in metrics:
-        grid = rows[rows["metric"] == metric.key].pivot_table(index="person", columns="month", values="attainment",
-                                                               aggfunc="first")
-        reported = rows[rows["metric"] == metric.key].pivot_table(index="person", columns="month",
-                                                                  values="reported", aggfunc="first")
-        grid = grid.reindex(index=order, columns=months)
-        reported = reported.reindex(index=order, columns=months).fillna(False)
+        mine = rows[rows["metric"] == metric.key]
+        # plain dicts, not pivot tables: this runs once per metric for every team workbook
+        cells = dict(zip(zip(mine["person"], mine["month"]), zip(mine["attainment"], mine["reported"])))
         ws.write_string(row, 0, f"{metric.label(L.lang)}: {L('summary.attainment')}", b.title)
         b.header(ws, row + 1, [L("summary.person"), L("summary.name")] + list(months))
         for i, person in enumerate(order):
@@ -211,8 +208,8 @@ def _matrix_sheet(b: _Book, facts: pd.DataFrame, people: pd.DataFrame, metrics, 
             b.value(ws, r, 0, person)
             b.value(ws, r, 1, names.get(person, ""))
             for j, month in enumerate(months):
-                value = grid.at[person, month] if bool(reported.at[person, month]) else None
-                b.value(ws, r, 2 + j, value, b.pct)
+                attainment, reported = cells.get((person, month), (None, False))
+                b.value(ws, r, 2 + j, attainment if reported else None, b.pct)
         b.traffic(ws, row + 2, 2, row + 1 + len(order), 1 + len(months), flags_cfg)
         row += len(order) + 4
     ws.set_column(0, 0, 10)
