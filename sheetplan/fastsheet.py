@@ -88,9 +88,8 @@ def replace_sheet_rows(path: str, sheet_number: int, frame: pd.DataFrame, kinds:
                 kept = "".join(re.findall(r"<row [^>]*>.*?</row>", body, re.S)[:header_rows])
                 last = f"{col_letter(len(kinds) - 1)}{header_rows + len(frame)}"
                 head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
-                member = zipfile.ZipInfo(entry, info.date_time)
-                member.compress_type = zipfile.ZIP_DEFLATED  # a bare ZipInfo would store it uncompressed
-                with target.open(member, "w", force_zip64=True) as dst:
+                # opened by name, the entry takes the archive's compression (deflate, level 1)
+                with target.open(entry, "w", force_zip64=True) as dst:
                     dst.write((head + "<sheetData>" + kept).encode("utf-8"))
                     for chunk in sheet_rows(frame, kinds, styles, header_rows):
                         dst.write(chunk)
