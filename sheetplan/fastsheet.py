@@ -7,7 +7,6 @@ sheet's <sheetData> is replaced by rows generated here, in chunks, so memory sta
 
 from __future__ import annotations
 
-import io
 import os
 import re
 import shutil
@@ -19,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .a1 import col_letter
+from .links import portable_rels
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CHUNK = 20_000
@@ -76,7 +76,7 @@ def replace_sheet_rows(path: str, sheet_number: int, frame: pd.DataFrame, kinds:
                                                               compresslevel=1) as target:
             for info in source.infolist():
                 if info.filename.endswith(".rels"):
-                    target.writestr(info, _portable_rels(source.read(info)))
+                    target.writestr(info, portable_rels(source.read(info)))
                     continue
                 if info.filename != entry:
                     with source.open(info) as src, target.open(info, "w") as dst:
@@ -98,31 +98,3 @@ def replace_sheet_rows(path: str, sheet_number: int, frame: pd.DataFrame, kinds:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-_EXTERNAL_TARGET = re.compile(rb'Target="([^"]*)"(?= TargetMode="External")')
-
-
-def _portable_rels(body: bytes) -> bytes:
-    if b'TargetMode="External"' not in body:
-        return body
-    return _EXTERNAL_TARGET.sub(lambda m: b'Target="' + m.group(1).replace(b"\\", b"/") + b'"', body)
-
-
-def portable_links(data: bytes) -> bytes:
-    """xlsxwriter writes links to files with Windows backslashes; forward slashes open everywhere."""
-    source = zipfile.ZipFile(io.BytesIO(data))
-    out = io.BytesIO()
-    with source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
-        for info in source.infolist():
-            body = source.read(info)
-            target.writestr(info, _portable_rels(body) if info.filename.endswith(".rels") else body)
-    return out.getvalue()
-
-
-def link_to(target: str, from_folder: str) -> str | None:
-    """An 'external:' link to `target` relative to the workbook's folder (links survive moving both)."""
-    if not target:
-        return None
-    relative = os.path.relpath(target, from_folder).replace(os.sep, "/")
-    return "external:" + relative if len(relative) < 220 else None

@@ -7,9 +7,9 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .fastsheet import link_to, portable_links
 from .labels import Labels, catalogue
 from .layout import safe_part
+from .links import link_to, portable_links
 from .problems import COLUMNS, Problem
 from .writer import WORKBOOK_OPTIONS, write_atomic
 

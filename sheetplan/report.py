@@ -12,9 +12,9 @@ import xlsxwriter
 
 from .consolidate import Consolidation
 from .facts import FACT_COLUMNS
-from .fastsheet import link_to
 from .labels import Labels
 from .layout import safe_part
+from .links import link_to
 
 GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
 # constant_memory streams rows to disk: a 2000-person fact table stays far below 1 GB of memory.
