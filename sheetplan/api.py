@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from .builders import Context
-from .errors import ConfigError, WorkspaceError
+from .errors import ConfigError
 from .generate import GenerateResult, Job, run_jobs, sent_records
 from .layout import KINDS, safe_part
 from .plan import PlanState, StoredPrior, prior_rows, prior_year, suggest
@@ -157,11 +157,3 @@ def _file_name(kind: str, period: str, owner: str, owner_name: str, revision: in
     if revision > 1:  # earlier revisions may already be out by email: never overwrite them
         base = base[:-5] + f"-r{revision}.xlsx"
     return base
-
-
-def check_workspace(root: str | Path | None) -> Workspace:
-    """Open and validate a workspace; raises with every config or roster problem listed."""
-    try:
-        return open_workspace(root)
-    except FileNotFoundError as exc:
-        raise WorkspaceError(str(exc)) from None

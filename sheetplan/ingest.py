@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import shutil
 import time
@@ -355,11 +354,3 @@ def _move_processed(source: Path, inbox: Path) -> None:
         target = target_dir / f"{source.stem}-{counter}{source.suffix}"
         counter += 1
     shutil.move(str(source), target)
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -11,13 +11,14 @@ from .errors import ConfigError
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
-@lru_cache(maxsize=4)
-def catalogue(lang: str) -> dict[str, dict[str, str]]:
-    path = TEMPLATES_DIR / f"labels.{lang}.toml"
+@lru_cache(maxsize=8)
+def catalogue(lang: str, name: str = "labels") -> dict[str, dict[str, str]]:
+    """templates/<name>.<lang>.toml: 'labels' for workbooks and messages, 'mail' for email texts."""
+    path = TEMPLATES_DIR / f"{name}.{lang}.toml"
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"no label catalogue for language {lang!r} ({path})") from None
+        raise ConfigError(f"no {name} catalogue for language {lang!r} ({path})") from None
 
 
 class Labels:

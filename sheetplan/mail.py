@@ -12,7 +12,6 @@ import json
 import os
 import re
 import time
-import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,12 +19,11 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
-from functools import lru_cache
 from pathlib import Path
 
 from .errors import ConfigError, EnvironmentProblem
 from .feedback import feedback_path
-from .labels import TEMPLATES_DIR
+from .labels import catalogue
 from .layout import KINDS, safe_part
 from .problems import Problem
 from .smtp import Permanent, SmtpConnection, Transient
@@ -76,13 +74,8 @@ class MailResult:
 # ------------------------------------------------------------------------------------------- texts
 
 
-@lru_cache(maxsize=4)
 def mail_catalogue(lang: str) -> dict[str, dict[str, str]]:
-    path = TEMPLATES_DIR / f"mail.{lang}.toml"
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"no mail catalogue for language {lang!r} ({path})") from None
+    return catalogue(lang, "mail")
 
 
 class _Texts:
