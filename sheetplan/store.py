@@ -132,6 +132,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX prior_owner ON prior (kind, owner);
     """,
+    # 6: the accepted figures in one long form, whatever kind of workbook brought them: actuals from
+    # month reports and targets from plans, each with the submission it came from
+    """
+    CREATE VIEW accepted_values AS
+    SELECT 'person' AS level, s.owner AS owner, s.period AS period, substr(v.block, 4) AS metric,
+           v.row_key AS customer_group, v.value AS value, 'actual' AS measure, s.id AS submission_id
+    FROM submitted_values v JOIN submissions s ON s.id = v.submission_id
+    WHERE s.status = 'accepted' AND s.kind = 'month' AND v.block <> 'in_revision'
+    UNION ALL
+    SELECT t.level, t.owner, t.period, t.metric, t.customer_group, t.value, 'target', t.submission_id
+    FROM targets t JOIN submissions s ON s.id = t.submission_id
+    WHERE t.source = 'accepted' AND s.status = 'accepted';
+    """,
 )
 
 SUGGESTION = "suggestion"

@@ -608,3 +608,30 @@ def test_dry_run_reports_supersede_and_stale_like_a_real_run(make_workspace):
     assert [(o.name, o.status) for o in real.outcomes] == [("a-rev2.xlsx", "accepted"), ("b-rev1-late.xlsx", "stale")]
     assert [(o.name, o.status) for o in dry.outcomes] == [(o.name, o.status) for o in real.outcomes]
     assert dry.counts["superseded"] == real.counts["superseded"] == 1
+
+
+def test_accepted_values_view_gives_every_accepted_figure_in_long_form(make_workspace):
+    """Actuals and targets from accepted files, in one long table with their source submission."""
+    import sqlite3
+
+    from sheetplan.simulate import fill_months, fill_plans
+
+    ws = make_workspace("accepted-view")
+    decimals = {m.key: m.decimals for m in ws.config.metrics}
+    with ws.store() as store:
+        month = next(r for r in store.sent("month") if r.owner == "P004")
+        person = next(r for r in store.sent("person") if r.owner == "P004")
+    folder = ws.root / "view-returns"
+    fill_months([ws.root / month.path], folder, decimals)
+    fill_plans([ws.root / person.path], folder, decimals)
+    report = ingest(ws, [folder], write_report=False)
+    assert sorted(o.status for o in report.outcomes) == ["accepted", "accepted"]
+    db = sqlite3.connect(ws.private / "plan.sqlite")
+    rows = db.execute("SELECT level, owner, period, metric, customer_group, measure, submission_id"
+                      " FROM accepted_values").fetchall()
+    groups, metrics = len(ws.config.customer_groups), len(ws.config.metrics)
+    actuals = [r for r in rows if r[5] == "actual"]
+    targets = [r for r in rows if r[5] == "target"]
+    assert len(actuals) == groups * metrics and {r[:3] for r in actuals} == {("person", "P004", "2027-03")}
+    assert len(targets) == groups * metrics * 12 and {r[1] for r in targets} == {"P004"}
+    assert {r[6] for r in rows} == {o.submission_id for o in report.outcomes}
