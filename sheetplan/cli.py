@@ -359,5 +359,32 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
 # --- end email -----------------------------------------------------------------------------------------
 
 
+# --- review --------------------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def review() -> None:
+    """Year-end reviews of the plan against what was sold.
+
+    Example: sheetplan -w plans review annual
+    """
+
+
+@review.command("annual")
+@click.option("--year", type=click.IntRange(2000, 2100), default=None,
+              help="The fiscal year to review; must be the workspace's (default: the workspace's year).")
+@click.pass_context
+def review_annual(ctx: click.Context, year: int | None) -> None:
+    """Write the annual summary (totals, growth, rankings, bands) and next year's history file into reports/.
+
+    Example: sheetplan -w plans review annual --year 2027
+    """
+    from .annual import run_annual
+
+    result = run_annual(_open(ctx), year)
+    people = len(result.people)
+    click.echo(f"Annual summary {result.year} (as of {result.month}, {people} people): {result.workbook}")
+    click.echo(f"History for next year ({len(result.history)} rows): {result.history_file}")
+# --- end review ----------------------------------------------------------------------------------------
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

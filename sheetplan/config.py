@@ -91,6 +91,28 @@ class Mail:
 # --- end [mail] -----------------------------------------------------------------------------
 
 
+# --- [review] (sheetplan review annual) -----------------------------------------------------
+@dataclass(frozen=True)
+class Band:
+    """A reward/penalty band: a person's score falls in the first band whose `below` is greater."""
+
+    name: str
+    below: float
+
+
+DEFAULT_BANDS = (Band("below", 0.8), Band("on target", 1.0), Band("above", math.inf))
+
+
+@dataclass(frozen=True)
+class Review:
+    bands: tuple[Band, ...] = DEFAULT_BANDS
+
+    def band(self, score: float) -> str:
+        """The name of the first band whose threshold is above `score` ('' when none is)."""
+        return next((b.name for b in self.bands if b.below > score), "")
+# --- end [review] ---------------------------------------------------------------------------
+
+
 @dataclass(frozen=True)
 class Config:
     company: str
@@ -106,6 +128,7 @@ class Config:
     flags: Flags = Flags()
     password: str = ""
     mail: Mail = Mail()
+    review: Review = Review()  # [review]
 
     def metric(self, key: str) -> Metric:
         for metric in self.metrics:
@@ -198,7 +221,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
                           [Problem("config-syntax", str(exc), file=source)]) from None
     check = _Checker(source)
     check.unknown(data, {"company", "fiscal", "planning", "metrics", "allocation", "rollover", "flags",
-                         "protection", "approvals", "mail", "deadlines"}, "")
+                         "protection", "approvals", "mail", "deadlines", "review"}, "")
 
     company = check.table(data, "company", "company")
     check.unknown(company, {"name", "currency", "language"}, "company")
@@ -246,6 +269,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     check.unknown(protection, {"password"}, "protection")
     password = check.get(protection, "password", "protection", str, "")
     mail = _mail(check, data)
+    review = _review(check, data)  # [review]
 
     if check.problems:
         raise ConfigError(f"{source} has {len(check.problems)} problem(s); nothing was generated",
@@ -254,6 +278,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         company=name, currency=currency, language=language, fiscal_year=year, start_month=start_month,
         metrics=tuple(metrics), customer_groups=tuple(groups), selling_roles=tuple(roles),
         allocation=allocation, rollover=rollover, flags=flags, password=password or "", mail=mail,
+        review=review,
     )
 
 
@@ -334,6 +359,45 @@ def _deadlines(check: _Checker, table: dict) -> tuple[tuple[str, str], ...]:
         out.append((key, value))
     return tuple(out)
 # --- end [mail] -----------------------------------------------------------------------------
+
+
+# --- [review] -------------------------------------------------------------------------------
+def _review(check: _Checker, data: dict) -> Review:
+    """`bands = [{name = "below", below = 0.8}, ..., {name = "above", below = inf}]`, thresholds rising."""
+    table = check.table(data, "review", "review", required=False)
+    check.unknown(table, {"bands"}, "review")
+    raw = check.get(table, "bands", "review", list, None)
+    if raw is None:
+        return Review()
+    if not raw:
+        check.fail("review.bands", "review.bands must list at least one band")
+        return Review()
+    bands: list[Band] = []
+    for index, item in enumerate(raw):
+        path = f"review.bands[{index}]"
+        if not isinstance(item, dict):
+            check.fail(path, f"{path} must be a table such as {{name = \"above\", below = inf}}", item)
+            continue
+        check.unknown(item, {"name", "below"}, path)
+        name = check.get(item, "name", path, str)
+        if name is not None and not name.strip():
+            check.fail(f"{path}.name", f"{path}.name must not be empty", name)
+            name = None
+        below = item.get("below")
+        # the last band is open-ended, so inf is allowed here (and only here in the config)
+        if isinstance(below, bool) or not isinstance(below, (int, float)) or below != below:
+            check.fail(f"{path}.below", f"{path}.below must be a number (or inf), got {below!r}", below)
+            below = None
+        if name is None or below is None:
+            continue
+        if any(b.name == name for b in bands):
+            check.fail(f"{path}.name", f"duplicate band name {name!r}", name)
+        if bands and float(below) <= bands[-1].below:
+            check.fail(f"{path}.below", f"{path}.below must be greater than the band before it "
+                       f"({bands[-1].below:g}), got {below!r}", below)
+        bands.append(Band(name, float(below)))
+    return Review(tuple(bands)) if bands else Review()
+# --- end [review] ---------------------------------------------------------------------------
 
 
 def _string_list(check: _Checker, data: dict, key: str, path: str, required: bool) -> list[str]:
