@@ -359,6 +359,47 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
 # --- end email -----------------------------------------------------------------------------------------
 
 
+# --- history -------------------------------------------------------------------------------------------
+@main.command()
+@click.argument("owner")
+@click.option("--metric", help="Only this metric (its key in sheetplan.toml, e.g. revenue).")
+@click.option("--all", "show_all", is_flag=True, help="Also the monthly plan grid, not only the annual figures.")
+@click.pass_context
+def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) -> None:
+    """Every accepted change to the targets of OWNER (person id or team name), with its source file and time.
+
+    Shows each version from 1 on against the one before it; the company owner also sees the company targets.
+    Exit status: 0, or 2 for an unknown owner or metric.
+
+    Example: sheetplan -w plans history North --metric revenue
+    """
+    import pandas as pd
+
+    from .audit import target_history
+    from .labels import Labels
+
+    workspace = _open(ctx)
+    frame = target_history(workspace, owner, metric)
+    labels = Labels(workspace.config.language)
+    decimals = {m.key: m.decimals for m in workspace.config.metrics}
+    frame = frame[frame["version"] >= 1]
+    if not show_all:
+        frame = frame[frame["period"] == str(workspace.config.fiscal_year)]
+    if frame.empty:
+        click.echo(labels("audit.no_changes", owner=owner))
+        return
+    click.echo(labels("audit.history_title", owner=owner))
+    for r in frame.itertuples(index=False):
+        d = decimals.get(r.metric, 2)
+        before = "-" if pd.isna(r.previous_value) else f"{r.previous_value:,.{d}f}"
+        change = "" if pd.isna(r.change) else f" ({r.change:+,.{d}f})"
+        revision = "" if pd.isna(r.submission_revision) else f" r{r.submission_revision}"
+        where = " ".join(part for part in (r.level, r.owner, r.period, r.metric, r.customer_group) if part)
+        click.echo(f"{where} v{r.version}: {before} -> {r.value:,.{d}f}{change}  {r.submitted_file}{revision}"
+                   f"  {r.received_at}")
+# --- end history ---------------------------------------------------------------------------------------
+
+
 # --- review --------------------------------------------------------------------------------------------
 @main.group(cls=_Group)
 def review() -> None:

@@ -262,6 +262,29 @@ def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
     ws.set_column(8, 8, 80)
 
 
+# --- audit sheet ---------------------------------------------------------------------------------------
+def _audit_sheet(b: _Book, trail: pd.DataFrame, decimals: dict[str, int], name: str) -> None:
+    """Every accepted target version with the file that brought it: values only, user text as text."""
+    from .audit import AUDIT_COLUMNS
+
+    ws = b.sheet(name)
+    b.header(ws, 0, [b.labels(f"audit.{column}") for column in AUDIT_COLUMNS])
+    figures = {"value", "previous_value", "change"}
+    for i, rec in enumerate(trail[AUDIT_COLUMNS].itertuples(index=False)):
+        money = b.money[decimals.get(rec.metric, 2)]
+        for col, column in enumerate(AUDIT_COLUMNS):
+            value = getattr(rec, column)
+            b.value(ws, 1 + i, col, None if pd.isna(value) else value, money if column in figures else None)
+    ws.autofilter(0, 0, max(len(trail), 1), len(AUDIT_COLUMNS) - 1)
+    ws.freeze_panes(1, 0)
+    ws.set_column(0, 5, 13)
+    ws.set_column(6, 8, 15)
+    ws.set_column(9, 9, 11)
+    ws.set_column(10, 11, 40)
+    ws.set_column(12, 17, 20)
+# --- end audit sheet -----------------------------------------------------------------------------------
+
+
 def _data_sheet(b: _Book, facts: pd.DataFrame, name: str) -> None:
     """The tidy fact table: header and layout through xlsxwriter, rows streamed in after closing."""
     ws = b.sheet(name)
@@ -356,7 +379,8 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
 
 
 def write_summary(workspace, c: Consolidation, path: Path) -> Path:
-    """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Issues and Data."""
+    """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Issues, Audit and Data."""
+    from .audit import audit_trail  # audit
     labels = Labels(workspace.config.language)
     metrics = list(workspace.config.metrics)
     c.flags_cfg = workspace.config.flags
@@ -372,6 +396,7 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
         _matrix_sheet(b, c.facts, c.people, metrics, workspace.config.months, names["matrix"], c.flags_cfg)
         _flags_sheet(b, c.flags, {m.key: m.label(labels.lang) for m in metrics}, names["flags"])
         _issues_sheet(b, c.inputs.open_problems, names["issues"])
+        _audit_sheet(b, audit_trail(workspace), {m.key: m.decimals for m in metrics}, labels("audit.sheet"))  # audit
         _data_sheet(b, c.facts, names["data"])
         _dashboard(b, dashboard, c, workspace, metrics, names, blocks, team_rows, people_rows)
         dashboard.activate()

@@ -1,0 +1,76 @@
+"""The audit trail of targets: every version of every figure, with the returned file that brought it."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from .errors import ConfigError
+from .store import ACCEPTED
+from .workspace import Workspace
+
+AUDIT_COLUMNS = ["level", "owner", "period", "metric", "customer_group", "version", "value", "previous_value",
+                 "change", "source", "submitted_file", "archive_path", "received_at", "recorded_at",
+                 "submission_kind", "submission_revision", "approver", "comment"]
+LEVEL_ORDER = {"company": 0, "team": 1, "person": 2}
+
+# LAG over every version of the key (suggestion included) before any filter, so version 1's previous value
+# is the suggestion it replaced. approver and comment stay empty until approvals exist.
+_QUERY = """
+SELECT * FROM (
+    SELECT t.level, t.owner, t.period, t.metric, t.customer_group, t.version, t.value,
+           LAG(t.value) OVER (PARTITION BY t.level, t.owner, t.period, t.metric, t.customer_group
+                              ORDER BY t.version) AS previous_value,
+           t.source, COALESCE(s.original_name, '') AS submitted_file, COALESCE(s.archive_path, '') AS archive_path,
+           COALESCE(s.received_at, '') AS received_at, t.created_at AS recorded_at,
+           COALESCE(s.kind, '') AS submission_kind, s.revision AS submission_revision,
+           '' AS approver, '' AS comment
+    FROM targets t LEFT JOIN submissions s ON s.id = t.submission_id
+    WHERE {scope}
+) WHERE {keep}
+"""
+
+
+def _frame(workspace: Workspace, scope: str, keep: str, args: list) -> pd.DataFrame:
+    with workspace.store() as store:
+        rows = store.db.execute(_QUERY.format(scope=scope, keep=keep), args).fetchall()
+    names = [c for c in AUDIT_COLUMNS if c != "change"]
+    frame = pd.DataFrame(rows, columns=names)
+    frame["previous_value"] = frame["previous_value"].astype(float)
+    # rounded: 1234.5 - 1134.5 must read 100, not 100.00000000000009
+    frame["change"] = (frame["value"].astype(float) - frame["previous_value"]).round(6)
+    frame["submission_revision"] = frame["submission_revision"].astype("Int64")
+    order = frame["level"].map(LEVEL_ORDER).fillna(len(LEVEL_ORDER))
+    frame = frame.assign(_order=order).sort_values(
+        ["_order", "owner", "period", "metric", "customer_group", "version"], kind="stable")
+    return frame.drop(columns="_order")[AUDIT_COLUMNS].reset_index(drop=True)
+
+
+def _known(workspace: Workspace, owner: str) -> bool:
+    roster = workspace.roster
+    if roster.get(owner) is not None or owner in roster.teams:
+        return True
+    with workspace.store() as store:  # someone who has left the roster keeps a history
+        return store.db.execute("SELECT 1 FROM targets WHERE owner = ? LIMIT 1", (owner,)).fetchone() is not None
+
+
+def target_history(workspace: Workspace, owner: str, metric: str | None = None) -> pd.DataFrame:
+    """Every version of every target of `owner` (person id or team name; the company owner also gets the
+    company targets), annual and monthly, oldest version first within each figure."""
+    if not owner or not _known(workspace, owner):
+        raise ConfigError(f"unknown owner {owner!r}: not a person id or team name of the roster")
+    keys = [m.key for m in workspace.config.metrics]
+    if metric is not None and metric not in keys:
+        raise ConfigError(f"unknown metric {metric!r}: expected one of {', '.join(keys)}")
+    company = workspace.roster.company_owner()
+    scope, args = "t.owner = ?", [owner]
+    if company is not None and company.person_id == owner:
+        scope = "(t.owner = ? OR t.level = 'company')"
+    if metric is not None:
+        scope += " AND t.metric = ?"
+        args.append(metric)
+    return _frame(workspace, scope, "1 = 1", args)
+
+
+def audit_trail(workspace: Workspace) -> pd.DataFrame:
+    """Every accepted target version in the workspace (suggestions are derived, so they are left out)."""
+    return _frame(workspace, "1 = 1", "source = ?", [ACCEPTED])

@@ -1,0 +1,174 @@
+"""The audit trail of targets: a company plan returned twice (a corrected copy of the same revision later), read
+back through `target_history`, the `history` command and the summary's Audit sheet.
+
+The VP first moves 100 revenue from North to South, then sends a corrected copy moving 250: North's team target
+goes suggestion -> -100 -> -250, South's the other way, and each version names the file that brought it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import openpyxl
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from openpyxl.utils.cell import range_boundaries
+
+from sheetplan import api
+from sheetplan.audit import AUDIT_COLUMNS, audit_trail, target_history
+from sheetplan.cli import main
+from sheetplan.consolidate import run_consolidation
+from sheetplan.errors import ConfigError
+from sheetplan.ingest import ingest
+from sheetplan.labels import Labels
+from sheetplan.simulate import fill_file, input_areas, read_block
+
+FY = "2027"
+FIRST, CORRECTED = "company-plan.xlsx", "company-plan-corrected.xlsx"
+
+
+def _return(ws, template, name: str, moved: float, stamp: float):
+    """Return the company template with `moved` revenue taken from North (row 1) and given to South (row 2)."""
+    book = openpyxl.load_workbook(template)
+    areas = input_areas(book)
+    teams = [row[0] for row in read_block(book, areas["rows_revenue"])]
+    rows = read_block(book, areas["in_revenue"])
+    rows[0][0] = round(rows[0][0] - moved, 2)
+    rows[1][0] = round(rows[1][0] + moved, 2)
+    folder = ws.folder("inbox") / name.removesuffix(".xlsx")
+    path = fill_file(template, folder / name, {"in_revenue": rows})
+    os.utime(path, (stamp, stamp))  # received_at is the file's time: the corrected copy comes later
+    report = ingest(ws, [folder])
+    assert report.counts["accepted"] == 1, report.to_frame().to_dict("records")
+    return teams[:2]
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory):
+    ws = api.init_workspace(tmp_path_factory.mktemp("audit") / "ws", demo=True, year=2027)
+    (template,) = api.generate(ws, "company").files
+    api.generate(ws, "team")
+    with ws.store() as store:
+        suggested = {owner: value for _l, owner, _p, _m, _g, value, *_ in
+                     store.current_rows(level="team", period=FY) if _m == "revenue"}
+    now = time.time() - 3600
+    north, south = _return(ws, template, FIRST, 100, now)
+    _return(ws, template, CORRECTED, 250, now + 60)
+    return ws, north, south, suggested
+
+
+def test_history_of_a_team_shows_each_version_with_its_file(scenario):
+    ws, north, _south, suggested = scenario
+    frame = target_history(ws, north, "revenue")
+    assert list(frame.columns) == AUDIT_COLUMNS
+    assert set(frame["level"]) == {"team"} and set(frame["period"]) == {FY}
+    got = frame[["version", "value", "previous_value", "change", "source", "submitted_file", "submission_kind",
+                 "submission_revision"]].astype(object).where(frame.notna(), None).values.tolist()
+    base = suggested[north]
+    assert got == [
+        [0, base, None, None, "suggestion", "", "", None],
+        [1, pytest.approx(base - 100), base, pytest.approx(-100), "accepted", FIRST, "company", 1],
+        [2, pytest.approx(base - 250), pytest.approx(base - 100), pytest.approx(-150), "accepted", CORRECTED,
+         "company", 1],
+    ]
+    accepted = frame[frame["version"] >= 1]
+    assert (accepted["received_at"].iloc[0] < accepted["received_at"].iloc[1])
+    assert all(path.startswith("archive") and (ws.root / path).is_file() for path in accepted["archive_path"])
+    assert (accepted[["approver", "comment"]] == "").all().all()  # filled once approvals exist
+
+
+def test_every_metric_without_a_filter_and_the_other_team(scenario):
+    ws, north, south, suggested = scenario
+    frame = target_history(ws, north)
+    assert sorted(set(frame["metric"])) == sorted(m.key for m in ws.config.metrics)
+    assert len(frame) == 3 * len(ws.config.metrics)  # unchanged metrics get versions too: the file said so
+    keys = frame[["level", "period", "metric", "customer_group", "version"]].values.tolist()
+    assert keys == sorted(keys)
+    south_changes = target_history(ws, south, "revenue")["change"].tolist()[1:]
+    assert south_changes == pytest.approx([100, 150])
+
+
+def test_company_owner_sees_company_targets_and_people_their_monthly_grid(scenario):
+    ws = scenario[0]
+    vp = ws.roster.company_owner().person_id
+    assert "company" in set(target_history(ws, vp)["level"])
+    seller = ws.roster.sellers(ws.config)[0].person_id
+    periods = set(target_history(ws, seller)["period"])
+    assert FY in periods and set(ws.config.months) <= periods
+
+
+def test_unknown_owner_or_metric_is_an_error(scenario):
+    ws = scenario[0]
+    with pytest.raises(ConfigError, match="unknown owner"):
+        target_history(ws, "Nobody")
+    with pytest.raises(ConfigError, match="unknown metric"):
+        target_history(ws, scenario[1], "nothing")
+
+
+def test_audit_trail_lists_every_accepted_version(scenario):
+    ws, north, _south, _ = scenario
+    trail = audit_trail(ws)
+    assert set(trail["source"]) == {"accepted"}
+    teams = len(ws.roster.teams)
+    assert len(trail) == 2 * teams * len(ws.config.metrics)
+    mine = trail[(trail["owner"] == north) & (trail["metric"] == "revenue")]
+    assert mine["version"].tolist() == [1, 2] and mine["submitted_file"].tolist() == [FIRST, CORRECTED]
+
+
+def _invoke(ws, *args: str):
+    return CliRunner().invoke(main, ["-w", str(ws.root), "history", *args], catch_exceptions=False)
+
+
+def test_history_command_prints_the_changes(scenario):
+    ws, north, _south, suggested = scenario
+    frame = target_history(ws, north, "revenue")
+    received = frame["received_at"].tolist()
+    base = suggested[north]
+    result = _invoke(ws, north, "--metric", "revenue")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        f"Target history of {north}",
+        f"team {north} {FY} revenue v1: {base:,.2f} -> {base - 100:,.2f} (-100.00)  {FIRST} r1  {received[1]}",
+        f"team {north} {FY} revenue v2: {base - 100:,.2f} -> {base - 250:,.2f} (-150.00)  {CORRECTED} r1"
+        f"  {received[2]}",
+    ]
+    everything = _invoke(ws, north, "--all")
+    assert everything.exit_code == 0
+    assert len(everything.output.splitlines()) == 1 + 2 * len(ws.config.metrics)
+
+
+def test_history_command_without_changes_and_for_an_unknown_owner(scenario):
+    ws = scenario[0]
+    seller = ws.roster.sellers(ws.config)[0].person_id
+    quiet = _invoke(ws, seller)
+    assert (quiet.exit_code, quiet.output) == (0, f"No accepted changes to the targets of {seller}.\n")
+    unknown = _invoke(ws, "Nobody")
+    assert unknown.exit_code == 2
+    assert "unknown owner 'Nobody'" in unknown.stderr
+
+
+def test_summary_has_an_audit_sheet_with_the_trail(scenario):
+    ws, north, _south, _ = scenario
+    result = run_consolidation(ws, ws.config.months[0])
+    book = openpyxl.load_workbook(result.summary)
+    labels = Labels(ws.config.language)
+    names = book.sheetnames
+    audit = labels("audit.sheet")
+    assert names.index(audit) == names.index(labels("summary.issues")) + 1 == names.index(labels("summary.data")) - 1
+    sheet = book[audit]
+    assert [c.value for c in sheet[1]] == [labels(f"audit.{c}") for c in AUDIT_COLUMNS]
+    assert sheet.freeze_panes == "A2"
+    min_col, min_row, max_col, max_row = range_boundaries(sheet.auto_filter.ref)
+    assert (min_col, min_row, max_col, max_row) == (1, 1, len(AUDIT_COLUMNS), sheet.max_row)
+    frame = pd.read_excel(result.summary, sheet_name=audit, engine="openpyxl", dtype={"Period": str})
+    trail = audit_trail(ws)
+    assert len(frame) == len(trail)
+    rows = frame[(frame["Owner"] == north) & (frame["Metric"] == "revenue")]
+    assert rows["Version"].tolist() == [1, 2]
+    assert rows["Submitted file"].tolist() == [FIRST, CORRECTED]
+    assert rows["Change"].tolist() == pytest.approx([-100, -150])
+    assert rows["Template revision"].tolist() == [1, 1]
+    assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)  # values only
+    assert all(c.data_type == "s" for c in sheet["K"][1:])  # file names stay text
