@@ -49,30 +49,37 @@ def rollover(targets: np.ndarray, actuals: np.ndarray, reported: int, policy: st
 
     `targets` and `actuals` are (cells, 12). Months 0..reported-1 have closed (a missing actual counts
     as 0). The unmet part is effective target - actual: a shortfall (or, for a budget, an overspend)
-    always carries; an over-achievement carries as credit only with carry_credit. `next_month` adds
-    it to the following month; `spread` spreads it over the remaining months in proportion to their
-    original targets (equally if those are all zero). What goes past the last month is not carried.
+    always carries; an over-achievement carries as credit only with carry_credit.
+
+    It carries only into later months that have a target of their own: `next_month` adds it to the
+    next such month, `spread` spreads it over all of them in proportion to their targets (the rounding
+    remainder to the first). So a leaver's shortfall is not pushed into months after they left, and
+    what has no later month with a target left is not carried.
     """
     cells, months = targets.shape
     carried_in = np.zeros_like(targets, dtype=float)
     if policy == "none":
         return carried_in
     scale = 10 ** decimals
+    rows = np.arange(cells)
     for m in range(min(reported, months - 1)):
         effective = targets[:, m] + carried_in[:, m]
         gap = effective - actuals[:, m]
         bad = gap > 0 if higher_is_better else gap < 0
         carry = np.where(bad | carry_credit, gap, 0.0)
-        if policy == "next_month":
-            carried_in[:, m + 1] += carry
-            continue
         rest = targets[:, m + 1:]
+        working = rest > 0
+        has_month = working.any(axis=1)
+        first = m + 1 + working.argmax(axis=1)  # the next month with a target (where has_month)
+        if policy == "next_month":
+            carried_in[rows[has_month], first[has_month]] += carry[has_month]
+            continue
         weights = rest.sum(axis=1, keepdims=True)
-        share = np.where(weights > 0, rest / np.where(weights > 0, weights, 1.0), 1.0 / rest.shape[1])
+        share = np.where(weights > 0, rest / np.where(weights > 0, weights, 1.0), 0.0)
         parts = np.round(share * carry[:, None] * scale) / scale
-        # the rounding remainder goes to the first remaining month, so nothing is lost
-        parts[:, 0] += carry - parts.sum(axis=1)
         carried_in[:, m + 1:] += parts
+        remainder = np.where(has_month, carry - parts.sum(axis=1), 0.0)  # so nothing is lost
+        carried_in[rows[has_month], first[has_month]] += remainder[has_month]
     return np.round(carried_in, decimals)
 
 

@@ -292,18 +292,18 @@ def test_rollover_next_month_carries_shortfalls_only():
     check(pick(f, "person", "T1", "A", "rev", "Key", FEB), effective_target=120, variance=10, attainment=1.0833)
     # A Web: February unreported -> 50 into March; March 100 against 60 -> 40 into April
     assert series(f, "rollover_in", "person", "T1", "A", "rev", "Web", MONTHS[:5]) == [0, 0, 50, 40, 0]
-    # B: February short 50 -> March; March 50 against nothing -> April
-    assert series(f, "rollover_in", "person", "T1", "B", "rev", "Key", MONTHS[:5]) == [0, 0, 50, 50, 0]
+    # B left after February: February's 50 short has no later month with a target, so nothing carries
+    assert series(f, "rollover_in", "person", "T1", "B", "rev", "Key", MONTHS[:5]) == [0, 0, 0, 0, 0]
     # C: February unreported -> 300 into March; March 600 against 330 -> 270 into April
     assert series(f, "rollover_in", "person", "T1", "C", "rev", "Key", [MAR, APR, MAY]) == [300, 270, 0]
-    # T1 = sum of people where they were: February A 20; March A 50 + B 50 + C 300; April A 40 + B 50 + C 270
-    assert series(f, "rollover_in", "team", "T1", "", "rev", "", MONTHS[:5]) == [0, 20, 400, 360, 0]
-    assert series(f, "rollover_in", "company", "", "", "rev", "", MONTHS[:5]) == [0, 20, 400, 360, 0]
+    # T1 = sum of people where they were: February A 20; March A 50 + C 300; April A 40 + C 270
+    assert series(f, "rollover_in", "team", "T1", "", "rev", "", MONTHS[:5]) == [0, 20, 350, 310, 0]
+    assert series(f, "rollover_in", "company", "", "", "rev", "", MONTHS[:5]) == [0, 20, 350, 310, 0]
     # a budget carries its overspend: A travel February 12 of 10 -> March budget 8; March 10 of 8 -> April 8
     assert series(f, "rollover_in", "person", "T1", "A", "travel", "Key", MONTHS[:5]) == [0, 0, -2, -2, 0]
     check(pick(f, "person", "T1", "A", "travel", "Key", MAR), effective_target=8, attainment=0.8)
-    # B spent 5 of a zero budget in February: -5 in March, and March (0 spent of -5) carries -5 again
-    assert series(f, "rollover_in", "person", "T1", "B", "travel", "Key", MONTHS[:5]) == [0, 0, -5, -5, 0]
+    # B spent 5 of a zero budget in February, then left: no later month has a budget to take the -5
+    assert series(f, "rollover_in", "person", "T1", "B", "travel", "Key", MONTHS[:5]) == [0, 0, 0, 0, 0]
     # the year to date is the plan, not the effective target
     check(pick(f, "person", "T1", "A", "rev", "Key", MAR), ytd_target=300)
 
@@ -361,10 +361,28 @@ def test_spread_in_proportion_to_the_original_targets():
     targets = np.array([[10.0, 5, 5, 5] + [0.0] * 8])
     carried = rollover(targets, np.zeros_like(targets), 1, "spread", False, True, 0)
     assert carried.tolist() == [[0, 4, 3, 3] + [0.0] * 8]
-    # nothing left to weigh by: spread equally over the 11 months (1.10 each for 12.10)
+    # no later month has a target (a leaver): nothing is carried
     targets = np.array([[12.10] + [0.0] * 11])
     carried = rollover(targets, np.zeros_like(targets), 1, "spread", False, True, 2)
-    assert carried.tolist() == [[0.0] + [1.10] * 11]
+    assert carried.tolist() == [[0.0] * 12]
+    # the remainder goes to the first later month that has a target, not to an empty one
+    targets = np.array([[10.0, 0, 5, 5, 5] + [0.0] * 7])
+    carried = rollover(targets, np.zeros_like(targets), 1, "spread", False, True, 0)
+    assert carried.tolist() == [[0, 0, 4, 3, 3] + [0.0] * 7]
+
+
+def test_next_month_skips_months_without_a_target_and_stops_at_the_last_one():
+    # a leaver: 100 target in January and February, nothing after; January 60, February 70 reported
+    targets = np.array([[100.0, 100.0] + [0.0] * 10])
+    actuals = np.array([[60.0, 70.0] + [0.0] * 10])
+    carried = rollover(targets, actuals, 3, "next_month", False, True, 0)
+    # January's 40 goes to February (140 effective, 70 sold); February's 70 has no month to go to
+    assert carried.tolist() == [[0.0, 40.0] + [0.0] * 10]
+    # a month without a target in between is skipped: 30 short in January lands in March
+    targets = np.array([[100.0, 0.0, 100.0] + [0.0] * 9])
+    actuals = np.array([[70.0] + [0.0] * 11])
+    carried = rollover(targets, actuals, 1, "next_month", False, True, 0)
+    assert carried.tolist() == [[0.0, 0.0, 30.0] + [0.0] * 9]
 
 
 def test_nothing_carries_past_the_last_month():
@@ -480,13 +498,22 @@ def test_property_rollover_with_credit_keeps_the_annual_total(office, policy):
     (t, a, teams), through, _policy = office
     f = build_facts(t, a, teams, RULES, MONTHS, through, policy, True)
     annual = t.groupby(["person", "metric", "customer_group"])["target"].sum()
+    # A carry needs a later month with a target to land in; the identity holds where every month has one.
+    later = t[t["month"] > MONTHS[0]]
+    covered = later.groupby(["person", "metric", "customer_group"])["target"].min() > 0
+    people_covered = covered.groupby(level=["person", "metric"]).all()
     for (person, metric, group), rows in f[f["level"] == "person"].groupby(["person", "metric", "customer_group"]):
+        if not (people_covered.get((person, metric), False) if group == "" else covered.get((person, metric, group),
+                                                                                            False)):
+            continue
         rows = rows.sort_values("month")
         now = rows[rows["month"] == through].iloc[0]
         future = rows.loc[rows["month"] > through, "effective_target"].sum()
         expected = annual[(person, metric)].sum() if group == "" else annual[(person, metric, group)]
         assert now["ytd_actual"] + future == pytest.approx(expected, abs=1e-6)
     for metric, rows in f[(f["level"] == "company") & (f["customer_group"] == "")].groupby("metric"):
+        if not covered.xs(metric, level="metric").all():
+            continue
         now = rows[rows["month"] == through].iloc[0]
         future = rows.loc[rows["month"] > through, "effective_target"].sum()
         assert now["ytd_actual"] + future == pytest.approx(annual.xs(metric, level="metric").sum(), abs=1e-6)
