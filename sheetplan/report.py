@@ -350,6 +350,8 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
     for col in (7, 8):
         line.add_series({"name": [company, first - 1, col], "categories": [company, first, 0, last, 0],
                          "values": [company, first, col, last, col], "y2_axis": True})
+    chart.set_y_axis({"num_format": "#,##0"})
+    line.set_y2_axis({"num_format": "#,##0"})
     chart.combine(line)
     chart.set_title({"name": L("summary.chart_months", metric=first_metric.label(L.lang))})
     chart.set_size({"width": 760, "height": 330})
