@@ -48,6 +48,13 @@ class _Book:
         ws.set_footer("&L&A&R&P / &N")
         return ws
 
+    def finish_table(self, ws, rows: int, columns: int, widths: dict[tuple[int, int], float]) -> None:
+        """A table with its header in row 1: filter over all rows, header frozen, column widths."""
+        ws.autofilter(0, 0, max(rows, 1), columns - 1)
+        ws.freeze_panes(1, 0)
+        for (first, last), width in widths.items():
+            ws.set_column(first, last, width)
+
     def header(self, ws, row: int, names: list[str], col: int = 0) -> None:
         for offset, name in enumerate(names):
             ws.write_string(row, col + offset, name, self.head)
@@ -233,12 +240,7 @@ def _flags_sheet(b: _Book, flags: pd.DataFrame, metric_labels: dict, name: str) 
             anchor = f"#'{rec.sheet}'!{rec.cell.split(':')[0]}" if rec.sheet and rec.cell else ""
             ws.write_url(r, 7, link + anchor, b.link, string=f"{rec.sheet}!{rec.cell}".strip("!") or
                          Path(rec.file).name)
-    ws.autofilter(0, 0, max(len(flags), 1), 7)
-    ws.freeze_panes(1, 0)
-    ws.set_column(0, 1, 18)
-    ws.set_column(2, 5, 14)
-    ws.set_column(6, 6, 90)
-    ws.set_column(7, 7, 18)
+    b.finish_table(ws, len(flags), 8, {(0, 1): 18, (2, 5): 14, (6, 6): 90, (7, 7): 18})
 
 
 def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
@@ -254,12 +256,7 @@ def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
                 ws.write_url(r, col, f"{link}#'{rec.sheet}'!{str(value).split(':')[0]}", b.link, string=str(value))
                 continue
             b.value(ws, r, col, "" if value is None else value if not isinstance(value, (dict, list)) else str(value))
-    ws.autofilter(0, 0, max(len(problems), 1), len(columns) - 1)
-    ws.freeze_panes(1, 0)
-    ws.set_column(0, 2, 10)
-    ws.set_column(3, 3, 40)
-    ws.set_column(4, 7, 14)
-    ws.set_column(8, 8, 80)
+    b.finish_table(ws, len(problems), len(columns), {(0, 2): 10, (3, 3): 40, (4, 7): 14, (8, 8): 80})
 
 
 # --- audit sheet ---------------------------------------------------------------------------------------
@@ -275,13 +272,8 @@ def _audit_sheet(b: _Book, trail: pd.DataFrame, decimals: dict[str, int], name: 
         for col, column in enumerate(AUDIT_COLUMNS):
             value = getattr(rec, column)
             b.value(ws, 1 + i, col, None if pd.isna(value) else value, money if column in figures else None)
-    ws.autofilter(0, 0, max(len(trail), 1), len(AUDIT_COLUMNS) - 1)
-    ws.freeze_panes(1, 0)
-    ws.set_column(0, 5, 13)
-    ws.set_column(6, 8, 15)
-    ws.set_column(9, 9, 11)
-    ws.set_column(10, 11, 40)
-    ws.set_column(12, 17, 20)
+    b.finish_table(ws, len(trail), len(AUDIT_COLUMNS),
+                   {(0, 5): 13, (6, 8): 15, (9, 9): 11, (10, 11): 40, (12, 17): 20})
 # --- end audit sheet -----------------------------------------------------------------------------------
 
 
@@ -296,10 +288,7 @@ def _data_sheet(b: _Book, facts: pd.DataFrame, name: str) -> None:
     for col, column in enumerate(columns):  # registers the formats; the rows themselves come later
         if column in pct:
             ws.write_blank(1, col, None, b.pct)
-    ws.autofilter(0, 0, max(len(facts), 1), len(columns) - 1)
-    ws.freeze_panes(1, 0)
-    ws.set_column(0, 5, 13)
-    ws.set_column(6, len(columns) - 1, 14)
+    b.finish_table(ws, len(facts), len(columns), {(0, 5): 13, (6, len(columns) - 1): 14})
     b.pending.append((len(b.book.worksheets()), facts[columns], kinds,
                       [b.pct if c in pct else None for c in columns]))
 
