@@ -43,6 +43,15 @@ def make_workspace(tmp_path_factory):
     return make
 
 
+def sent_file(ws, kind: str, owner: str, revision: int | None = None) -> Path:
+    """The template generated for `owner` (its newest revision unless one is named)."""
+    with ws.store() as store:
+        records = [r for r in store.sent(kind) if r.owner == owner]
+    if revision is not None:
+        records = [r for r in records if r.revision == revision]
+    return ws.root / max(records, key=lambda r: r.revision).path
+
+
 TABLES = {
     # table -> columns that identify a row's content; ids and clock readings are left out on purpose
     "submissions": "sha256, original_name, source_path, received_at, kind, owner, period, revision, status,"

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import openpyxl
 import pytest
+from conftest import sent_file
 
 from sheetplan import api
 from sheetplan.ingest import ingest
@@ -64,15 +65,6 @@ class Formula(str):
 
 
 # --- helpers -------------------------------------------------------------------------------------------
-
-
-def sent_file(ws, kind: str, owner: str, revision: int | None = None) -> Path:
-    """The template generated for `owner` (its newest revision unless one is named)."""
-    with ws.store() as store:
-        records = [r for r in store.sent(kind) if r.owner == owner]
-    if revision is not None:
-        records = [r for r in records if r.revision == revision]
-    return ws.root / max(records, key=lambda r: r.revision).path
 
 
 @functools.cache

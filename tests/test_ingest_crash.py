@@ -19,18 +19,13 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from conftest import sent_file
 
-from sheetplan.simulate import input_areas, read_block
+from sheetplan.simulate import input_areas, read_block, write_block
 
 MONTH = "2027-03"
 T0 = 1_800_000_000
 GROUPS = 5
-
-
-def sent_file(ws, kind: str, owner: str) -> Path:
-    with ws.store() as store:
-        records = [r for r in store.sent(kind) if r.owner == owner]
-    return ws.root / max(records, key=lambda r: r.revision).path
 
 
 def fill(source: Path, target: Path, values: dict[str, list[list]] | None, mtime: int) -> Path:
@@ -38,13 +33,7 @@ def fill(source: Path, target: Path, values: dict[str, list[list]] | None, mtime
     book = openpyxl.load_workbook(source)
     areas = input_areas(book)
     for name, rows in (values or {}).items():
-        area = areas[name]
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                cell = book[area.sheet].cell(area.first_row + r + 1, area.first_col + c + 1)
-                cell.value = value
-                if isinstance(value, str):
-                    cell.data_type = "s"
+        write_block(book, areas[name], rows)  # as a person types: text stays text
     book.save(target)
     os.utime(target, (mtime, mtime))
     return target

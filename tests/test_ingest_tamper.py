@@ -16,11 +16,12 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from conftest import sent_file
 
 from sheetplan.ingest import ingest
 from sheetplan.labels import TEMPLATES_DIR
 from sheetplan.layout import Area
-from sheetplan.simulate import input_areas
+from sheetplan.simulate import input_areas, write_block
 
 MONTH = "2027-03"
 R = "Report"
@@ -35,25 +36,13 @@ VALUES = {  # a complete, valid month report; cases change what they test on top
 # --- helpers -------------------------------------------------------------------------------------------
 
 
-def sent_file(ws, kind: str, owner: str) -> Path:
-    with ws.store() as store:
-        records = [r for r in store.sent(kind) if r.owner == owner]
-    return ws.root / max(records, key=lambda r: r.revision).path
-
-
 def returned(source: Path, target: Path, values: dict[str, list[list]] | None = None,
              edit: Callable | None = None) -> Path:
     """Fill the in_ blocks of a copy of `source`, then let `edit(book)` do whatever else the sender did."""
     book = openpyxl.load_workbook(source)
     areas = input_areas(book)
     for name, rows in (VALUES if values is None else values).items():
-        area = areas[name]
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                cell = book[area.sheet].cell(area.first_row + r + 1, area.first_col + c + 1)
-                cell.value = value
-                if isinstance(value, str):
-                    cell.data_type = "s"
+        write_block(book, areas[name], rows)  # as a person types: text stays text
     if edit:
         edit(book)
     target.parent.mkdir(parents=True, exist_ok=True)
