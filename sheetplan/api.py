@@ -59,49 +59,107 @@ class _Recipient:
 
 def _recipients(workspace: Workspace, state: PlanState, kind: str, month: str | None,
                 only: set[str] | None) -> tuple[str, list[_Recipient], list[str]]:
-    """The recipients of one kind, and notes on figures that are still suggestions."""
+    """The recipients of one kind, and notes on figures that are still suggestions or waiting for approval.
+
+    An owner whose plan was sent back by an approver gets the template again with their figures and the
+    approver's comment on it.
+    """
     config, roster, fy = workspace.config, workspace.roster, str(workspace.config.fiscal_year)
     notes: list[str] = []
-    if kind == "company":
-        owner = roster.company_owner()
-        recipients = [_Recipient(owner.person_id, owner.name, config.company, state.company_plan)]
-        period = fy
-    elif kind == "team":
-        teams = [t for t in roster.teams if roster.manager(t) and roster.sellers(config, t)]
-        recipients = [_Recipient(roster.manager(t).person_id, roster.manager(t).name, t,
-                                 lambda t=t: state.team_plan(t)) for t in teams]
-        period = fy
-        pending = [t for t in roster.teams if state.is_suggestion("team", t, fy, config.metrics[0].key)]
-        if pending:
-            notes.append(f"team targets not accepted yet for {len(pending)} of {len(roster.teams)} teams: "
-                         "the templates show the allocation suggestion")
-    elif kind == "person":
-        people = roster.sellers(config)
-        recipients = [_Recipient(p.person_id, p.name, "", lambda p=p: state.person_plan(p)) for p in people]
-        period = fy
-        pending = [p for p in people if state.is_suggestion("person", p.person_id, fy, config.metrics[0].key)]
-        if pending:
-            notes.append(f"annual targets not accepted yet for {len(pending)} people: the templates show the "
-                         "suggested split")
-    else:
+    if kind in ("approval", "reforecast"):
+        return _review_recipients(workspace, state, kind, only)
+    period = month if kind == "month" else fy
+    if kind == "month":
         if not month or not _MONTH.match(month):
             raise ConfigError("generate month needs --month YYYY-MM")
         if month not in config.months:
             raise ConfigError(f"{month} is not in fiscal year {fy} ({config.months[0]} to {config.months[-1]})")
+    returned = _returned(workspace, kind, period)
+    if kind == "company":
+        owner = roster.company_owner()
+        recipients = [_Recipient(owner.person_id, owner.name, config.company,
+                                 lambda: state.company_plan(returned.get(owner.person_id)))]
+    elif kind == "team":
+        teams = [t for t in roster.teams if roster.manager(t) and roster.sellers(config, t)]
+        recipients = [_Recipient(roster.manager(t).person_id, roster.manager(t).name, t,
+                                 lambda t=t: state.team_plan(t, returned.get(roster.manager(t).person_id)))
+                      for t in teams]
+        pending = [t for t in roster.teams if state.is_suggestion("team", t, fy, config.metrics[0].key)]
+        if pending:
+            notes.append(f"team targets not official yet for {len(pending)} of {len(roster.teams)} teams: "
+                         "the templates show the allocation suggestion")
+    elif kind == "person":
+        people = roster.sellers(config)
+        recipients = [_Recipient(p.person_id, p.name, "", lambda p=p: state.person_plan(p, returned.get(p.person_id)))
+                      for p in people]
+        pending = [p for p in people if state.is_suggestion("person", p.person_id, fy, config.metrics[0].key)]
+        if pending:
+            notes.append(f"annual targets not official yet for {len(pending)} people: the templates show the "
+                         "suggested split")
+    else:
         people = [p for p in roster.sellers(config) if state.is_active_in(p, month)]
-        recipients = [_Recipient(p.person_id, p.name, "", lambda p=p: state.month_plan(p, month)) for p in people]
-        period = month
+        recipients = [_Recipient(p.person_id, p.name, "",
+                                 lambda p=p: state.month_plan(p, month, returned.get(p.person_id))) for p in people]
         pending = [p for p in people if state.is_suggestion("person", p.person_id, month, config.metrics[0].key,
                                                              config.customer_groups[0])]
         if pending:
-            notes.append(f"monthly plans not accepted yet for {len(pending)} people: the month targets come "
+            notes.append(f"monthly plans not official yet for {len(pending)} people: the month targets come "
                          "from the suggested split")
-    if only:
-        unknown = sorted(only - {r.owner for r in recipients} - {r.heading for r in recipients})
-        if unknown:
-            raise ConfigError(f"--only names no {kind} template recipient: {', '.join(unknown)}")
-        recipients = [r for r in recipients if r.owner in only or r.heading in only]
-    return period, recipients, notes
+    return period, _only(recipients, kind, only), notes
+
+
+def _only(recipients: list[_Recipient], kind: str, only: set[str] | None) -> list[_Recipient]:
+    if not only:
+        return recipients
+    unknown = sorted(only - {r.owner for r in recipients} - {r.heading for r in recipients})
+    if unknown:
+        raise ConfigError(f"--only names no {kind} template recipient: {', '.join(unknown)}")
+    return [r for r in recipients if r.owner in only or r.heading in only]
+
+
+def _returned(workspace: Workspace, kind: str, period: str) -> dict:
+    from .approvals import returned_for
+
+    with workspace.store() as store:
+        return returned_for(store.db, kind, period)
+
+
+def _review_recipients(workspace: Workspace, state: PlanState, kind: str,
+                       only: set[str] | None) -> tuple[str, list[_Recipient], list[str]]:
+    """Approval workbooks go to whoever has something waiting; re-forecasts to every seller active in H2."""
+    fy = str(workspace.config.fiscal_year)
+    notes: list[str] = []
+    if kind == "approval":
+        from .approval_view import approval_plans
+
+        for person_id in sorted(only or ()):
+            if workspace.roster.get(person_id) is None:
+                raise ConfigError(f"--approver {person_id} is not in the roster")
+        with workspace.store() as store:
+            plans = approval_plans(store.db, workspace)
+        waiting = {p.owner for p in plans}
+        for person_id in sorted((only or set()) - waiting):
+            notes.append(f"nothing is waiting for {person_id}'s approval")
+        plans = [p for p in plans if not only or p.owner in only]
+        return fy, [_Recipient(p.owner, p.owner_name, "", lambda p=p: p) for p in plans], notes
+    from dataclasses import replace
+
+    from .halfyear import reforecast_plans
+
+    period = f"{fy}-H2"
+    returned = _returned(workspace, kind, period)
+    plans = reforecast_plans(workspace)
+    recipients = []
+    for owner, plan in plans.items():
+        back = returned.get(owner)
+        if back is not None:
+            sent = {(b, r, c): v for b, r, c, v in back.numbers}
+            metrics = tuple(replace(m, h2_prefill={g: tuple(sent.get((f"in_{m.metric.key}", g, month), 0.0)
+                                                            for month in plan.months[6:]) for g in plan.groups})
+                            for m in plan.metrics)
+            plan = replace(plan, metrics=metrics, note=state.returned_note(back))
+        recipients.append(_Recipient(owner, plan.owner_name, "", lambda plan=plan: plan))
+    return period, _only(recipients, kind, only), notes
 
 
 # What was sent is recorded in batches while the workbooks are written, not all at the end.

@@ -45,6 +45,7 @@ class SplitRow:
     prior: float | None
     suggested: float
     note: str = ""
+    entered: float | None = None  # what the owner sent last time, when a rejected plan goes back
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ class SplitPlan:
     period: str
     heading: str
     metrics: tuple[SplitMetric, ...]
+    note: str = ""  # an approver's reason for sending the plan back
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class GridMetric:
     annual_target: float
     suggested: dict[str, tuple[float, ...]]
     prior: dict[str, tuple[float, ...]]
+    entered: dict[str, tuple[float, ...]] | None = None  # the rejected plan's figures, pre-filled again
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,7 @@ class PersonPlan:
     months: tuple[str, ...]
     groups: tuple[str, ...]
     metrics: tuple[GridMetric, ...]
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,9 @@ class MonthPlan:
     metrics: tuple[Metric, ...]
     targets: dict[str, dict[str, float]]  # metric -> group -> target
     annual: dict[str, float]  # metric -> current annual target
+    note: str = ""
+    actuals: dict[str, dict[str, float]] | None = None  # pre-filled when a revision request is sent back
+    comments: dict[str, str] | None = None
 
 
 def number_style(metric: Metric, role: str) -> str:
@@ -134,6 +141,12 @@ def _header_lines(sheet: Sheet, labels: Labels, title: str, about: str, owner: s
     sheet.footer = "&C" + _amp(labels("common.print_page")).replace("&&P", "&P").replace("&&N", "&N")
 
 
+def returned_note(sheet: Sheet, note: str) -> None:
+    """An approver's comment on a plan sent back, in the free row above the table, where it is seen first."""
+    if note:
+        sheet.put(3, 0, note, "returned")
+
+
 def _amp(text: str) -> str:
     """A literal & in a print header must be doubled, or Excel reads it as a code."""
     return text.replace("&", "&&")
@@ -144,7 +157,8 @@ def _instructions(labels: Labels, owner: str, period: str, kind: str, taken: set
     sheet.put(0, 0, labels("instructions.title"), "title")
     sheet.put(1, 0, f"{labels('common.owner')}: {owner}    {labels('common.period')}: {period}", "note")
     for index in range(1, 6):
-        sheet.put(2 + index, 0, labels(f"instructions.step_{index}"), "wrap")
+        own = f"instructions.{kind}_step_{index}"  # a kind may word a step its own way
+        sheet.put(2 + index, 0, labels(own if labels.has(own) else f"instructions.step_{index}"), "wrap")
     sheet.put(9, 0, labels("common.input_legend"), "legend")
     sheet.put(10, 0, labels("instructions.contact"), "note")
     sheet.widths = {0: 110}
@@ -182,6 +196,7 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
                "team": {"team": plan.heading, "year": plan.period}}[section]
         title = labels(f"{section}.title", metric=metric.label(ctx.lang), unit=metric.unit, **fmt)
         _header_lines(sheet, labels, title, labels(f"{section}.about"), owner_text, plan.period, revision)
+        returned_note(sheet, plan.note)
         head = 4
         first = head + 1
         last = first + len(split.rows) - 1
@@ -191,16 +206,17 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
                     labels("company.share") if section == "company" else labels("team.note")]
         for col, text in enumerate(columns):
             sheet.put(head, col, text, "header")
-        total_input = sum(r.suggested for r in split.rows)
+        entered = [r.suggested if r.entered is None else r.entered for r in split.rows]
+        total_input = sum(entered)
         for offset, row in enumerate(split.rows):
             r = first + offset
             sheet.put(r, 0, row.key, "key")
             sheet.put(r, 1, row.label, "text")
             sheet.put(r, 2, row.prior if row.prior is not None else "", number_style(metric, "locked"))
             sheet.put(r, 3, row.suggested, number_style(metric, "locked"))
-            sheet.put(r, 4, row.suggested, number_style(metric, "input"))
+            sheet.put(r, 4, entered[offset], number_style(metric, "input"))
             if section == "company":
-                share = row.suggested / total_input if total_input else 0
+                share = entered[offset] / total_input if total_input else 0
                 sheet.put(r, 5, share, "pct_locked", f"IF(SUM($E${first + 1}:$E${last + 1})=0,0,"
                                                        f"E{r + 1}/SUM($E${first + 1}:$E${last + 1}))")
             else:
@@ -211,7 +227,8 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
                   else labels("common.total"), "total_label")
         for col in (2, 3, 4):
             letter = a1.col_letter(col)
-            cached = sum((r.prior or 0) if col == 2 else r.suggested for r in split.rows)
+            cached = {2: sum(r.prior or 0 for r in split.rows), 3: sum(r.suggested for r in split.rows),
+                      4: total_input}[col]
             sheet.put(total_row, col, round(cached, metric.decimals), number_style(metric, "total"),
                       f"SUM({span.format(c=letter)})")
         target_label = labels("company.company_target") if section == "company" else labels("team.team_target")
@@ -259,12 +276,14 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         title = labels("person.title", name=plan.owner_name, year=plan.period, metric=metric.label(ctx.lang),
                        unit=metric.unit)
         _header_lines(sheet, labels, title, labels("person.about"), owner_text, plan.period, revision)
+        returned_note(sheet, plan.note)
+        shown = grid.entered or grid.suggested
         sheet.put(4, 0, labels("person.annual_target"), "total_label")
         sheet.put(4, 1, grid.annual_target, number_style(metric, "locked"))
         head, first = 6, 7
         last = first + n_groups - 1
         total_row = last + 1
-        grand = sum(sum(v) for v in grid.suggested.values())
+        grand = sum(sum(v) for v in shown.values())
         sheet.put(4, 3, labels("common.left_to_allocate"), "total_label")
         sheet.put(4, 4, round(grid.annual_target - grand, metric.decimals), number_style(metric, "total"),
                   f"ROUND(B5-N{total_row + 1},{metric.decimals})")
@@ -276,7 +295,7 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         for g, group in enumerate(plan.groups):
             r = first + g
             sheet.put(r, 0, group, "key")
-            row_values = grid.suggested[group]
+            row_values = shown[group]
             for m, value in enumerate(row_values):
                 sheet.put(r, 1 + m, value, number_style(metric, "input"))
             sheet.put(r, 13, round(sum(row_values), metric.decimals), number_style(metric, "total"),
@@ -284,7 +303,7 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         sheet.put(total_row, 0, labels("common.total"), "total_label")
         for m in range(12):
             letter = a1.col_letter(1 + m)
-            cached = sum(grid.suggested[g][m] for g in plan.groups)
+            cached = sum(shown[g][m] for g in plan.groups)
             sheet.put(total_row, 1 + m, round(cached, metric.decimals), number_style(metric, "total"),
                       f"SUM({letter}{first + 1}:{letter}{last + 1})")
         sheet.put(total_row, 13, round(grand, metric.decimals), number_style(metric, "total"),
@@ -329,6 +348,8 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     sheet = Sheet(sheet_title(labels("month.sheet"), taken))
     _header_lines(sheet, labels, labels("month.title", name=plan.owner_name, month=plan.month),
                   labels("month.about"), owner_text, plan.month, revision)
+    returned_note(sheet, plan.note)
+    actuals, comments = plan.actuals or {}, plan.comments or {}
     head, first = 4, 5
     last = first + len(plan.groups) - 1
     total_row = last + 1
@@ -350,11 +371,15 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
             r = first + g
             target = plan.targets[key][group]
             sheet.put(r, tcol, target, number_style(metric, "locked"))
-            sheet.put(r, acol, None, number_style(metric, "input"))
-            sheet.put(r, vcol, "", number_style(metric, "total"), f"IF({al}{r + 1}=\"\",\"\","
+            sheet.put(r, acol, actuals.get(key, {}).get(group), number_style(metric, "input"))
+            done = actuals.get(key, {}).get(group)
+            sheet.put(r, vcol, "" if done is None else round(done - target, metric.decimals),
+                      number_style(metric, "total"), f"IF({al}{r + 1}=\"\",\"\","
                                                                        f"{al}{r + 1}-{tl}{r + 1})")
         for col, letter in ((tcol, tl), (acol, al), (vcol, vl)):
-            cached = sum(plan.targets[key].values()) if col == tcol else 0
+            done = sum(v for v in actuals.get(key, {}).values() if v is not None)
+            cached = {tcol: sum(plan.targets[key].values()), acol: done,
+                      vcol: done - sum(plan.targets[key].values()) if actuals.get(key) else 0}[col]
             sheet.put(total_row, col, round(cached, metric.decimals), number_style(metric, "total"),
                       f"SUM({letter}{first + 1}:{letter}{last + 1})")
         variance_area = Area(sheet.name, first, vcol, total_row, vcol)
@@ -372,8 +397,8 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     ccol = 1 + 3 * len(plan.metrics)
     sheet.put(head, ccol, labels("month.comment"), "header_input")
     comment_area = Area(sheet.name, first, ccol, last, ccol)
-    for g in range(len(plan.groups)):
-        sheet.put(first + g, ccol, None, "input_text")
+    for g, group in enumerate(plan.groups):
+        sheet.put(first + g, ccol, comments.get(group), "input_text")
     blocks.append(Block(COMMENT_BLOCK, comment_area, plan.groups, ("comment",), "", "text", required=False))
     sheet.validations.append(_text_validation(comment_area, labels))
     names[COMMENT_BLOCK] = comment_area

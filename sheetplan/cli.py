@@ -63,18 +63,26 @@ def init(directory: Path, demo: bool, year: int | None, lang: str) -> None:
 
 
 @main.command()
-@click.argument("kind", type=click.Choice(["company", "team", "person", "month"]))
+@click.argument("kind", type=click.Choice(["company", "team", "person", "month", "approval", "reforecast"]))
 @click.option("--month", help="The month for month templates, as YYYY-MM.")
 @click.option("--only", multiple=True, help="Only these recipients (person id, or team name); repeatable.")
+@click.option("--approver", multiple=True, help="approval: only this approver's workbook (person id); repeatable.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes to use (default: all cores).")
 @click.pass_context
-def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, ...], workers: int | None) -> None:
+def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, ...], approver: tuple[str, ...],
+             workers: int | None) -> None:
     """Write one locked workbook per recipient into outbox/KIND/PERIOD/.
+
+    KIND is a plan (company, team, person), a month report, an approval workbook for everyone with
+    plans or requests waiting for their decision, or the H2 re-forecast (see also: review half).
 
     Example: sheetplan generate month --month 2027-03 --only P004
     """
     from . import api
 
+    if approver and kind != "approval":
+        raise click.UsageError("--approver is only for 'generate approval'")
+    only = only + approver
     workspace = _open(ctx)
     bar: dict = {}
 
@@ -156,7 +164,20 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool, move: boo
         click.echo(f"Report: {report.report_path}")
     if report.feedback:
         click.echo(f"Feedback copies for senders: {len(report.feedback)} in {report.feedback[0].parent}")
+    _echo_approvals(report)
     ctx.exit(report.exit_code)
+
+
+def _echo_approvals(report) -> None:
+    effects = report.approvals
+    if not (effects.opened or effects.official or effects.advanced or effects.returned):
+        return
+    click.echo(f"Approvals: {len(effects.opened)} waiting for a first decision, {len(effects.advanced)} moved up a "
+               f"level, {len(effects.official)} made official, {len(effects.returned)} sent back.")
+    for path in report.returned:
+        click.echo(f"Sent back with the approver's comment: {path}")
+    if effects.opened or effects.advanced:
+        click.echo("Next: sheetplan generate approval")
 
 
 @main.command()
@@ -241,7 +262,7 @@ def demo(directory: Path, year: int, lang: str, through: str | None) -> None:
 
 
 # --- email: mail, collect, remind ----------------------------------------------------------------------
-_MAIL_KINDS = ["company", "team", "person", "month", "feedback", "team-report"]
+_MAIL_KINDS = ["company", "team", "person", "month", "approval", "reforecast", "feedback", "team-report"]
 
 
 def _mode(drafts_or_send: str | None) -> str:
@@ -400,13 +421,68 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
 # --- end history ---------------------------------------------------------------------------------------
 
 
+# --- approvals -----------------------------------------------------------------------------------------
+@main.command()
+@click.option("--all", "show_all", is_flag=True, help="Also approved, rejected and superseded items.")
+@click.option("--approver", help="Only items waiting for this person id.")
+@click.pass_context
+def approvals(ctx: click.Context, show_all: bool, approver: str | None) -> None:
+    """List plans, revision requests and re-forecasts waiting for approval, and who must decide next.
+
+    Example: sheetplan -w plans approvals --approver P003
+    """
+    from .approvals import PENDING, items
+
+    workspace = _open(ctx)
+    roster = workspace.roster
+    with workspace.store() as store:
+        found = items(store.db, None if show_all else PENDING)
+    if approver:
+        found = [i for i in found if i.waiting_on and i.waiting_on.approver == approver]
+    if not found:
+        click.echo("Nothing is waiting for approval." if not show_all else "No approval items yet.")
+        return
+    for item in found:
+        owner = roster.get(item.owner)
+        level = item.waiting_on
+        who = f"{owner.name} ({item.owner})" if owner else item.owner
+        state = (f"waiting on {level.approver} ({level.role}, level {item.level_text})" if level
+                 else item.status)
+        click.echo(f"{item.ref:<8} {item.item_kind:<10} {item.period:<8} {who:<32} {state}")
+    click.echo(f"{len(found)} item(s).")
+# --- end approvals -------------------------------------------------------------------------------------
+
+
 # --- review --------------------------------------------------------------------------------------------
 @main.group(cls=_Group)
 def review() -> None:
-    """Year-end reviews of the plan against what was sold.
+    """The July half-year review and the December annual summary.
 
     Example: sheetplan -w plans review annual
     """
+
+
+@review.command("half")
+@click.option("--no-templates", is_flag=True, help="Only the review workbook, no H2 re-forecast templates.")
+@click.pass_context
+def review_half(ctx: click.Context, no_templates: bool) -> None:
+    """Write the H1 review workbook into reports/ and an H2 re-forecast template for every salesperson.
+
+    The re-forecasts come back through ingest and the approval chain; once approved, they are the H2 plan.
+
+    Example: sheetplan -w plans review half
+    """
+    from . import api
+    from .halfyear import run_half
+
+    workspace = _open(ctx)
+    result = run_half(workspace)
+    click.echo(f"Half-year review {workspace.config.fiscal_year}: {result.workbook}")
+    if no_templates:
+        return
+    generated = api.generate(workspace, "reforecast")
+    if generated.files:
+        click.echo(f"Wrote {generated.count} H2 re-forecast template(s) to {generated.files[0].parent}")
 
 
 @review.command("annual")

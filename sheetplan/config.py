@@ -91,6 +91,29 @@ class Mail:
 # --- end [mail] -----------------------------------------------------------------------------
 
 
+# --- [approvals] ------------------------------------------------------------------------------
+# What needs approving, and by which roles in the owner's reporting line, lowest level first.
+APPROVAL_ITEMS = ("company", "team", "person", "revision", "reforecast")
+DEFAULT_APPROVALS = (
+    ("company", ("gm",)),
+    ("team", ("vp",)),
+    ("person", ("supervisor", "manager")),
+    ("revision", ("supervisor", "manager", "vp")),
+    ("reforecast", ("supervisor", "manager")),
+)
+
+
+@dataclass(frozen=True)
+class Approvals:
+    """Levels per item kind; an empty list means that kind is official as soon as a valid file arrives."""
+
+    levels: tuple[tuple[str, tuple[str, ...]], ...] = DEFAULT_APPROVALS
+
+    def roles(self, item_kind: str) -> tuple[str, ...]:
+        return dict(self.levels).get(item_kind, ())
+# --- end [approvals] --------------------------------------------------------------------------
+
+
 # --- [review] (sheetplan review annual) -----------------------------------------------------
 @dataclass(frozen=True)
 class Band:
@@ -129,6 +152,7 @@ class Config:
     password: str = ""
     mail: Mail = Mail()
     review: Review = Review()  # [review]
+    approvals: Approvals = Approvals()  # [approvals]
 
     def metric(self, key: str) -> Metric:
         for metric in self.metrics:
@@ -270,6 +294,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     password = check.get(protection, "password", "protection", str, "")
     mail = _mail(check, data)
     review = _review(check, data)  # [review]
+    approvals = _approvals(check, data)
 
     if check.problems:
         raise ConfigError(f"{source} has {len(check.problems)} problem(s); nothing was generated",
@@ -278,7 +303,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         company=name, currency=currency, language=language, fiscal_year=year, start_month=start_month,
         metrics=tuple(metrics), customer_groups=tuple(groups), selling_roles=tuple(roles),
         allocation=allocation, rollover=rollover, flags=flags, password=password or "", mail=mail,
-        review=review,
+        review=review, approvals=approvals,
     )
 
 
@@ -359,6 +384,31 @@ def _deadlines(check: _Checker, table: dict) -> tuple[tuple[str, str], ...]:
         out.append((key, value))
     return tuple(out)
 # --- end [mail] -----------------------------------------------------------------------------
+
+
+# --- [approvals] ----------------------------------------------------------------------------
+def _approvals(check: _Checker, data: dict) -> Approvals:
+    """`person = ["supervisor", "manager"]`: roles in the owner's reporting line, lowest first; [] = none."""
+    table = check.table(data, "approvals", "approvals", required=False)
+    check.unknown(table, set(APPROVAL_ITEMS), "approvals")
+    levels = dict(DEFAULT_APPROVALS)
+    for item in APPROVAL_ITEMS:
+        if item not in table:
+            continue
+        path = f"approvals.{item}"
+        raw = table[item]
+        if not isinstance(raw, list) or not all(isinstance(r, str) for r in raw):
+            check.fail(path, f"{path} must be a list of roles such as [\"supervisor\", \"manager\"] "
+                       "(an empty list: no approval needed)", raw)
+            continue
+        for index, role in enumerate(raw):
+            if role not in ROLES:
+                check.fail(f"{path}[{index}]", f"unknown role {role!r}; roles are {', '.join(ROLES)}", role)
+            elif raw.index(role) != index:
+                check.fail(f"{path}[{index}]", f"role {role!r} is listed twice", role)
+        levels[item] = tuple(raw)
+    return Approvals(tuple((item, levels[item]) for item in APPROVAL_ITEMS))
+# --- end [approvals] ------------------------------------------------------------------------
 
 
 # --- [review] -------------------------------------------------------------------------------

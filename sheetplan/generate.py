@@ -40,6 +40,14 @@ class GenerateResult:
 
 
 def build(view, ctx: Context, revision: int) -> Template:
+    from .approval_book import ApprovalPlan, build_approval
+
+    if isinstance(view, ApprovalPlan):
+        return build_approval(view, ctx, revision)
+    if type(view).__name__ == "ReforecastPlan":
+        from .reforecast_book import build_reforecast
+
+        return build_reforecast(view, ctx, revision)
     if isinstance(view, SplitPlan):
         return build_split(view, ctx, revision)
     if isinstance(view, PersonPlan):

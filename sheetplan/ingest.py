@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import ledger
+from . import approvals, ledger
 from . import problems as problems_module
 from .problems import ERROR, Problem, Report
-from .store import TargetRow, now_iso
+from .store import now_iso
 from .validate import Checked, check_inputs, check_tampering, check_totals, parse_payload, read_meta
 from .workspace import Workspace
 
@@ -55,6 +55,8 @@ class IngestReport:
     report_path: Path | None = None
     feedback: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    approvals: approvals.Effects = field(default_factory=approvals.Effects)
+    returned: list[Path] = field(default_factory=list)  # templates regenerated for rejected items
 
     @property
     def counts(self) -> Counter:
@@ -109,22 +111,6 @@ def collect_paths(paths: Iterable[Path], skip: Path | None = None) -> list[Path]
 
 def _received_at(path: Path) -> str:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
-
-
-def _targets(kind: str, owner: str, numbers: list[tuple[str, str, str, float]]) -> list[TargetRow]:
-    """Accepted plan figures become the next version of the targets one level down."""
-    rows = []
-    for block, row_key, col_key, value in numbers:
-        if not block.startswith("in_") or block in ("in_revision",):
-            continue
-        metric = block[3:]
-        if kind == "company":
-            rows.append(TargetRow("team", row_key, "", metric, "", value))
-        elif kind == "team":
-            rows.append(TargetRow("person", row_key, "", metric, "", value))
-        elif kind == "person":
-            rows.append(TargetRow("person", owner, col_key, metric, row_key, value))
-    return rows
 
 
 def _archive(workspace: Workspace, source: Path, sha256: str) -> str:
@@ -277,7 +263,6 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
     report = IngestReport(dry_run=dry_run)
     if start:
         start(len(files))
-    fy = str(workspace.config.fiscal_year)
     ingested_at = now_iso()
     seen: dict[str, int] = {}
     planned: dict = {}  # dry run: what this batch would have accepted so far, per template
@@ -299,6 +284,11 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                     progress(1)
                 continue
             has_errors = any(p.severity == ERROR for p in outcome.problems)
+            usable: list = []
+            if not has_errors and outcome.kind in ("month", "approval"):
+                found, usable = _approval_checks(store, workspace, parent_lookup, outcome, checked)
+                outcome.problems += found
+                has_errors = any(p.severity == ERROR for p in outcome.problems)
             if not has_errors:
                 outcome.status = "accepted"
                 if dry_run and result.sha256:
@@ -306,15 +296,15 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                         store, outcome.kind, outcome.owner, outcome.period, outcome.revision,
                         _received_at(source), planned)
             if not dry_run and result.sha256:
-                targets = [] if has_errors else [
-                    TargetRow(t.level, t.owner, t.period or fy, t.metric, t.customer_group, t.value)
-                    for t in _targets(outcome.kind, outcome.owner, checked.numbers)]
                 submission = ledger.Submission(
                     result.sha256, result.name, str(source), _received_at(source), ingested_at, outcome.kind,
                     outcome.owner, outcome.period, outcome.revision,
                     item.archive_path or _archive(workspace, source, result.sha256))
-                outcome.submission_id, status, outcome.superseded = ledger.record(
-                    store, submission, outcome.problems, checked.numbers, checked.texts, targets)
+                outcome.submission_id, status, outcome.superseded, effects = ledger.record(
+                    store, submission, outcome.problems, checked.numbers, checked.texts,
+                    _on_accept(store, workspace, outcome, usable))
+                if effects is not None:
+                    report.approvals.extend(effects)
                 outcome.status = "accepted" if status == ledger.ACCEPTED_STATUS else status
                 if move and outcome.status == "accepted":
                     _move_processed(source, inbox)
@@ -330,6 +320,8 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
         refresh_plan(workspace)
         with workspace.store() as store:
             store.set_meta("suggestions_stale", "0")
+    if report.approvals.returned and not dry_run:
+        report.returned = send_back(workspace, report.approvals.returned)
     if write_report:
         from .feedback import write_feedback_copies, write_ingest_report
 
@@ -338,6 +330,43 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
         report.report_path = write_ingest_report(workspace, report)
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _approval_checks(store, workspace: Workspace, lookup: SentLookup, outcome: FileOutcome,
+                     checked: Checked) -> tuple[list[Problem], list]:
+    """What the plan store must say about a valid file: revision requests that fit the plan, and
+    decisions that this approver may take on items still waiting for them."""
+    sent = lookup(outcome.kind, outcome.owner, outcome.period, outcome.revision)
+    blocks = parse_payload(sent.signed)["blocks"] if sent else []
+    if outcome.kind == "month":
+        return approvals.check_revision(store.db, workspace.config, outcome.owner, outcome.period, checked.numbers,
+                                        blocks, outcome.name), []
+    decisions = approvals.read_decisions(checked.texts, blocks)
+    return approvals.check_decisions(store.db, workspace.roster, outcome.owner, decisions, outcome.name)
+
+
+def _on_accept(store, workspace: Workspace, outcome: FileOutcome, usable: list):
+    """Runs inside the file's transaction once the ledger accepts it."""
+    def apply(db, submission_id: int):
+        if outcome.kind == "approval":
+            return approvals.apply_decisions(db, store, workspace, outcome.owner, usable, submission_id)
+        return approvals.on_accepted(db, store, workspace, outcome.kind, outcome.owner, outcome.period,
+                                     submission_id)
+    return apply
+
+
+def send_back(workspace: Workspace, returned: list[approvals.Item]) -> list[Path]:
+    """Regenerate each rejected item's template for its owner, showing the approver's comment."""
+    from .api import generate
+
+    rounds: dict[tuple[str, str], list[str]] = {}
+    for item in returned:
+        rounds.setdefault((approvals.TEMPLATE_OF_ITEM[item.item_kind], item.period), []).append(item.owner)
+    files: list[Path] = []
+    for (kind, period), owners in rounds.items():
+        result = generate(workspace, kind, month=period if kind == "month" else None, only=owners)
+        files += result.files
+    return files
 
 
 def _move_processed(source: Path, inbox: Path) -> None:

@@ -28,6 +28,10 @@ class Labels:
         self.lang = lang
         self._data = catalogue(lang)
 
+    def has(self, key: str) -> bool:
+        section, _, name = key.partition(".")
+        return name in self._data.get(section, {})
+
     def __call__(self, key: str, **values) -> str:
         section, _, name = key.partition(".")
         text = self._data[section][name]

@@ -24,7 +24,7 @@ from . import a1
 
 TEMPLATE_VERSION = 1
 META_SHEET = "_meta"
-KINDS = ("company", "team", "person", "month")
+KINDS = ("company", "team", "person", "month", "approval", "reforecast")
 META_KEYS = ("kind", "owner", "period", "fiscal_year", "template_version", "generated_at", "workspace_id",
              "revision", "lang", "signature")
 SIGNED_META_KEYS = tuple(k for k in META_KEYS if k != "signature")
@@ -33,6 +33,10 @@ SIGNED_PREFIXES = ("rows_", "cols_", "target_", "locked_")
 COMMENT_BLOCK = "in_comment"
 REVISION_BLOCK = "in_revision"
 REVISION_REASON = "in_revision_reason"
+DECISION_BLOCK = "in_decision"
+DECISION_COMMENT = "in_decision_comment"
+# What an approver may type in a Decision cell, per workbook language; both languages are understood.
+DECISIONS = {"en": ("approve", "reject"), "zh": ("批准", "驳回")}
 MAX_TEXT = 1000
 
 
@@ -97,10 +101,11 @@ class Block:
     row_keys: tuple[str, ...]
     col_keys: tuple[str, ...]
     metric: str = ""
-    kind: str = "number"  # 'number' | 'text'
+    kind: str = "number"  # 'number' | 'text' | 'choice'
     decimals: int = 0
     maximum: float = 0.0
     required: bool = True
+    choices: tuple[str, ...] = ()  # 'choice': the list shown in the cell's drop-down
 
 
 @dataclass

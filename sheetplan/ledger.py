@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from .problems import Problem
-from .store import ACCEPTED, Store, TargetRow
+from .store import Store
 
 ACCEPTED_STATUS, REJECTED, SUPERSEDED, STALE = "accepted", "rejected", "superseded", "stale"
 
@@ -61,11 +62,13 @@ def preview(store: Store, kind: str, owner: str, period: str, revision: int, rec
 
 
 def record(store: Store, sub: Submission, problems: list[Problem], numbers: list[tuple[str, str, str, float]],
-           texts: list[tuple[str, str, str, str]], targets: list[TargetRow]) -> tuple[int, str, int | None]:
-    """Write the submission and, if it is valid, its values; returns (id, status, superseded id).
-
-    Everything happens in one transaction: a crash leaves either the whole file recorded or none of it.
+           texts: list[tuple[str, str, str, str]],
+           on_accept: Callable[[sqlite3.Connection, int], object] | None = None) -> tuple[int, str, int | None, object]:
+    """Write the submission and, if it is valid, its values; returns (id, status, superseded id, what
+    `on_accept` returned). `on_accept(db, submission_id)` runs for an accepted file inside the same
+    transaction (approvals open or advance there), so a crash leaves the whole file recorded or none of it.
     """
+    effects = None
     payload = json.dumps([asdict(p) for p in problems], ensure_ascii=False, default=str)
     with store.transaction() as db:
         if any(p.is_error for p in problems):
@@ -86,11 +89,9 @@ def record(store: Store, sub: Submission, problems: list[Problem], numbers: list
         if status == ACCEPTED_STATUS:
             if superseded is not None:
                 db.execute("UPDATE submissions SET status = 'superseded' WHERE id = ?", (superseded,))
-            if targets:
-                store.record_targets(targets, ACCEPTED, submission_id, db)
-                db.execute("INSERT INTO meta (key, value) VALUES ('suggestions_stale', '1') ON CONFLICT (key)"
-                           " DO UPDATE SET value = '1'")
-    return submission_id, status, superseded
+            if on_accept is not None:
+                effects = on_accept(db, submission_id)
+    return submission_id, status, superseded, effects
 
 
 def submissions(store: Store, kind: str | None = None, period: str | None = None) -> list[dict]:

@@ -213,25 +213,40 @@ class PlanState:
             self._months_of(owner)
         return self.sources.get((level, owner, period, metric, group), SUGGESTION) == SUGGESTION
 
-    def company_plan(self) -> SplitPlan:
+    def company_plan(self, returned=None) -> SplitPlan:
+        """`returned`: an approvals.Returned when the plan was sent back; its figures and comment show again."""
         owner = self.roster.company_owner()
         fy, metrics = self.fy, []
+        entered = _entered(returned)
         for metric in self.config.metrics:
             rows = []
             for team in self.roster.teams:
                 manager = self.roster.manager(team)
                 rows.append(SplitRow(team, manager.name if manager else "",
                                      round(self.prior.team.get((team, metric.key), 0.0), metric.decimals),
-                                     self.value("team", team, fy, metric.key)))
+                                     self.value("team", team, fy, metric.key),
+                                     entered=entered.get((f"in_{metric.key}", team))))
             metrics.append(SplitMetric(metric, self.value("company", "", fy, metric.key), tuple(rows)))
-        return SplitPlan("company", owner.person_id, owner.name, fy, self.config.company, tuple(metrics))
+        return SplitPlan("company", owner.person_id, owner.name, fy, self.config.company, tuple(metrics),
+                         self.returned_note(returned))
 
-    def team_plan(self, team: str) -> SplitPlan | None:
+    def returned_note(self, returned) -> str:
+        if returned is None:
+            return ""
+        from .labels import Labels
+
+        approver = self.roster.get(returned.approver)
+        who = f"{approver.name} ({returned.approver})" if approver else returned.approver
+        return Labels(self.config.language)("common.returned_note", date=returned.decided_at[:10], who=who,
+                                            role=returned.role, comment=returned.comment)
+
+    def team_plan(self, team: str, returned=None) -> SplitPlan | None:
         manager = self.roster.manager(team)
         sellers = self.roster.sellers(self.config, team)
         if manager is None or not sellers:
             return None
         fy, metrics = self.fy, []
+        entered = _entered(returned)
         for metric in self.config.metrics:
             rows = []
             for person in sellers:
@@ -244,32 +259,51 @@ class PlanState:
                 rows.append(SplitRow(person.person_id, person.name,
                                      None if prior is None else round(prior, metric.decimals),
                                      self.value("person", person.person_id, fy, metric.key),
-                                     _note_text(self.config.language, note)))
+                                     _note_text(self.config.language, note),
+                                     entered.get((f"in_{metric.key}", person.person_id))))
             metrics.append(SplitMetric(metric, self.value("team", team, fy, metric.key), tuple(rows)))
-        return SplitPlan("team", manager.person_id, manager.name, fy, team, tuple(metrics))
+        return SplitPlan("team", manager.person_id, manager.name, fy, team, tuple(metrics),
+                         self.returned_note(returned))
 
-    def person_plan(self, person: Person) -> PersonPlan:
+    def person_plan(self, person: Person, returned=None) -> PersonPlan:
         months, groups = tuple(self.config.months), tuple(self.config.customer_groups)
         metrics = []
+        sent = {(b, r, c): v for b, r, c, v in returned.numbers} if returned else {}
         for metric in self.config.metrics:
             pid = person.person_id
             suggested = {g: tuple(self.value("person", pid, m, metric.key, g) for m in months) for g in groups}
             prior = {g: tuple(round(v, metric.decimals) for v in
                               self.prior.person_grid.get((pid, metric.key, g), [0.0] * 12)) for g in groups}
-            metrics.append(GridMetric(metric, self.value("person", pid, self.fy, metric.key), suggested, prior))
-        return PersonPlan(person.person_id, person.name, self.fy, months, groups, tuple(metrics))
+            entered = ({g: tuple(sent.get((f"in_{metric.key}", g, m), 0.0) for m in months) for g in groups}
+                       if sent else None)
+            metrics.append(GridMetric(metric, self.value("person", pid, self.fy, metric.key), suggested, prior,
+                                      entered))
+        return PersonPlan(person.person_id, person.name, self.fy, months, groups, tuple(metrics),
+                          self.returned_note(returned))
 
-    def month_plan(self, person: Person, month: str) -> MonthPlan:
+    def month_plan(self, person: Person, month: str, returned=None) -> MonthPlan:
+        """`returned`: the month report whose revision request was sent back; its actuals are filled in again."""
         groups = tuple(self.config.customer_groups)
         pid = person.person_id
         targets = {m.key: {g: self.value("person", pid, month, m.key, g) for g in groups}
                    for m in self.config.metrics}
         annual = {m.key: self.value("person", pid, self.fy, m.key) for m in self.config.metrics}
-        return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual)
+        if returned is None:
+            return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual)
+        actuals = {m.key: {g: v for (b, g), v in _entered(returned).items() if b == f"in_{m.key}"}
+                   for m in self.config.metrics}
+        comments = {r: t for b, r, _c, t in returned.texts if b == "in_comment"}
+        return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual,
+                         self.returned_note(returned), actuals, comments)
 
     def is_active_in(self, person: Person, month: str) -> bool:
         return (not person.start_month or person.start_month <= month) and (
             not person.end_month or month <= person.end_month)
+
+
+def _entered(returned) -> dict[tuple[str, str], float]:
+    """(block, row key) -> value of a sent-back file's one-column blocks (splits and month actuals)."""
+    return {(b, r): v for b, r, _c, v in returned.numbers} if returned is not None else {}
 
 
 def _note_text(lang: str, notes: list[tuple[str, str]]) -> str:

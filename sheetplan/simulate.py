@@ -182,3 +182,27 @@ def copy_as(source: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(source, target)
     return target
+
+
+def fill_decisions(source: Path, target: Path, decide) -> Filled:
+    """An approver's return: `decide(ref, owner)` gives (decision, comment) or None to leave an item open."""
+    import openpyxl
+
+    from .layout import DECISION_BLOCK, DECISION_COMMENT
+
+    book = openpyxl.load_workbook(source)
+    areas = input_areas(book)
+    refs = [row[0] for row in read_block(book, areas["rows_decision"])]
+    owners = _owners(book, areas)
+    chosen = [decide(ref, owner) for ref, owner in zip(refs, owners)]
+    write_block(book, areas[DECISION_BLOCK], [[c[0] if c else None] for c in chosen])
+    write_block(book, areas[DECISION_COMMENT], [[c[1] if c else None] for c in chosen])
+    owner = str(book["_meta"]["B2"].value)
+    return Filled(_save(book, target), owner)
+
+
+def _owners(book, areas: dict[str, Area]) -> list[str]:
+    """The owner column of the Decisions sheet: the first column of `locked_items`."""
+    area = areas["locked_items"]
+    return [row[0] for row in read_block(book, Area(area.sheet, area.first_row, area.first_col, area.last_row,
+                                                        area.first_col))]

@@ -145,10 +145,44 @@ MIGRATIONS: tuple[str, ...] = (
     FROM targets t JOIN submissions s ON s.id = t.submission_id
     WHERE t.source = 'accepted' AND s.status = 'accepted';
     """,
+    # 7: approvals. A valid plan, revision request or re-forecast becomes an item that climbs its
+    # approval chain; each level's decision is kept, and every official target version points at the
+    # item that made it official (approval_id), so the audit trail can name the approver.
+    """
+    CREATE TABLE approval_items (
+        id INTEGER PRIMARY KEY,
+        item_kind TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        period TEXT NOT NULL,
+        submission_id INTEGER NOT NULL REFERENCES submissions (id),
+        chain TEXT NOT NULL,
+        step INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'superseded')),
+        detail TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        closed_at TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX approval_items_open ON approval_items (status, item_kind, owner, period);
+    CREATE TABLE approval_decisions (
+        id INTEGER PRIMARY KEY,
+        item_id INTEGER NOT NULL REFERENCES approval_items (id),
+        step INTEGER NOT NULL,
+        approver TEXT NOT NULL,
+        decision TEXT NOT NULL CHECK (decision IN ('approve', 'reject')),
+        comment TEXT NOT NULL DEFAULT '',
+        submission_id INTEGER NOT NULL REFERENCES submissions (id),
+        decided_at TEXT NOT NULL,
+        UNIQUE (item_id, step)
+    );
+    ALTER TABLE targets ADD COLUMN approval_id INTEGER;
+    """,
 )
 
 SUGGESTION = "suggestion"
-ACCEPTED = "accepted"
+ACCEPTED = "accepted"  # an official plan figure (approved, or needing no approval)
+REVISION = "revision"  # an official target set by an approved revision request
+REFORECAST = "reforecast"  # an official H2 month target set by an approved re-forecast
+OFFICIAL_SOURCES = (ACCEPTED, REVISION, REFORECAST)
 
 
 @dataclass(frozen=True)
@@ -255,7 +289,7 @@ class Store:
         return cursor.rowcount
 
     def record_targets(self, rows: Iterable[TargetRow], source: str, submission_id: int | None,
-                       db: sqlite3.Connection | None = None) -> None:
+                       db: sqlite3.Connection | None = None, approval_id: int | None = None) -> None:
         """Add a new version of each key; the caller owns the transaction so a file lands whole or not at all."""
         conn = db or self.db
         stamp = now_iso()
@@ -266,9 +300,9 @@ class Store:
                 (r.level, r.owner, r.period, r.metric, r.customer_group)).fetchone()[0]
             conn.execute(
                 "INSERT INTO targets (level, owner, period, metric, customer_group, value, source, version,"
-                " submission_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " submission_id, created_at, approval_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (r.level, r.owner, r.period, r.metric, r.customer_group, r.value, source, version,
-                 submission_id, stamp))
+                 submission_id, stamp, approval_id))
 
     _CURRENT = """
             SELECT level, owner, period, metric, customer_group, value, source, version FROM targets t

@@ -15,7 +15,17 @@ from functools import lru_cache
 from typing import Any
 
 from . import a1
-from .layout import MAX_TEXT, META_SHEET, SIGNED_META_KEYS, Area, canonical_form, canonical_value, is_signed_name, sign
+from .layout import (
+    DECISIONS,
+    MAX_TEXT,
+    META_SHEET,
+    SIGNED_META_KEYS,
+    Area,
+    canonical_form,
+    canonical_value,
+    is_signed_name,
+    sign,
+)
 from .problems import WARNING, Problem
 
 # Text a spreadsheet program would run as a formula if it were pasted or written back as a value.
@@ -193,6 +203,8 @@ def check_inputs(workbook, blocks: list[dict], metrics: dict, file: str, lang: s
                     continue
                 if block["kind"] == "text":
                     _check_text(out, block["name"], row_key, col_key, value, where)
+                elif block["kind"] == "choice":
+                    _check_choice(out, block["name"], row_key, col_key, value, where)
                 else:
                     _check_number(out, block, metrics, row_key, col_key, value, where)
     return out
@@ -214,6 +226,26 @@ def _check_text(out: Checked, name: str, row_key: str, col_key: str, value: Any,
         out.problems.append(Problem("formula-like-text", "text starts like a formula; it is kept and always "
                                     "written back as text", severity=WARNING, field=name, value=text[:50], **where))
     out.texts.append((name, row_key, col_key, text))
+
+
+# Every spelling of a decision, in either language, mapped to its stored form.
+_DECISION_WORDS = {word.casefold(): english for words in DECISIONS.values()
+                   for word, english in zip(words, DECISIONS["en"])}
+_DECISION_WORDS.update({"approved": "approve", "rejected": "reject", "已批准": "approve", "已驳回": "reject"})
+
+
+def _check_choice(out: Checked, name: str, row_key: str, col_key: str, value: Any, where: dict) -> None:
+    """A decision from a drop-down; typed variants in either language are understood, anything else is not."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return
+    text = unicodedata.normalize("NFKC", str(value)).strip().casefold()
+    decision = _DECISION_WORDS.get(text)
+    if decision is None:
+        choices = " / ".join(DECISIONS["en"] + DECISIONS["zh"])
+        out.problems.append(Problem("decision-invalid", f"choose a decision from the list ({choices})",
+                                    field=name, value=value, **where))
+        return
+    out.texts.append((name, row_key, col_key, decision))
 
 
 def _check_number(out: Checked, block: dict, metrics: dict, row_key: str, col_key: str, value: Any,
@@ -259,7 +291,7 @@ def _check_number(out: Checked, block: dict, metrics: dict, row_key: str, col_ke
 def check_totals(kind: str, sent_payload: str, checked: Checked, metrics: dict, tolerance: float,
                  file: str) -> list[Problem]:
     """Splits and grids must add up to their locked target, recomputed here from the inputs."""
-    if kind not in ("company", "team", "person"):
+    if kind not in ("company", "team", "person", "reforecast"):
         return []
     sent = parse_payload(sent_payload)
     names = sent["canonical"]["names"]
@@ -275,7 +307,8 @@ def check_totals(kind: str, sent_payload: str, checked: Checked, metrics: dict, 
         allowed = 0.5 * 10 ** -metric.decimals + tolerance * abs(target)
         if abs(total - target) > allowed:
             sheet, _, cell = names[target_name].partition("!")
-            code = {"company": "split-mismatch", "team": "split-mismatch", "person": "plan-mismatch"}[kind]
+            code = {"company": "split-mismatch", "team": "split-mismatch", "person": "plan-mismatch",
+                    "reforecast": "plan-mismatch"}[kind]
             problems.append(Problem(code, f"{metric.label_en}: the inputs add up to {total:,.{metric.decimals}f} "
                                     f"but the target is {target:,.{metric.decimals}f} "
                                     f"(difference {total - target:+,.{metric.decimals}f})",

@@ -41,6 +41,7 @@ def _formats(book: xlsxwriter.Workbook) -> dict:
         "title": add(bold=True, font_size=14),
         "subtitle": add(bold=True, font_size=12),
         "note": add(italic=True, font_color="#595959"),
+        "returned": add(bold=True, font_color="#C00000"),
         "wrap": add(text_wrap=True),
         "text": add(),
         "key": add(bold=True),
@@ -52,6 +53,7 @@ def _formats(book: xlsxwriter.Workbook) -> dict:
         "pct_locked": add(num_format="0.0%", bg_color=LOCKED_FILL, border=1),
         "bad": add(bg_color="#F8CBAD", font_color="#9C0006"),
         "good": add(bg_color="#C6EFCE", font_color="#006100"),
+        "changed": add(bg_color="#FFEB9C", font_color="#9C5700", bold=True),
     }
     for decimals in range(5):
         fmt = _number_format(decimals)
@@ -66,6 +68,8 @@ def _conditional(ws, area, spec: dict, styles: dict) -> None:
     if spec["kind"] == "zero_check":
         ws.conditional_format(*ref, {"type": "cell", "criteria": "!=", "value": 0, "format": styles["bad"]})
         ws.conditional_format(*ref, {"type": "cell", "criteria": "==", "value": 0, "format": styles["good"]})
+    elif spec["kind"] == "nonzero":  # a change worth a second look, neither good nor bad
+        ws.conditional_format(*ref, {"type": "cell", "criteria": "!=", "value": 0, "format": styles["changed"]})
     elif spec["kind"] == "variance":
         worse, better = ("<", ">") if spec["higher_is_better"] else (">", "<")
         ws.conditional_format(*ref, {"type": "cell", "criteria": worse, "value": 0, "format": styles["bad"]})

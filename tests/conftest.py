@@ -32,15 +32,28 @@ def make_workspace(tmp_path_factory):
     generated (zh: month only). Copies share the workspace id, key and plan store contents."""
     built: dict[str, Path] = {}
 
-    def make(name: str, lang: str = "en"):
+    def make(name: str, lang: str = "en", approvals: bool | tuple[str, ...] = True):
+        """approvals=False: nothing needs approval, every valid file is official at once (tests of ingest
+        itself); a tuple names the item kinds that keep their default chain."""
         if lang not in built:
             kinds = ("company", "team", "person", "month") if lang == "en" else ("month",)
             built[lang] = _build(tmp_path_factory.mktemp(f"pristine-{lang}") / "ws", lang, kinds)
         target = tmp_path_factory.mktemp(name) / "ws"
         shutil.copytree(built[lang], target)
+        if approvals is not True:
+            without_approvals(target, keep=approvals or ())
         return open_workspace(target)
 
     return make
+
+
+def without_approvals(root: Path, keep: tuple[str, ...] = ()) -> None:
+    """Turn approval chains off in a workspace's sheetplan.toml, except for the item kinds in `keep`."""
+    from sheetplan.config import APPROVAL_ITEMS
+
+    config = root / "sheetplan.toml"
+    off = "".join(f"{kind} = []\n" for kind in APPROVAL_ITEMS if kind not in keep)
+    config.write_text(config.read_text(encoding="utf-8") + "\n[approvals]\n" + off, encoding="utf-8")
 
 
 def sent_file(ws, kind: str, owner: str, revision: int | None = None) -> Path:

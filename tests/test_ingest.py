@@ -190,7 +190,7 @@ REASON = "Lost our largest OEM customer."
 @pytest.fixture(scope="module")
 def round_trip(make_workspace):
     """Company, team (North), person (P004) and month (P004) templates filled and ingested in one batch."""
-    ws = make_workspace("roundtrip")
+    ws = make_workspace("roundtrip", approvals=("revision",))  # plans official at once; the request waits
     inbox = ws.folder("inbox") / "round"
     typed: dict[str, dict[str, list[list]]] = {}
     for index, (kind, owner) in enumerate((("company", "P002"), ("team", "P003"), ("person", "P004"))):
@@ -608,7 +608,7 @@ def test_accepted_values_view_gives_every_accepted_figure_in_long_form(make_work
 
     from sheetplan.simulate import fill_months, fill_plans
 
-    ws = make_workspace("accepted-view")
+    ws = make_workspace("accepted-view", approvals=False)
     decimals = {m.key: m.decimals for m in ws.config.metrics}
     with ws.store() as store:
         month = next(r for r in store.sent("month") if r.owner == "P004")

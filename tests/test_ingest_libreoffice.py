@@ -41,8 +41,9 @@ def _typed(template, kind: str) -> dict[str, list[list]]:
             blocks[name] = values
         elif name == "in_comment":
             blocks[name] = [["Delivery slipped; 日本語 ok"]] + [[None]] * (rows - 1)
-        elif name == "in_revision":
-            blocks[name] = [[1234.0]] + [[None]] * (rows - 1)
+        elif name == "in_revision":  # 90 % of the current annual target: more than the months already past
+            annual = read_block(book, areas["locked_annual"])[0][0]
+            blocks[name] = [[round(annual * 0.9, 2)]] + [[None]] * (rows - 1)
         elif name == "in_revision_reason":
             blocks[name] = [["Lost a key account"] + [None] * (cols - 1)] + [[None] * cols for _ in range(rows - 1)]
         else:

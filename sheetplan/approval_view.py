@@ -1,0 +1,116 @@
+"""What one approver sees: each waiting item's figures beside the suggestion and the last official version."""
+
+from __future__ import annotations
+
+import sqlite3
+
+from .approval_book import ApprovalEntry, ApprovalPlan, ItemFigures
+from .approvals import Item, decisions_of, official_figures, submitted_numbers, waiting_on
+from .labels import Labels
+
+
+def approval_plans(db: sqlite3.Connection, workspace, approver: str | None = None) -> list[ApprovalPlan]:
+    """One plan per approver with something waiting (or just `approver`), items oldest first."""
+    roster = workspace.roster
+    plans = []
+    for person_id, waiting in sorted(waiting_on(db, approver).items()):
+        person = roster.get(person_id)
+        entries = tuple(_entry(db, workspace, item) for item in waiting)
+        plans.append(ApprovalPlan(person_id, person.name if person else person_id, str(workspace.config.fiscal_year),
+                                  entries))
+    return plans
+
+
+def _who(roster, person_id: str) -> str:
+    person = roster.get(person_id)
+    return f"{person.name} ({person_id})" if person else person_id
+
+
+def _entry(db: sqlite3.Connection, workspace, item: Item) -> ApprovalEntry:
+    config, roster = workspace.config, workspace.roster
+    labels = Labels(config.language)
+    owner = roster.get(item.owner)
+    received = db.execute("SELECT received_at FROM submissions WHERE id = ?", (item.submission_id,)).fetchone()
+    figures = _figures(db, workspace, item)
+    history = []
+    for step, approver, decision, comment, decided_at in decisions_of(db, item.id):
+        history.append(labels("approval.history", level=step + 1, decision=labels(f"approval.{decision}d"),
+                              who=f"{_who(roster, approver)}, {item.chain[step].role}", date=decided_at[:10],
+                              comment=f": {comment}" if comment else ""))
+    what = {"company": labels("approval.what_company"),
+            "team": labels("approval.what_team", team=owner.team if owner else ""),
+            "person": labels("approval.what_person"),
+            "revision": labels("approval.what_revision", month=item.period),
+            "reforecast": labels("approval.what_reforecast")}[item.item_kind]
+    level = item.waiting_on
+    return ApprovalEntry(item.ref, item.owner, owner.name if owner else item.owner, what, item.period,
+                         f"{item.level_text} {level.role if level else ''}".strip(),
+                         received[0][:10] if received else "", _summary(labels, config, item, figures),
+                         item.detail.get("reason", ""), tuple(history), figures)
+
+
+def _summary(labels: Labels, config, item: Item, figures: tuple[ItemFigures, ...]) -> str:
+    """One line per item for the Decisions sheet: each metric's total and its change."""
+    parts = []
+    if item.item_kind == "revision":
+        for metric_key, requested in item.detail.get("requested", {}).items():
+            metric = config.metric(metric_key)
+            current = item.detail.get("current", {}).get(metric_key, 0.0)
+            shown = f",.{metric.decimals}f"
+            parts.append(labels("approval.summary_revision", metric=metric.label(config.language),
+                                current=format(current, shown), requested=format(requested, shown)))
+        return "; ".join(parts)
+    for f in figures:
+        base = f.previous if f.previous is not None else f.suggestion
+        total = sum(f.submitted)
+        against = "approval.against_previous" if f.previous is not None else "approval.against_suggestion"
+        before = sum(base) if base is not None else 0.0
+        change = (total - before) / before if before else 0.0
+        parts.append(labels("approval.summary_change", metric=f.metric.label(config.language),
+                            total=f"{total:,.{f.metric.decimals}f}", change=change, against=labels(against)))
+    return "; ".join(parts)
+
+
+def _figures(db: sqlite3.Connection, workspace, item: Item) -> tuple[ItemFigures, ...]:
+    config, roster = workspace.config, workspace.roster
+    fy = str(config.fiscal_year)
+    numbers = submitted_numbers(db, item.submission_id)
+    out = []
+    if item.item_kind in ("company", "team"):
+        level = "team" if item.item_kind == "company" else "person"
+        for metric in config.metrics:
+            sent = [(row, v) for block, row, _c, v in numbers if block == f"in_{metric.key}"]
+            keys = tuple(row for row, _v in sent)
+            suggestion, official = {}, {}
+            for key in keys:
+                s, o = official_figures(db, level, key)
+                suggestion[key] = s.get((fy, metric.key, ""))
+                official[key] = o.get((fy, metric.key, ""))
+            has_official = any(v is not None for v in official.values())
+            columns = tuple(roster.get(k).name if level == "person" and roster.get(k) else k for k in keys)
+            out.append(ItemFigures(metric, columns, tuple(v for _r, v in sent),
+                                   tuple(suggestion[k] or 0.0 for k in keys),
+                                   tuple(official[k] or 0.0 for k in keys) if has_official else None))
+        return tuple(out)
+    if item.item_kind == "revision":
+        for metric_key, requested in item.detail.get("requested", {}).items():
+            metric = config.metric(metric_key)
+            current = item.detail.get("current", {}).get(metric_key, 0.0)
+            out.append(ItemFigures(metric, (fy,), (requested,), None, (current,)))
+        return tuple(out)
+    # person plan or re-forecast: month totals over customer groups
+    suggestion, official = official_figures(db, "person", item.owner)
+    for metric in config.metrics:
+        cells = [(col, v) for block, _row, col, v in numbers if block == f"in_{metric.key}"]
+        months = [m for m in config.months if any(col == m for col, _v in cells)]
+        submitted = tuple(round(sum(v for col, v in cells if col == m), metric.decimals) for m in months)
+
+        def month_totals(source: dict, months=months, metric=metric) -> tuple[float, ...] | None:
+            found = [(k, v) for k, v in source.items() if k[1] == metric.key and k[2] and k[0] in months]
+            if not found:
+                return None
+            return tuple(round(sum(v for k, v in found if k[0] == m), metric.decimals) for m in months)
+
+        out.append(ItemFigures(metric, tuple(months), submitted, month_totals(suggestion), month_totals(official)))
+    return tuple(out)
+
