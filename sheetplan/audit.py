@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 
 from .errors import ConfigError
-from .store import ACCEPTED
+from .store import OFFICIAL_SOURCES
 from .workspace import Workspace
 
 AUDIT_COLUMNS = ["level", "owner", "period", "metric", "customer_group", "version", "value", "previous_value",
                  "change", "source", "submitted_file", "archive_path", "received_at", "recorded_at",
-                 "submission_kind", "submission_revision", "approver", "comment"]
+                 "submission_kind", "submission_revision", "approver", "decided_at", "comment"]
 LEVEL_ORDER = {"company": 0, "team": 1, "person": 2}
+APPROVAL_FIELDS = ["approver", "decided_at", "comment"]
 
 # LAG over every version of the key (suggestion included) before any filter, so version 1's previous value
-# is the suggestion it replaced. approver and comment stay empty until approvals exist.
+# is the suggestion it replaced.
 _QUERY = """
 SELECT * FROM (
     SELECT t.level, t.owner, t.period, t.metric, t.customer_group, t.version, t.value,
@@ -22,19 +25,44 @@ SELECT * FROM (
                               ORDER BY t.version) AS previous_value,
            t.source, COALESCE(s.original_name, '') AS submitted_file, COALESCE(s.archive_path, '') AS archive_path,
            COALESCE(s.received_at, '') AS received_at, t.created_at AS recorded_at,
-           COALESCE(s.kind, '') AS submission_kind, s.revision AS submission_revision,
-           '' AS approver, '' AS comment
+           COALESCE(s.kind, '') AS submission_kind, s.revision AS submission_revision, t.approval_id
     FROM targets t LEFT JOIN submissions s ON s.id = t.submission_id
     WHERE {scope}
 ) WHERE {keep}
 """
 
 
+def approver_text(roster, person_id: str, role: str) -> str:
+    """'Name (ID, role)': the name for people, the id so two people of one name stay apart, the role for why."""
+    if not person_id:
+        return ""
+    person = roster.get(person_id)
+    return f"{person.name} ({person_id}, {role})" if person else f"{person_id} ({role})"
+
+
+def _approvals(db, roster) -> dict[int, tuple[str, str, str]]:
+    """approval item id -> (every approving level lowest first, the last decision's time, the comments)."""
+    decided: dict[int, list[tuple]] = {}
+    for item, step, approver, decision, comment, when, chain in db.execute(
+            "SELECT d.item_id, d.step, d.approver, d.decision, d.comment, d.decided_at, i.chain"
+            " FROM approval_decisions d JOIN approval_items i ON i.id = d.item_id ORDER BY d.item_id, d.step"):
+        role = json.loads(chain)[step][0]
+        decided.setdefault(item, []).append((approver_text(roster, approver, role), decision, comment, when))
+    return {item: (" → ".join(who for who, decision, _c, _w in rows if decision == "approve"), rows[-1][3],
+                   " | ".join(c.strip() for _a, _d, c, _w in rows if c.strip()))
+            for item, rows in decided.items()}
+
+
 def _frame(workspace: Workspace, scope: str, keep: str, args: list) -> pd.DataFrame:
     with workspace.store() as store:
         rows = store.db.execute(_QUERY.format(scope=scope, keep=keep), args).fetchall()
-    names = [c for c in AUDIT_COLUMNS if c != "change"]
+        approvals = _approvals(store.db, workspace.roster)
+    names = [c for c in AUDIT_COLUMNS if c not in ("change", *APPROVAL_FIELDS)] + ["approval_id"]
     frame = pd.DataFrame(rows, columns=names)
+    # no approval_id: the version needed no approval (or predates approvals), so these stay empty
+    decided = [approvals.get(int(i), ("", "", "")) if pd.notna(i) else ("", "", "") for i in frame["approval_id"]]
+    for position, column in enumerate(APPROVAL_FIELDS):
+        frame[column] = [d[position] for d in decided]
     frame["previous_value"] = frame["previous_value"].astype(float)
     # rounded: 1234.5 - 1134.5 must read 100, not 100.00000000000009
     frame["change"] = (frame["value"].astype(float) - frame["previous_value"]).round(6)
@@ -72,5 +100,7 @@ def target_history(workspace: Workspace, owner: str, metric: str | None = None) 
 
 
 def audit_trail(workspace: Workspace) -> pd.DataFrame:
-    """Every accepted target version in the workspace (suggestions are derived, so they are left out)."""
-    return _frame(workspace, "1 = 1", "source = ?", [ACCEPTED])
+    """Every official target version in the workspace: approved plans, revisions and re-forecasts
+    (suggestions are derived, so they are left out)."""
+    marks = ", ".join("?" for _ in OFFICIAL_SOURCES)
+    return _frame(workspace, "1 = 1", f"source IN ({marks})", list(OFFICIAL_SOURCES))

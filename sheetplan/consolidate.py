@@ -9,12 +9,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .approvals import APPROVED, PENDING, REJECTED, SUPERSEDED, TEMPLATE_OF_ITEM
+from .audit import approver_text
 from .facts import MetricRule, build_facts
 from .labels import Labels
+from .store import REFORECAST, REVISION
 from .workspace import Workspace
 
 FLAG_COLUMNS = ["severity", "code", "level", "team", "person", "month", "metric", "message", "file", "sheet",
                 "cell"]
+# step: the chain index of the level deciding (as stored); level: "2 of 2" in the workspace language; waiting_on:
+# the approver of a pending item; sent_back: rejected and not resubmitted; detail: the item's JSON text
+APPROVAL_COLUMNS = ["item_id", "item_kind", "owner", "owner_name", "team", "period", "status", "step", "level",
+                    "waiting_on", "waiting_on_name", "waiting_on_role", "submitted_file", "created_at", "closed_at",
+                    "last_decision", "last_decided_by", "last_decided_at", "last_comment", "sent_back", "detail"]
+STATUS_ORDER = {PENDING: 0, REJECTED: 1, APPROVED: 2, SUPERSEDED: 3}  # what needs someone's attention first
 SCORE_CAP = 2.0  # one runaway metric must not carry the whole weighted score
 
 
@@ -24,7 +33,8 @@ class Inputs:
     actuals: pd.DataFrame  # person, month, metric, customer_group, actual
     teams: pd.DataFrame  # person, month, team
     annual: pd.DataFrame  # person, metric, annual_target (the person's current annual target)
-    revisions: pd.DataFrame  # person, month, metric, requested, reason, submission_id
+    approvals: pd.DataFrame  # every approval item, pending first (APPROVAL_COLUMNS)
+    resets: pd.DataFrame  # person, metric, month: the first month of a plan re-set by a revision or re-forecast
     rounds: pd.DataFrame  # round status from the ledger (status.round_status)
     open_problems: pd.DataFrame  # problems of rejected files not fixed since
 
@@ -56,10 +66,10 @@ def load_inputs(workspace: Workspace) -> Inputs:
         actual_rows = db.execute(
             "SELECT s.owner, s.period, v.block, v.row_key, v.value FROM submitted_values v JOIN submissions s"
             " ON s.id = v.submission_id WHERE s.kind = 'month' AND s.status = 'accepted'").fetchall()
-        text_rows = db.execute(
-            "SELECT s.owner, s.period, t.block, t.text, s.id FROM submitted_texts t JOIN submissions s"
-            " ON s.id = t.submission_id WHERE s.kind = 'month' AND s.status = 'accepted'"
-            " AND t.block = 'in_revision_reason'").fetchall()
+        reset_rows = db.execute(
+            "SELECT id, owner, metric, period, source, COALESCE(submission_id, -1), COALESCE(approval_id, -1)"
+            " FROM targets WHERE level = 'person' AND source IN (?, ?)", (REVISION, REFORECAST)).fetchall()
+        approvals = _approvals(db, workspace)
         rejected = db.execute(
             "SELECT kind, owner, period, original_name, archive_path, problems FROM submissions r WHERE"
             " status = 'rejected' AND NOT EXISTS (SELECT 1 FROM submissions a WHERE a.status = 'accepted'"
@@ -72,9 +82,6 @@ def load_inputs(workspace: Workspace) -> Inputs:
     metric_keys = {m.key for m in config.metrics}
     actuals = pd.DataFrame([(o, p, b[3:], g, v) for o, p, b, g, v in actual_rows if b[3:] in metric_keys],
                            columns=["person", "month", "metric", "customer_group", "actual"])
-    reasons = {(o, p): (t, sid) for o, p, _b, t, sid in text_rows}
-    revisions = pd.DataFrame([(o, p, g, v, reasons.get((o, p), ("", None))[0]) for o, p, b, g, v in actual_rows
-                              if b == "in_revision"], columns=["person", "month", "metric", "requested", "reason"])
     people = {p.person_id for p in roster.people}
     team_rows = []
     for person in people | set(targets["person"]) | set(actuals["person"]):
@@ -88,7 +95,79 @@ def load_inputs(workspace: Workspace) -> Inputs:
                 problems.append({"kind": kind, "owner": owner, "period": period, "file": name,
                                  "archive": str(workspace.root / archive), **problem})
     open_problems = pd.DataFrame(problems)
-    return Inputs(targets, actuals, teams, annual, revisions, round_status(workspace), open_problems)
+    return Inputs(targets, actuals, teams, annual, approvals, _resets(reset_rows, config.months),
+                  round_status(workspace), open_problems)
+
+
+def _resets(rows: list[tuple], months: list[str]) -> pd.DataFrame:
+    """Per person and metric, the first month re-set by the latest approved revision or re-forecast.
+
+    A revision writes the months after its request month and a re-forecast the H2 months, all with one
+    approval (or, needing none, one submission): the earliest month among those rows is where the new plan
+    starts, and rollover must not carry into it what the new plan already took in."""
+    frame = pd.DataFrame(rows, columns=["id", "person", "metric", "month", "source", "submission_id", "approval_id"])
+    frame = frame[frame["month"].isin(months)]
+    if frame.empty:
+        return pd.DataFrame(columns=["person", "metric", "month"])
+    batch = ["person", "metric", "source", "submission_id", "approval_id"]
+    latest = frame.loc[frame.groupby(["person", "metric"])["id"].idxmax(), batch]
+    return frame.merge(latest, on=batch).groupby(["person", "metric"], as_index=False)["month"].min()
+
+
+def _approvals(db, workspace: Workspace) -> pd.DataFrame:
+    """Every approval item with where it stands: who must decide now, the last decision and its comment.
+
+    `sent_back` marks a rejected item that is the newest of its kind, owner and period and whose owner has
+    sent no newer accepted file of that template since: it waits on its owner, not on an approver."""
+    roster = workspace.roster
+    labels = Labels(workspace.config.language)
+    rows = db.execute(
+        "SELECT i.id, i.item_kind, i.owner, i.period, i.status, i.step, i.chain, i.detail, i.created_at,"
+        " i.closed_at, COALESCE(s.original_name, ''), i.submission_id FROM approval_items i"
+        " LEFT JOIN submissions s ON s.id = i.submission_id ORDER BY i.id").fetchall()
+    last = {item: (step, approver, decision, comment, when) for item, step, approver, decision, comment, when in
+            db.execute("SELECT item_id, step, approver, decision, comment, decided_at FROM approval_decisions"
+                       " ORDER BY item_id, step")}
+    newest = {(kind, owner, period): item for item, kind, owner, period in
+              db.execute("SELECT MAX(id), item_kind, owner, period FROM approval_items"
+                         " GROUP BY item_kind, owner, period")}
+    resent = {(kind, owner, period): sid for kind, owner, period, sid in
+              db.execute("SELECT kind, owner, period, MAX(id) FROM submissions WHERE status = 'accepted'"
+                         " GROUP BY kind, owner, period")}
+    out = []
+    for item, kind, owner, period, status, step, chain, detail, created, closed, name, submission in rows:
+        chain = json.loads(chain)
+        person = roster.get(owner)
+        waiting = chain[step] if status == PENDING and step < len(chain) else ("", "")
+        decided = last.get(item)
+        decided_by = approver_text(roster, decided[1], chain[decided[0]][0]) if decided else ""
+        template = TEMPLATE_OF_ITEM.get(kind, kind)
+        sent_back = (status == REJECTED and newest[(kind, owner, period)] == item
+                     and resent.get((template, owner, period), submission) <= submission)
+        level = labels("flags.approval_level", step=min(step + 1, len(chain)), levels=len(chain)) if chain else ""
+        out.append((item, kind, owner, person.name if person else owner, person.team if person else "", period,
+                    status, step, level, waiting[1], _name(roster, waiting[1]), waiting[0], name, created, closed,
+                    decided[2] if decided else "", decided_by, decided[4] if decided else "",
+                    decided[3] if decided else "", sent_back, detail))
+    frame = pd.DataFrame(out, columns=APPROVAL_COLUMNS)
+    order = frame["status"].map(STATUS_ORDER).fillna(len(STATUS_ORDER))
+    return frame.assign(_order=order).sort_values(["_order", "item_id"]).drop(columns="_order").reset_index(drop=True)
+
+
+def _name(roster, person_id: str) -> str:
+    person = roster.get(person_id) if person_id else None
+    return person.name if person else person_id
+
+
+def revision_requests(approvals: pd.DataFrame) -> pd.DataFrame:
+    """The open revision requests, one row per metric: what is asked for, against what, and why."""
+    rows = []
+    for item in approvals[(approvals["item_kind"] == "revision") & (approvals["status"] == PENDING)].itertuples():
+        detail = json.loads(item.detail or "{}")
+        for metric, requested in detail.get("requested", {}).items():
+            rows.append((item.owner, item.period, metric, float(requested),
+                         float(detail.get("current", {}).get(metric, 0.0)), detail.get("reason", ""), item.item_id))
+    return pd.DataFrame(rows, columns=["person", "month", "metric", "requested", "current", "reason", "item_id"])
 
 
 def default_month(workspace: Workspace) -> str:
@@ -137,9 +216,10 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
             return f"{found.name} ({person})" if found else person
         return team or config.company
 
-    def add(severity: str, code: str, level: str, team: str, person: str, when: str, metric_key: str, **values):
+    # owner_level, not level: an approval message has a {level} of its own
+    def add(severity: str, code: str, owner_level: str, team: str, person: str, when: str, metric_key: str, **values):
         source = values.pop("source", ("", "", ""))
-        rows.append({"severity": severity, "code": code, "level": level, "team": team, "person": person,
+        rows.append({"severity": severity, "code": code, "level": owner_level, "team": team, "person": person,
                      "month": when, "metric": metric_key, "message": labels(f"flags.{code}", who=who(person, team),
                                                                           **values),
                      "file": source[0], "sheet": source[1], "cell": source[2]})
@@ -157,8 +237,10 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
     rounds = inputs.rounds
     flagged_missing = set()
     if len(rounds):
-        kind_label = {kind: labels(f"flags.kind_{kind}") for kind in ("company", "team", "person", "month")}
-        for row in rounds[(rounds["status"] != "accepted")].itertuples():
+        kind_label = {kind: labels(f"flags.kind_{kind}") for kind in ("company", "team", "person", "month",
+                                                                      "reforecast")}
+        # approval workbooks are not rounds everyone must return: the approval flags say who must decide
+        for row in rounds[(rounds["status"] != "accepted") & (rounds["kind"] != "approval")].itertuples():
             if row.kind == "month" and row.period > month:
                 continue
             person = row.owner
@@ -187,20 +269,37 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
                 add("medium", "plan-mismatch", "person", team, row.person, str(config.fiscal_year), row.metric,
                     metric=metric_label[row.metric], plan=row.target, target=row.annual_target)
     _sharp_drops(add, facts, config, month, metric_label, labels, history)
-    for row in inputs.revisions.itertuples():
+    for row in revision_requests(inputs.approvals).itertuples():
         if row.month > month or row.metric not in metric_label:
             continue
         team = roster.get(row.person).team if roster.get(row.person) else ""
         current = inputs.annual[(inputs.annual["person"] == row.person) & (inputs.annual["metric"] == row.metric)]
         add("info", "revision-requested", "person", team, row.person, row.month, row.metric,
             metric=metric_label[row.metric], requested=row.requested,
-            current=float(current["annual_target"].iloc[0]) if len(current) else 0.0, reason=row.reason or "-")
+            current=float(current["annual_target"].iloc[0]) if len(current) else row.current, reason=row.reason or "-")
+    _approval_flags(add, inputs.approvals, config.months, month, labels)
     order = {"high": 0, "medium": 1, "info": 2}
     frame = pd.DataFrame(rows, columns=FLAG_COLUMNS)
     if len(frame):
         frame = frame.sort_values(["severity", "team", "person", "month", "code"],
                                   key=lambda s: s.map(order) if s.name == "severity" else s).reset_index(drop=True)
     return frame
+
+
+def _approval_flags(add, approvals: pd.DataFrame, months: list[str], month: str, labels: Labels) -> None:
+    """Items waiting on an approver (info), and items sent back that their owner has not resubmitted."""
+    for row in approvals.itertuples():
+        if row.period in months and row.period > month:
+            continue  # a request from a later month round is not news as of this month
+        what = labels(f"flags.kind_{row.item_kind}")
+        if row.status == PENDING:
+            add("info", "approval-pending", "person", row.team, row.owner, row.period, "", what=what,
+                period=row.period, approver=f"{row.waiting_on_name} ({row.waiting_on}, {row.waiting_on_role})",
+                level=row.level)
+        elif row.sent_back:
+            add("medium", "approval-rejected", "person", row.team, row.owner, row.period, "", what=what,
+                period=row.period, approver=row.last_decided_by, date=row.last_decided_at[:10],
+                comment=row.last_comment or "-")
 
 
 def _first_source(problems: pd.DataFrame, kind: str, owner: str, period: str) -> tuple[str, str, str]:
@@ -258,7 +357,7 @@ def consolidate(workspace: Workspace, month: str | None = None) -> Consolidation
     inputs = load_inputs(workspace)
     rules = [MetricRule(m.key, m.decimals, m.higher_is_better) for m in config.metrics]
     facts = build_facts(inputs.targets, inputs.actuals, inputs.teams, rules, config.months, month,
-                        config.rollover.policy, config.rollover.carry_credit)
+                        config.rollover.policy, config.rollover.carry_credit, inputs.resets)
     history = workspace.history()
     people, teams = rankings(facts, list(config.metrics), month, workspace.roster)
     flag_frame = flags(workspace, facts, inputs, month, history)
@@ -288,4 +387,5 @@ def run_consolidation(workspace: Workspace, month: str | None = None, output: Pa
     return result
 
 
-__all__ = ["consolidate", "run_consolidation", "Consolidation", "load_inputs", "flags", "rankings", "np"]
+__all__ = ["consolidate", "run_consolidation", "Consolidation", "load_inputs", "flags", "rankings",
+           "revision_requests", "np"]

@@ -4,6 +4,8 @@ Pure pandas/numpy over plain frames, so every figure can be checked by hand in a
 - `targets`: person, month, metric, customer_group, target (the plan as it stands, per month)
 - `actuals`: person, month, metric, customer_group, actual (accepted month reports)
 - `teams`: person, month, team (where each person was in each month)
+- `resets` (optional): person, metric, month (the first month of a plan reset by an approved revision or
+  re-forecast; rollover does not carry across it, see `rollover`)
 Team and company rows are sums of their people; ratios are recomputed from the sums.
 """
 
@@ -44,7 +46,7 @@ def attainment(actual, target, higher_is_better: bool):
 
 
 def rollover(targets: np.ndarray, actuals: np.ndarray, reported: int, policy: str, carry_credit: bool,
-             higher_is_better: bool, decimals: int) -> np.ndarray:
+             higher_is_better: bool, decimals: int, resets: np.ndarray | None = None) -> np.ndarray:
     """Carry each reported month's unmet target into later months; returns rollover_in per month.
 
     `targets` and `actuals` are (cells, 12). Months 0..reported-1 have closed (a missing actual counts
@@ -55,6 +57,11 @@ def rollover(targets: np.ndarray, actuals: np.ndarray, reported: int, policy: st
     next such month, `spread` spreads it over all of them in proportion to their targets (the rounding
     remainder to the first). So a leaver's shortfall is not pushed into months after they left, and
     what has no later month with a target left is not carried.
+
+    `resets` gives per cell the index of the month from which an approved revision or re-forecast
+    re-planned it (-1: never). The new plan already takes in what was missed before, so a carry from a
+    month before the reset lands only in later months before it (and is dropped if there are none);
+    carries from the reset month on behave as above.
     """
     cells, months = targets.shape
     carried_in = np.zeros_like(targets, dtype=float)
@@ -62,12 +69,14 @@ def rollover(targets: np.ndarray, actuals: np.ndarray, reported: int, policy: st
         return carried_in
     scale = 10 ** decimals
     rows = np.arange(cells)
+    resets = np.full(cells, -1) if resets is None else np.asarray(resets)
     for m in range(min(reported, months - 1)):
         effective = targets[:, m] + carried_in[:, m]
         gap = effective - actuals[:, m]
         bad = gap > 0 if higher_is_better else gap < 0
         carry = np.where(bad | carry_credit, gap, 0.0)
-        rest = targets[:, m + 1:]
+        end = np.where(resets > m, resets, months)  # the month a carry from m may not reach
+        rest = np.where(np.arange(m + 1, months)[None, :] < end[:, None], targets[:, m + 1:], 0.0)
         working = rest > 0
         has_month = working.any(axis=1)
         first = m + 1 + working.argmax(axis=1)  # the next month with a target (where has_month)
@@ -84,8 +93,12 @@ def rollover(targets: np.ndarray, actuals: np.ndarray, reported: int, policy: st
 
 
 def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFrame, metrics: list[MetricRule],
-                months: list[str], through: str, policy: str = "none", carry_credit: bool = False) -> pd.DataFrame:
-    """The fact table for every level, owner, month, metric and customer group (plus group totals)."""
+                months: list[str], through: str, policy: str = "none", carry_credit: bool = False,
+                resets: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The fact table for every level, owner, month, metric and customer group (plus group totals).
+
+    `resets` (person, metric, month): each person's metric was re-planned from that month on, so no
+    rollover crosses into it from the months before (see `rollover`)."""
     reported = sum(1 for m in months if m <= through)
     key = ["person", "metric", "customer_group"]
     grid_t = _grid(targets, key, "target", months)
@@ -101,8 +114,9 @@ def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFram
             continue
         t = grid_t.to_numpy()[rows]
         a = grid_a.to_numpy()[rows]
-        carried = rollover(t, a, reported, policy, carry_credit, rule.higher_is_better, rule.decimals)
         cell_index = index[rows]
+        carried = rollover(t, a, reported, policy, carry_credit, rule.higher_is_better, rule.decimals,
+                           _reset_index(cell_index, resets, months))
         long = _long(cell_index, months, {"target": t, "rollover_in": carried, "actual": a,
                                           "reported": ~np.isnan(grid_a_known.to_numpy()[rows])})
         frames.append(long)
@@ -115,6 +129,17 @@ def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFram
     person["team"] = person["team"].fillna("")
     levels = _levels(person)
     return _derive(levels, metrics, months, through)
+
+
+def _reset_index(cells: pd.MultiIndex, resets: pd.DataFrame | None, months: list[str]) -> np.ndarray:
+    """Per cell the index of its reset month, -1 where there is none (or it falls outside the year)."""
+    if resets is None or resets.empty:
+        return np.full(len(cells), -1)
+    position = {m: i for i, m in enumerate(months)}
+    first = {(p, k): position[m] for p, k, m in zip(resets["person"], resets["metric"], resets["month"])
+             if m in position}
+    people, keys = cells.get_level_values("person"), cells.get_level_values("metric")
+    return np.array([first.get((p, k), -1) for p, k in zip(people, keys)], dtype=int)
 
 
 def _grid(frame: pd.DataFrame, key: list[str], value: str, months: list[str]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from .consolidate import Consolidation
+from .consolidate import STATUS_ORDER, Consolidation
 from .facts import FACT_COLUMNS
 from .labels import Labels
 from .layout import safe_part
@@ -243,6 +243,31 @@ def _flags_sheet(b: _Book, flags: pd.DataFrame, metric_labels: dict, name: str) 
     b.finish_table(ws, len(flags), 8, {(0, 1): 18, (2, 5): 14, (6, 6): 90, (7, 7): 18})
 
 
+# (frame column, label under [summary]) of the Approvals sheet, in order
+APPROVAL_SHEET = [("item_kind", "approval_item"), ("status", "approval_status"), ("level", "approval_level"),
+                  ("owner", "person"), ("owner_name", "name"), ("team", "team"), ("period", "period"),
+                  ("waiting_on", "approval_waiting_on"), ("waiting_on_name", "approval_approver"),
+                  ("waiting_on_role", "approval_role"), ("submitted_file", "approval_file"),
+                  ("created_at", "approval_opened"), ("last_decision", "approval_decision"),
+                  ("last_decided_by", "approval_decided_by"), ("last_decided_at", "approval_decided_at"),
+                  ("last_comment", "approval_comment")]
+
+
+def _approvals_sheet(b: _Book, approvals: pd.DataFrame, name: str) -> None:
+    """Every approval item, pending first: who waits on whom, and what the last level said."""
+    L = b.labels
+    ws = b.sheet(name)
+    b.header(ws, 0, [L(f"summary.{label}") for _column, label in APPROVAL_SHEET])
+    order = approvals["status"].map(STATUS_ORDER).fillna(len(STATUS_ORDER))
+    rows = approvals.assign(_order=order).sort_values(["_order", "item_id"], kind="stable")
+    for i, rec in enumerate(rows.itertuples(index=False)):
+        for col, (column, _label) in enumerate(APPROVAL_SHEET):
+            value = getattr(rec, column)
+            b.value(ws, 1 + i, col, L(f"flags.kind_{value}") if column == "item_kind" else value or None)
+    b.finish_table(ws, len(rows), len(APPROVAL_SHEET), {(0, 0): 24, (1, 2): 11, (3, 3): 10, (4, 5): 18, (6, 6): 10,
+                                                        (7, 9): 14, (10, 10): 32, (11, 14): 20, (15, 15): 50})
+
+
 def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
     ws = b.sheet(name)
     columns = ["kind", "owner", "period", "file", "code", "sheet", "cell", "value", "message"]
@@ -261,7 +286,8 @@ def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
 
 # --- audit sheet ---------------------------------------------------------------------------------------
 def _audit_sheet(b: _Book, trail: pd.DataFrame, decimals: dict[str, int], name: str) -> None:
-    """Every accepted target version with the file that brought it: values only, user text as text."""
+    """Every official target version with the file that brought it and who approved it: values only, user
+    text as text."""
     from .audit import AUDIT_COLUMNS
 
     ws = b.sheet(name)
@@ -273,7 +299,8 @@ def _audit_sheet(b: _Book, trail: pd.DataFrame, decimals: dict[str, int], name: 
             value = getattr(rec, column)
             b.value(ws, 1 + i, col, None if pd.isna(value) else value, money if column in figures else None)
     b.finish_table(ws, len(trail), len(AUDIT_COLUMNS),
-                   {(0, 5): 13, (6, 8): 15, (9, 9): 11, (10, 11): 40, (12, 17): 20})
+                   {(0, 5): 13, (6, 8): 15, (9, 9): 11, (10, 11): 40, (12, 15): 20, (16, 16): 40, (17, 17): 20,
+                    (18, 18): 40})
 # --- end audit sheet -----------------------------------------------------------------------------------
 
 
@@ -370,7 +397,8 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
 
 
 def write_summary(workspace, c: Consolidation, path: Path) -> Path:
-    """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Issues, Audit and Data."""
+    """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Approvals, Issues, Audit
+    and Data."""
     from .audit import audit_trail  # audit
     labels = Labels(workspace.config.language)
     metrics = list(workspace.config.metrics)
@@ -379,13 +407,14 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
     def write(tmp: str) -> None:
         b = _Book(tmp, labels)
         names = {key: labels(f"summary.{key}") for key in ("dashboard", "company", "teams", "people", "matrix",
-                                                           "flags", "issues", "data")}
+                                                           "flags", "approvals", "issues", "data")}
         dashboard = b.sheet(names["dashboard"])
         blocks = _company_sheet(b, c, metrics, names["company"])
         team_rows = _team_sheet(b, c, metrics, names["teams"])
         people_rows = _people_sheet(b, c.people, metrics, names["people"], c.flags_cfg)
         _matrix_sheet(b, c.facts, c.people, metrics, workspace.config.months, names["matrix"], c.flags_cfg)
         _flags_sheet(b, c.flags, {m.key: m.label(labels.lang) for m in metrics}, names["flags"])
+        _approvals_sheet(b, c.inputs.approvals, names["approvals"])
         _issues_sheet(b, c.inputs.open_problems, names["issues"])
         _audit_sheet(b, audit_trail(workspace), {m.key: m.decimals for m in metrics}, labels("audit.sheet"))  # audit
         _data_sheet(b, c.facts, names["data"])

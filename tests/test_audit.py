@@ -7,6 +7,7 @@ goes suggestion -> -100 -> -250, South's the other way, and each version names t
 
 from __future__ import annotations
 
+import json
 import os
 import time
 
@@ -24,6 +25,8 @@ from sheetplan.errors import ConfigError
 from sheetplan.ingest import ingest
 from sheetplan.labels import Labels
 from sheetplan.simulate import fill_file, input_areas, read_block
+from sheetplan.store import TargetRow
+from sheetplan.workspace import open_workspace
 
 FY = "2027"
 FIRST, CORRECTED = "company-plan.xlsx", "company-plan-corrected.xlsx"
@@ -45,9 +48,17 @@ def _return(ws, template, name: str, moved: float, stamp: float):
     return teams[:2]
 
 
+def no_company_approval(root):
+    """The company plan becomes official as soon as it comes back, so the story needs no approval workbook."""
+    config = root / "sheetplan.toml"
+    config.write_text(config.read_text(encoding="utf-8") + "\n[approvals]\ncompany = []\n", encoding="utf-8")
+    return open_workspace(root)
+
+
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
     ws = api.init_workspace(tmp_path_factory.mktemp("audit") / "ws", demo=True, year=2027)
+    ws = no_company_approval(ws.root)
     (template,) = api.generate(ws, "company").files
     api.generate(ws, "team")
     with ws.store() as store:
@@ -76,7 +87,7 @@ def test_history_of_a_team_shows_each_version_with_its_file(scenario):
     accepted = frame[frame["version"] >= 1]
     assert (accepted["received_at"].iloc[0] < accepted["received_at"].iloc[1])
     assert all(path.startswith("archive") and (ws.root / path).is_file() for path in accepted["archive_path"])
-    assert (accepted[["approver", "comment"]] == "").all().all()  # filled once approvals exist
+    assert (accepted[["approver", "decided_at", "comment"]] == "").all().all()  # official at once: nobody approved
 
 
 def test_every_metric_without_a_filter_and_the_other_team(scenario):
@@ -110,7 +121,7 @@ def test_unknown_owner_or_metric_is_an_error(scenario):
 def test_audit_trail_lists_every_accepted_version(scenario):
     ws, north, _south, _ = scenario
     trail = audit_trail(ws)
-    assert set(trail["source"]) == {"accepted"}
+    assert set(trail["source"]) == {"accepted"}  # no revision or re-forecast in this story
     teams = len(ws.roster.teams)
     assert len(trail) == 2 * teams * len(ws.config.metrics)
     mine = trail[(trail["owner"] == north) & (trail["metric"] == "revenue")]
@@ -172,3 +183,94 @@ def test_summary_has_an_audit_sheet_with_the_trail(scenario):
     assert rows["Template revision"].tolist() == [1, 1]
     assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)  # values only
     assert all(c.data_type == "s" for c in sheet["K"][1:])  # file names stay text
+
+
+# --- approvals: who made each version official ----------------------------------------------------------
+# Written straight into the store: P006's personal plan approved by the supervisor then the manager, and a
+# revision request approved by all three levels; one version needed no approval at all.
+PLAN_DECIDED = ("2027-01-12T08:00:00+00:00", "2027-01-14T09:30:00+00:00")
+REVISION_DECIDED = ("2027-03-02T10:00:00+00:00", "2027-03-03T11:00:00+00:00", "2027-03-05T16:45:00+00:00")
+
+
+def _submission(db, name: str, kind: str, owner: str, period: str) -> int:
+    return db.execute(
+        "INSERT INTO submissions (sha256, original_name, source_path, received_at, ingested_at, kind, owner, period,"
+        " revision, status, problems, archive_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, 'accepted', '[]', ?)",
+        (name, name, name, "2027-01-10T08:00:00+00:00", "2027-01-10T08:00:00+00:00", kind, owner, period,
+         f"archive/{name}")).lastrowid
+
+
+def _approved_item(db, kind: str, owner: str, period: str, submission: int, levels: list[tuple], decided) -> int:
+    """levels: (role, approver, comment) lowest first, each approving at the time in `decided`."""
+    chain = json.dumps([[role, approver] for role, approver, _comment in levels])
+    item = db.execute("INSERT INTO approval_items (item_kind, owner, period, submission_id, chain, step, status,"
+                      " detail, created_at, closed_at) VALUES (?, ?, ?, ?, ?, ?, 'approved', '{}', ?, ?)",
+                      (kind, owner, period, submission, chain, len(levels), decided[0], decided[-1])).lastrowid
+    for step, ((_role, approver, comment), when) in enumerate(zip(levels, decided, strict=True)):
+        book = _submission(db, f"approvals-{approver}-{item}.xlsx", "approval", approver, period)
+        db.execute("INSERT INTO approval_decisions (item_id, step, approver, decision, comment, submission_id,"
+                   " decided_at) VALUES (?, ?, ?, 'approve', ?, ?, ?)", (item, step, approver, comment, book, when))
+    return item
+
+
+@pytest.fixture(scope="module")
+def approved(make_workspace):
+    ws = make_workspace("audit-approvals")
+    store = ws.store()
+    with store, store.transaction() as db:
+        plan = _submission(db, "plan-P006.xlsx", "person", "P006", FY)
+        item = _approved_item(db, "person", "P006", FY, plan, [("supervisor", "P004", "Checked the Q4 push"),
+                                                               ("manager", "P003", "")], PLAN_DECIDED)
+        store.record_targets([TargetRow("person", "P006", "2027-01", "revenue", "OEM", 1000.0)], "accepted", plan,
+                             db, item)
+        month = _submission(db, "month-P006-2027-03.xlsx", "month", "P006", "2027-03")
+        item = _approved_item(db, "revision", "P006", "2027-03", month,
+                              [("supervisor", "P004", "Lost OEM customer confirmed"), ("manager", "P003", "  "),
+                               ("vp", "P002", "Agreed")], REVISION_DECIDED)
+        store.record_targets([TargetRow("person", "P006", FY, "revenue", "", 500000.0),
+                              TargetRow("person", "P006", "2027-04", "revenue", "OEM", 900.0)], "revision", month,
+                             db, item)
+        store.record_targets([TargetRow("person", "P006", FY, "expenses", "", 12000.0)], "accepted", plan, db)
+    return ws
+
+
+def test_audit_names_every_approving_level_and_their_comments(approved):
+    ws = approved
+    name = {pid: ws.roster.get(pid).name for pid in ("P002", "P003", "P004")}
+    trail = audit_trail(ws)
+    assert list(trail.columns) == AUDIT_COLUMNS
+    assert AUDIT_COLUMNS.index("decided_at") == AUDIT_COLUMNS.index("approver") + 1
+    mine = trail[trail["owner"] == "P006"]
+    got = mine[["period", "metric", "customer_group", "source", "submitted_file", "approver", "decided_at",
+                "comment"]].values.tolist()
+    plan_by = f"{name['P004']} (P004, supervisor) → {name['P003']} (P003, manager)"
+    revision_by = plan_by + f" → {name['P002']} (P002, vp)"
+    assert got == [
+        # the whitespace-only comment of the manager is left out; the order is level, owner, period, metric
+        [FY, "expenses", "", "accepted", "plan-P006.xlsx", "", "", ""],  # needed no approval
+        [FY, "revenue", "", "revision", "month-P006-2027-03.xlsx", revision_by, REVISION_DECIDED[-1],
+         "Lost OEM customer confirmed | Agreed"],
+        ["2027-01", "revenue", "OEM", "accepted", "plan-P006.xlsx", plan_by, PLAN_DECIDED[-1], "Checked the Q4 push"],
+        ["2027-04", "revenue", "OEM", "revision", "month-P006-2027-03.xlsx", revision_by, REVISION_DECIDED[-1],
+         "Lost OEM customer confirmed | Agreed"],
+    ]
+
+
+def test_history_keeps_suggestions_beside_approved_versions(approved):
+    frame = target_history(approved, "P006", "revenue")
+    annual = frame[(frame["period"] == FY) & (frame["customer_group"] == "")]
+    assert annual["version"].tolist() == [0, 1]
+    assert annual["source"].tolist() == ["suggestion", "revision"]
+    assert annual["value"].iloc[1] == 500000.0
+    assert annual["previous_value"].iloc[1] == annual["value"].iloc[0]  # the suggestion it replaced
+    assert annual[["approver", "decided_at", "comment"]].iloc[0].tolist() == ["", "", ""]
+    assert annual["decided_at"].iloc[1] == REVISION_DECIDED[-1]
+
+
+def test_history_command_shows_revision_versions(approved):
+    result = _invoke(approved, "P006", "--metric", "revenue")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "Target history of P006"
+    assert len(lines) == 2 and lines[1].startswith(f"person P006 {FY} revenue v1: ")
+    assert lines[1].split("  ")[1] == "month-P006-2027-03.xlsx r1"

@@ -77,6 +77,14 @@ behind_pace = {behind_pace}
 far_behind = {far_behind}
 sharp_drop = {sharp_drop}
 plan_tolerance = {plan_tolerance}
+
+# plans are official as soon as they come back; a revision request waits for the manager
+[approvals]
+company = []
+team = []
+person = []
+revision = ["manager"]
+reforecast = []
 """
 FLAGS = {"behind_pace": 0.85, "far_behind": 0.6, "sharp_drop": 0.3, "plan_tolerance": 0.0}
 
@@ -184,7 +192,8 @@ def build_office(root: Path) -> Workspace:
 
     - plan: N1 returns the suggested monthly plan (2000 a month); the North manager then moves 2400 of N1's
       annual revenue to N2 (N1 21600 against a monthly plan of 24000: plan-mismatch; N2 26400 -> 2200 a month).
-    - N1 always on target, asks in March for a revenue target of 30000 (a reason that starts with '=').
+    - N1 always on target, asks in March for a revenue target of 30000 (a reason that starts with '='); the
+      request waits for the North manager's approval.
     - N2 at 80 % every month (behind pace); N3 is not sent January (no actuals), then sells half (far behind).
     - S1 100 %, 100 %, then 65 % in March (sharp drop against February and against March last year).
     - S2 100 % in January, never returns February (missing), returns March with a negative figure (rejected).
@@ -231,6 +240,7 @@ EXPECTED_FLAGS = [
     ("sharp-drop", "medium", "person", "South", "S1", MAR, "revenue"),  # ... and against 2000 in March 2026
     ("sharp-drop", "medium", "person", "North", "N3", MAR, "revenue"),  # 1000 against 2000 in March 2026
     ("revision-requested", "info", "person", "North", "N1", MAR, "revenue"),
+    ("approval-pending", "info", "person", "North", "N1", MAR, ""),
 ]
 KEY = ["code", "severity", "level", "team", "person", "month", "metric"]
 
@@ -249,7 +259,8 @@ def test_every_flag_names_severity_owner_team_month_and_message(march):
         assert flag.severity in ("high", "medium", "info")
         assert flag.person or flag.level == "team"
         assert flag.team and flag.month and flag.message
-        assert bool(flag.metric) == (flag.code not in ("missing-submission", "rejected-not-fixed", "no-actuals"))
+        assert bool(flag.metric) == (flag.code not in ("missing-submission", "rejected-not-fixed", "no-actuals",
+                                                       "approval-pending", "approval-rejected"))
         assert flag.level in ("person", "team")
 
 
@@ -276,6 +287,8 @@ def test_flag_messages_in_english(march):
         ("revision-requested", "N1", f"Ann One (N1): asks for a new annual Revenue target of 30,000.00 (now "
                                      f"21,600.00): {REASON}"),
         ("no-actuals", "N3", "Nils Three (N3): no actuals for 2027-01"),
+        ("approval-pending", "N1", "Ann One (N1): target revision request for 2027-03 awaits approval by Mona North"
+                                   " (M1, manager) (level 1 of 1)"),
     }
 
 
@@ -350,7 +363,7 @@ def test_cli_consolidate_writes_summary_csv_and_parquet(office, tmp_path):
     assert result.exit_code == 0, result.output
     summary = office.folder("reports") / "summary-2027-03.xlsx"
     assert result.output.splitlines()[:2] == [
-        "Consolidated 2027-03: 5 people in 2 teams, 13 flags (3 high).", f"Summary: {summary}"]
+        "Consolidated 2027-03: 5 people in 2 teams, 14 flags (3 high).", f"Summary: {summary}"]
     assert csv_path.is_file() and parquet_path.is_file()
     exported = pd.read_csv(csv_path, keep_default_na=False, dtype={"month": str})
     data = pd.read_excel(summary, sheet_name="Data", dtype={"month": str}, engine="openpyxl").fillna(
@@ -428,4 +441,5 @@ def test_zh_missing_submission_names_the_report_kind_in_chinese(zh_office):
 def test_zh_summary_sheet_names_come_from_the_catalogue(zh_office, tmp_path):
     result = run_consolidation(zh_office, FEB, output=tmp_path / "summary.xlsx")
     book = openpyxl.load_workbook(result.summary, read_only=True)
-    assert book.sheetnames == ["总览", "公司", "团队", "人员", "月度矩阵", "预警", "待处理问题", "审计记录", "Data"]
+    assert book.sheetnames == ["总览", "公司", "团队", "人员", "月度矩阵", "预警", "审批进度", "待处理问题", "审计记录",
+                               "Data"]

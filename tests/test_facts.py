@@ -392,6 +392,73 @@ def test_nothing_carries_past_the_last_month():
     assert carried.tolist() == [[0.0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110]]
 
 
+# --- rollover stops at a re-plan ----------------------------------------------------------------------
+
+
+def test_reset_next_month_higher_is_better():
+    # 100 a month; sold 70, 100, 90, 100 (January to April); re-planned from March (index 2)
+    targets = np.array([[100.0] * 12] * 3)
+    actuals = np.array([[70.0, 100, 90, 100] + [0.0] * 8] * 3)
+    carried = rollover(targets, actuals, 4, "next_month", False, True, 2, np.array([2, -1, 0]))
+    # with the reset: January's 30 -> February (before March, allowed); February 130 against 100 -> 30 has no
+    # month before March to go to, dropped; March 100 against 90 -> 10 into April (after the reset, as always);
+    # April 110 against 100 -> 10 into May
+    assert carried[0].tolist() == [0, 30, 0, 10, 10] + [0.0] * 7
+    # no reset (-1) and a reset at the first month (0) both carry as before: 30, then 30, 40, 40 onwards
+    assert carried[1].tolist() == carried[2].tolist() == [0, 30, 30, 40, 40] + [0.0] * 7
+
+
+def test_reset_next_month_budget():
+    # a budget of 10 a month; spent 13, 12, 8; re-planned from February (index 1)
+    targets = np.array([[10.0] * 12, [10.0] * 12])
+    actuals = np.array([[13.0, 12, 8] + [0.0] * 9] * 2)
+    carried = rollover(targets, actuals, 3, "next_month", False, False, 2, np.array([1, -1]))
+    # January's overspend of 3 has no month before February: dropped. February 10 against 12 -> -2 into March;
+    # March 8 against 8 is even
+    assert carried[0].tolist() == [0, 0, -2] + [0.0] * 9
+    # without the reset: -3 into February (7 against 12 -> -5), March 5 against 8 -> -3 into April
+    assert carried[1].tolist() == [0, -3, -5, -3] + [0.0] * 8
+
+
+def test_reset_spread_higher_is_better():
+    # 10 a month, 2 decimals; sold 1, 13, 13, 10, 4, 10 (January to June); re-planned from May (index 4)
+    targets = np.array([[10.0] * 12])
+    actuals = np.array([[1.0, 13, 13, 10, 4, 10] + [0.0] * 6])
+    carried = rollover(targets, actuals, 6, "spread", False, True, 2, np.array([4]))
+    # January's 9 spreads over February to April only: 3 each. February and March 13 against 13 are even;
+    # April 13 against 10: its 3 has no month left before May, dropped.
+    # May (the reset month, carried as before) 10 against 4: 6 over June..December = 6/7 = 0.857 -> 0.86 x 7 =
+    # 6.02, the remainder -0.02 to June (0.84). June 10.84 against 10: 0.84 over July..December = 0.14 each.
+    assert carried.tolist() == [[0, 3, 3, 3, 0, 0.84, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]]
+
+
+def test_reset_spread_budget():
+    # a budget of 10 a month, 2 decimals; spent 16, 7, 5, 14; re-planned from April (index 3)
+    targets = np.array([[10.0] * 12])
+    actuals = np.array([[16.0, 7, 5, 14] + [0.0] * 8])
+    carried = rollover(targets, actuals, 4, "spread", False, False, 2, np.array([3]))
+    # January's overspend 6 spreads over February and March only: -3 each. February 7 against 7 is even;
+    # March 7 against 5 is an underspend (no credit). April 10 against 14: -4 over May..December = -0.5 each
+    assert carried.tolist() == [[0, -3, -3, 0] + [-0.5] * 8]
+
+
+def test_build_facts_with_a_reset_stops_rollover_at_the_new_plan():
+    t, a, teams = frames()
+    resets = pd.DataFrame([("C", "rev", MAR)], columns=["person", "metric", "month"])
+    f = build_facts(t, a, teams, RULES, MONTHS, THROUGH, "next_month", False, resets)
+    # C rev was re-planned from March: February's unreported 300 does not land in March (it would without the
+    # reset: 300, then 270 into April); March 330 against 300 is over target, so nothing moves on
+    assert series(f, "rollover_in", "person", "T1", "C", "rev", "Key", [MAR, APR, MAY]) == [0, 0, 0]
+    check(pick(f, "person", "T1", "C", "rev", "Key", MAR), effective_target=300, attainment=1.1)  # 330 / 300
+    assert series(f, "rollover_in", "person", "T1", "C", "rev", "", [MAR, APR]) == [0, 0]
+    # everything else carries as before: A's Web group (50 into March, 40 into April) and C's budget
+    assert series(f, "rollover_in", "person", "T1", "A", "rev", "Web", MONTHS[:5]) == [0, 0, 50, 40, 0]
+    g = facts_for("next_month")
+    others = (f["person"] != "C") | (f["metric"] != "rev")
+    assert f.loc[others & (f["level"] == "person"), "rollover_in"].tolist() == \
+        g.loc[((g["person"] != "C") | (g["metric"] != "rev")) & (g["level"] == "person"), "rollover_in"].tolist()
+
+
 @pytest.mark.parametrize("policy", ["none", "next_month", "spread"])
 @pytest.mark.parametrize("carry_credit", [False, True])
 @pytest.mark.parametrize("through", [JAN, THROUGH, DEC])
