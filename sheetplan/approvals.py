@@ -225,6 +225,17 @@ def respread(config, roster, current: dict[tuple[str, str, str], float], owner: 
     return rows
 
 
+def _past_suggestions(db: sqlite3.Connection, config, owner: str, month: str, metric: str) -> list[TargetRow]:
+    """The months up to `month` whose current target is still the suggestion (version 0)."""
+    rows = db.execute(
+        "SELECT period, customer_group, value FROM targets t WHERE level = 'person' AND owner = ? AND metric = ?"
+        " AND customer_group <> '' AND period <= ? AND source = ? AND NOT EXISTS (SELECT 1 FROM targets u"
+        " WHERE u.level = t.level AND u.owner = t.owner AND u.period = t.period AND u.metric = t.metric"
+        " AND u.customer_group = t.customer_group AND u.version > t.version)",
+        (owner, metric, month, SUGGESTION)).fetchall()
+    return [TargetRow("person", owner, p, metric, g, v) for p, g, v in rows if p in config.months]
+
+
 def check_revision(db: sqlite3.Connection, config, owner: str, month: str, numbers, blocks: list[dict],
                    file: str) -> list[Problem]:
     """A revision must leave room for itself: a later month to take effect in, and no less than is past."""
@@ -312,10 +323,14 @@ def _make_official(db: sqlite3.Connection, store, workspace, item_kind: str, own
     fy = str(config.fiscal_year)
     if item_kind == "revision":
         current = _current(db, "person", owner)
-        rows = []
+        rows, frozen = [], []
         for metric, requested in detail["requested"].items():
             rows += respread(config, workspace.roster, current, owner, period, metric, requested)
+            frozen += _past_suggestions(db, config, owner, period, metric)
         store.record_targets(rows, REVISION, submission_id, db, approval_id)
+        # Months already past that still hold a suggestion would be re-derived from the new annual
+        # target by the next refresh; they keep the figures they were reported against.
+        store.record_targets(frozen, ACCEPTED, submission_id, db, approval_id)
     else:
         rows = plan_targets(item_kind, owner, fy, submitted_numbers(db, submission_id))
         source = REFORECAST if item_kind == "reforecast" else ACCEPTED

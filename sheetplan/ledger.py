@@ -41,6 +41,10 @@ def _decide(db: sqlite3.Connection, sub: Submission) -> tuple[str, int | None]:
     current_id, revision, received = row
     if (sub.revision, sub.received_at) >= (revision, received):
         return ACCEPTED_STATUS, current_id
+    if sub.kind == "approval":
+        # Each decision is judged on its own (stale or already-decided ones are flagged per item), so an
+        # older approval workbook that arrives late still counts; it is just not the approver's latest.
+        return SUPERSEDED, None
     return STALE, None
 
 
@@ -86,11 +90,10 @@ def record(store: Store, sub: Submission, problems: list[Problem], numbers: list
                            " VALUES (?, ?, ?, ?, ?)", [(submission_id, *n) for n in numbers])
             db.executemany("INSERT INTO submitted_texts (submission_id, block, row_key, col_key, text)"
                            " VALUES (?, ?, ?, ?, ?)", [(submission_id, *t) for t in texts])
-        if status == ACCEPTED_STATUS:
-            if superseded is not None:
-                db.execute("UPDATE submissions SET status = 'superseded' WHERE id = ?", (superseded,))
-            if on_accept is not None:
-                effects = on_accept(db, submission_id)
+        if status == ACCEPTED_STATUS and superseded is not None:
+            db.execute("UPDATE submissions SET status = 'superseded' WHERE id = ?", (superseded,))
+        if on_accept is not None and (status == ACCEPTED_STATUS or (status == SUPERSEDED and sub.kind == "approval")):
+            effects = on_accept(db, submission_id)
     return submission_id, status, superseded, effects
 
 
