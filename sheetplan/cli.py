@@ -246,7 +246,8 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
               help="Fiscal year of the demo company.")
 @click.option("--lang", type=click.Choice(["en", "zh"]), default="en", show_default=True,
               help="Language of the demo company, its workbooks and messages.")
-@click.option("--through", help="Last month to report (YYYY-MM; default: the third fiscal month).")
+@click.option("--through", help="Last month to report (YYYY-MM; default: the last fiscal month, with the July "
+              "review and the annual summary).")
 def demo(directory: Path, year: int, lang: str, through: str | None) -> None:
     """Run the whole cycle on a fresh demo workspace: plans top-down, filled, ingested, months reported.
 
