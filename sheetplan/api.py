@@ -135,8 +135,14 @@ def _review_recipients(workspace: Workspace, state: PlanState, kind: str,
         for person_id in sorted(only or ()):
             if workspace.roster.get(person_id) is None:
                 raise ConfigError(f"--approver {person_id} is not in the roster")
+        from .approvals import reroute
+
         with workspace.store() as store:
+            with store.transaction() as db:
+                moved = reroute(db, workspace.config, workspace.roster)
             plans = approval_plans(store.db, workspace)
+        for item in moved:
+            notes.append(f"{item.ref} moved to {item.waiting_on.approver}: the roster changed above {item.owner}")
         waiting = {p.owner for p in plans}
         for person_id in sorted((only or set()) - waiting):
             notes.append(f"nothing is waiting for {person_id}'s approval")

@@ -139,6 +139,26 @@ def waiting_on(db: sqlite3.Connection, approver: str | None = None) -> dict[str,
     return out
 
 
+def reroute(db: sqlite3.Connection, config, roster) -> list[Item]:
+    """Pending items whose deciding approver is no longer above the owner (the roster changed) move to
+    whoever now holds the remaining roles; levels already decided stay as they were. Returns the moved items."""
+    moved = []
+    for item in items(db, PENDING):
+        level = item.waiting_on
+        if level is None or level.approver in {p.person_id for p in roster.chain(item.owner)}:
+            continue
+        now = resolve_chain(config, roster, item.item_kind, item.owner)
+        done = item.chain[:item.step]
+        roles = [lv.role for lv in item.chain[item.step:]]
+        rest = tuple(lv for lv in now if lv.role in roles and all(d.approver != lv.approver for d in done))
+        if not rest:
+            continue  # nobody holds the remaining roles any more: left for a person to sort out
+        db.execute("UPDATE approval_items SET chain = ? WHERE id = ?",
+                   (json.dumps([[lv.role, lv.approver] for lv in done + rest]), item.id))
+        moved.append(get_item(db, item.id))
+    return moved
+
+
 def decisions_of(db: sqlite3.Connection, item_id: int) -> list[tuple]:
     """(step, approver, decision, comment, decided_at) of one item, lowest level first."""
     return db.execute("SELECT step, approver, decision, comment, decided_at FROM approval_decisions"

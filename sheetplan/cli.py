@@ -181,7 +181,8 @@ def _echo_approvals(report) -> None:
 
 
 @main.command()
-@click.option("--kind", type=click.Choice(["company", "team", "person", "month"]), help="Only this kind.")
+@click.option("--kind", type=click.Choice(["company", "team", "person", "month", "approval", "reforecast"]),
+              help="Only this kind.")
 @click.option("--period", help="Only this period (YYYY or YYYY-MM).")
 @click.pass_context
 def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
@@ -318,7 +319,7 @@ def mail(ctx: click.Context, kind: str | None, period: str | None, only: tuple[s
 
 
 @main.command()
-@click.option("--kind", type=click.Choice(["company", "team", "person", "month"]),
+@click.option("--kind", type=click.Choice(["company", "team", "person", "month", "approval", "reforecast"]),
               help="The round's kind (default: the round generated last).")
 @click.option("--period", help="The round's period (YYYY or YYYY-MM; default: the latest of that kind).")
 @click.option("--only", multiple=True, help="Only these recipients (person id or team name); repeatable.")

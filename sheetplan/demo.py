@@ -29,7 +29,9 @@ def _prepare(root: Path) -> None:
 
 def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str | None = None,
              say: Callable[[str], None] = print) -> DemoRun:
-    """Init, then company → team → person plans and month reports, each generated, filled and ingested."""
+    """Init, then the year: plans top-down, each approved up its chain (one sent back and resubmitted),
+    month reports with a revision request that is approved, the July review with H2 re-forecasts, and
+    (when the demo runs to the last month) the annual summary. Every step goes through real files."""
     from . import api, simulate
     from .ingest import ingest
     from .mail import mail_round, remind
@@ -44,28 +46,69 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
     decimals = {m.key: m.decimals for m in ws.config.metrics}
     inbox = ws.folder("inbox")
     sellers = ws.roster.sellers(ws.config)
-    through = through or ws.config.months[2]
+    months = ws.config.months
+    through = through or months[-1]
+    if through not in months:
+        raise WorkspaceError(f"--through {through} is not a month of fiscal year {year} ({months[0]} to {months[-1]})")
 
-    def round_trip(kind: str, month: str | None, fill: Callable[[list[Path], Path], list]) -> None:
+    def record(line: str) -> None:
+        run.steps.append(line)
+        say(line)
+
+    def round_trip(kind: str, month: str | None, fill: Callable[[list[Path], Path], list],
+                   files: list[Path] | None = None, label: str = "") -> None:
         nonlocal ws
-        result = api.generate(ws, kind, month=month)
-        folder = inbox / (month or f"{kind}-{ws.config.fiscal_year}")
-        filled = fill(result.files, folder)
-        drafts = mail_round(ws, kind, result.period, mode="drafts")  # what the manager would send
+        if files is None:
+            result = api.generate(ws, kind, month=month)
+            files, period = result.files, result.period
+            drafts = _drafted(mail_round(ws, kind, period, mode="drafts"))  # what the manager would send
+        else:  # templates sent back by an approver: only these go out again
+            period = label
+            drafts = _drafted(mail_round(ws, kind, str(ws.config.fiscal_year), mode="drafts"))
+        folder = inbox / (month or f"{kind}-{period}")
+        filled = fill(files, folder)
         report = ingest(ws, [folder])
         counts = report.counts
         run.reports.append(report.report_path)
-        line = (f"{kind:<7} {result.period}: sent {result.count} ({len(drafts)} mail drafts), "
-                f"returned {len(filled)}, "
-                f"accepted {counts['accepted']}, rejected {counts['rejected']}, duplicate {counts['duplicate']}")
-        run.steps.append(line)
-        say(line)
+        effects = report.approvals
+        waiting = f", {len(effects.opened)} waiting for approval" if effects.opened else ""
+        record(f"{kind:<10} {period}: sent {len(files)} ({drafts} mail drafts), returned {len(filled)}, "
+               f"accepted {counts['accepted']}, rejected {counts['rejected']}, duplicate {counts['duplicate']}"
+               f"{waiting}")
         ws = open_workspace(root)
 
+    def approve(decide: Callable[[str, str], tuple[str, str] | None] | None = None) -> list[Path]:
+        """Approval rounds until nothing waits: every approver gets a workbook and decides on it."""
+        nonlocal ws
+        returned: list[Path] = []
+        for number in range(1, 10):
+            result = api.generate(ws, "approval")
+            if not result.files:
+                break
+            mail_round(ws, "approval", result.period, mode="drafts")
+            folder = inbox / f"approvals-{len(run.steps):02d}"
+            for path in result.files:
+                simulate.fill_decisions(path, folder / path.name,
+                                        lambda ref, owner: (decide(ref, owner) if decide else None)
+                                        or ("approve", ""))
+            report = ingest(ws, [folder])
+            effects = report.approvals
+            returned += report.returned
+            record(f"{'approval':<10} round {number}: {result.count} approver(s); {len(effects.advanced)} moved up, "
+                   f"{len(effects.official)} made official, {len(effects.returned)} sent back")
+            ws = open_workspace(root)
+        return returned
+
     round_trip("company", None, lambda files, folder: simulate.fill_plans(files, folder, decimals))
+    approve()
     managers = [ws.roster.manager(t).person_id for t in ws.roster.teams]
     round_trip("team", None, lambda files, folder: simulate.fill_plans(
         files, folder, decimals, mistakes={managers[1]: "tamper"}))
+    sent_back = managers[2]  # the VP returns this team's split once, then approves the corrected one
+    returned = approve(lambda ref, owner: ("reject", _REJECTION[lang]) if owner == sent_back else None)
+    round_trip("team", None, lambda files, folder: simulate.fill_plans(files, folder, decimals, seed=8),
+               files=returned, label="resubmitted")
+    approve()
     late = {sellers[5].person_id, sellers[17].person_id}  # these two never send their plan back
 
     def fill_people(files: list[Path], folder: Path) -> list:
@@ -76,23 +119,29 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
         return filled
 
     round_trip("person", None, fill_people)
-    for month in ws.config.months:
+    approve()
+    for month in months:
         if month > through:
             break
-        missing = {sellers[(int(month[-2:]) * 7) % len(sellers)].person_id}
-        mistakes = {sellers[3].person_id: "text-na"} if month == ws.config.months[0] else {
-            sellers[8].person_id: "negative"}
-        comments = {sellers[1].person_id: "Two key accounts postponed orders to next month.",
+        if month == months[6]:
+            _half_year(ws, run, record, round_trip, approve, decimals)
+            ws = open_workspace(root)
+        index = months.index(month)
+        missing = {sellers[((index + 1) * 7) % len(sellers)].person_id}
+        mistakes = {sellers[3].person_id: "text-na"} if index == 0 else {sellers[8].person_id: "negative"}
+        comments = {sellers[1].person_id: _COMMENT[lang],
                     sellers[4].person_id: "=HYPERLINK(\"http://example.invalid\",\"click\")"}
-        revisions = {sellers[6].person_id: (ws.config.metrics[0].key, 0.85, "Lost our largest OEM customer.")}
+        revisions = {sellers[6].person_id: (ws.config.metrics[0].key, 0.85, _REASON[lang])} if index == 1 else {}
 
         def fill_month(files: list[Path], folder: Path, missing=missing, mistakes=mistakes, comments=comments,
-                       revisions=revisions, month=month) -> list:
+                       revisions=revisions, index=index) -> list:
             present = [f for f in files if not any(f"-{pid}-" in f.name for pid in missing)]
-            return simulate.fill_months(present, folder, decimals, seed=int(month[-2:]), mistakes=mistakes,
+            return simulate.fill_months(present, folder, decimals, seed=index + 1, mistakes=mistakes,
                                         comments=comments, revisions=revisions)
 
         round_trip("month", month, fill_month)
+        if revisions:
+            approve()  # the revision request climbs supervisor -> manager -> vp
     reminders = remind(ws, "month", through, mode="drafts")
     say(f"reminders for {through}: {len(reminders)} drafts (missing and rejected returns)")
     from .consolidate import run_consolidation
@@ -100,8 +149,36 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
     result = run_consolidation(ws, through)
     run.reports.append(result.summary)
     say(f"consolidated {result.month}: {len(result.flags)} flags; summary {result.summary}")
+    if through == months[-1]:
+        from .annual import run_annual
+
+        annual = run_annual(ws)
+        run.reports.append(annual.workbook)
+        say(f"annual summary {year}: {annual.workbook}; next year's history: {annual.history_file}")
     say(f"Workspace: {root}")
     say(f"Templates: {root / 'outbox'}   Returned files: {inbox}   Reports: {root / 'reports'}")
     say(f"Feedback for rejected files: {root / 'outbox' / 'feedback'}")
-    say(f"Try: sheetplan -w {root} status")
+    say(f"Try: sheetplan -w {root} status   or   sheetplan -w {root} history {sellers[6].person_id}")
     return run
+
+
+def _drafted(results: list) -> int:
+    return sum(1 for r in results if r.status == "drafted")
+
+
+def _half_year(ws, run: DemoRun, record, round_trip, approve, decimals: dict[str, int]) -> None:
+    """July: the H1 review workbook, then every salesperson's H2 re-forecast, approved up the chain."""
+    from . import simulate
+    from .halfyear import run_half
+
+    review = run_half(ws)
+    run.reports.append(review.workbook)
+    record(f"{'review':<10} H1: {review.workbook.name}")
+    round_trip("reforecast", None, lambda files, folder: simulate.fill_plans(files, folder, decimals, seed=9))
+    approve()
+
+
+_REJECTION = {"en": "Too much of the growth sits with two people; spread it more evenly and resend.",
+              "zh": "增长过多集中在两个人身上，请更均衡地分配后重新提交。"}
+_COMMENT = {"en": "Two key accounts postponed orders to next month.", "zh": "两个重点客户把订单推迟到了下个月。"}
+_REASON = {"en": "Lost our largest OEM customer.", "zh": "失去了最大的OEM客户。"}

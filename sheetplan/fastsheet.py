@@ -33,12 +33,20 @@ def _text_cells(values: np.ndarray, letter: str, rows: np.ndarray) -> np.ndarray
     return np.where(values.astype(str) == "", "", cells)
 
 
-def _number_cells(values: np.ndarray, letter: str, rows: np.ndarray, style: int | None) -> np.ndarray:
-    numbers = np.nan_to_num(values.astype(float), nan=0.0, posinf=0.0, neginf=0.0)
+def _number_cells(values: np.ndarray, letter: str, rows: np.ndarray, style, optional: bool = False) -> np.ndarray:
+    """Number cells; `style` is one xf index for the column or an array of one per row. `optional`: a
+    missing value (NaN) gives no cell at all instead of 0."""
+    raw = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    numbers = np.nan_to_num(raw, nan=0.0, posinf=0.0, neginf=0.0)
     text = numbers.astype(str).astype(object)  # numpy's shortest round-trip form, in C
-    s = f' s="{style}"' if style else ""
-    opening = np.char.add(np.char.add(f'<c r="{letter}', rows), f'"{s}><v>').astype(object)
-    return opening + text + "</v></c>"
+    if isinstance(style, np.ndarray):
+        s = np.char.add(np.char.add(' s="', style.astype(str)), '"').astype(object)
+        opening = np.char.add(f'<c r="{letter}', rows).astype(object) + '"' + s + "><v>"
+    else:
+        s = f' s="{style}"' if style else ""
+        opening = np.char.add(np.char.add(f'<c r="{letter}', rows), f'"{s}><v>').astype(object)
+    cells = opening + text + "</v></c>"
+    return np.where(np.isnan(raw), "", cells) if optional else cells
 
 
 def _bool_cells(values: np.ndarray, letter: str, rows: np.ndarray) -> np.ndarray:
@@ -47,7 +55,8 @@ def _bool_cells(values: np.ndarray, letter: str, rows: np.ndarray) -> np.ndarray
 
 
 def sheet_rows(frame: pd.DataFrame, kinds: list[str], styles: list[int | None], first_row: int):
-    """Yield the <row> elements of `frame` as UTF-8 chunks; kinds per column: 's', 'n' or 'b'."""
+    """Yield the <row> elements of `frame` as UTF-8 chunks; kinds per column: 's' text, 'n' number,
+    'o' optional number (blank when missing) or 'b' boolean."""
     for start in range(0, len(frame), CHUNK):
         part = frame.iloc[start:start + CHUNK]
         rows = np.arange(first_row + start + 1, first_row + start + 1 + len(part)).astype(str)
@@ -55,12 +64,14 @@ def sheet_rows(frame: pd.DataFrame, kinds: list[str], styles: list[int | None], 
         for col, (kind, style) in enumerate(zip(kinds, styles)):
             values = part.iloc[:, col].to_numpy()
             letter = col_letter(col)
+            if isinstance(style, np.ndarray):
+                style = style[start:start + CHUNK]
             if kind == "s":
                 cells = cells + _text_cells(values, letter, rows)
             elif kind == "b":
                 cells = cells + _bool_cells(values, letter, rows)
             else:
-                cells = cells + _number_cells(values, letter, rows, style)
+                cells = cells + _number_cells(values, letter, rows, style, optional=kind == "o")
         openings = np.char.add(np.char.add('<row r="', rows), '">').astype(object)
         yield "".join(openings + cells + "</row>").encode("utf-8")
 

@@ -287,20 +287,25 @@ def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
 # --- audit sheet ---------------------------------------------------------------------------------------
 def _audit_sheet(b: _Book, trail: pd.DataFrame, decimals: dict[str, int], name: str) -> None:
     """Every official target version with the file that brought it and who approved it: values only, user
-    text as text."""
+    text as text. Tens of thousands of rows, so they are streamed in after closing, like the Data sheet."""
     from .audit import AUDIT_COLUMNS
 
     ws = b.sheet(name)
     b.header(ws, 0, [b.labels(f"audit.{column}") for column in AUDIT_COLUMNS])
     figures = {"value", "previous_value", "change"}
-    for i, rec in enumerate(trail[AUDIT_COLUMNS].itertuples(index=False)):
-        money = b.money[decimals.get(rec.metric, 2)]
-        for col, column in enumerate(AUDIT_COLUMNS):
-            value = getattr(rec, column)
-            b.value(ws, 1 + i, col, None if pd.isna(value) else value, money if column in figures else None)
+    numbers = figures | {"version", "submission_revision"}
+    kinds = ["o" if column in numbers else "s" for column in AUDIT_COLUMNS]
+    places = trail["metric"].map(decimals).fillna(2).astype(int).to_numpy() if len(trail) else np.zeros(0, int)
+    for col, places_used in enumerate(sorted(set(places.tolist()))):  # registers the formats used
+        ws.write_blank(1, col, None, b.money[places_used])
     b.finish_table(ws, len(trail), len(AUDIT_COLUMNS),
                    {(0, 5): 13, (6, 8): 15, (9, 9): 11, (10, 11): 40, (12, 15): 20, (16, 16): 40, (17, 17): 20,
                     (18, 18): 40})
+    frame = trail[AUDIT_COLUMNS].astype({c: object for c in AUDIT_COLUMNS if c not in numbers})
+    frame = frame.fillna({c: "" for c in AUDIT_COLUMNS if c not in numbers})
+    per_row = (places, b.money)
+    b.pending.append((len(b.book.worksheets()), frame, kinds,
+                      [per_row if column in figures else None for column in AUDIT_COLUMNS]))
 # --- end audit sheet -----------------------------------------------------------------------------------
 
 
@@ -320,13 +325,24 @@ def _data_sheet(b: _Book, facts: pd.DataFrame, name: str) -> None:
                       [b.pct if c in pct else None for c in columns]))
 
 
+def _xf(fmt):
+    """A column's style after closing: none, one format, or (key per row, {key: format}) for one per row."""
+    if fmt is None:
+        return None
+    if isinstance(fmt, tuple):
+        keys, by_key = fmt
+        indices = {key: by_key[key].xf_index for key in set(keys.tolist())}
+        return np.array([indices[key] for key in keys.tolist()], dtype=int)
+    return fmt.xf_index
+
+
 def _close(b: _Book, path: str) -> None:
     """Close the workbook, then stream every deferred table into its sheet."""
     from .fastsheet import replace_sheet_rows
 
     b.book.close()
     for number, frame, kinds, formats in b.pending:
-        styles = [f.xf_index if f is not None else None for f in formats]
+        styles = [_xf(f) for f in formats]
         replace_sheet_rows(path, number, frame, kinds, styles)  # also makes file links portable
 
 

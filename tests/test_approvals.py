@@ -438,6 +438,31 @@ def test_decision_on_someone_no_longer_in_the_approvers_reports_is_outside_repor
     assert official(moved_ws, rep) == {}
 
 
+def test_next_approval_workbook_goes_to_whoever_now_holds_the_role(make_workspace, tmp_path):
+    """After a roster change the waiting item moves to the new supervisor; the manager level stays."""
+    ws = make_workspace("appr-reroute")
+    rep, sup, mgr = line_of(ws)
+    other = next(p.person_id for p in ws.roster.people if p.active and p.role == "supervisor"
+                 and p.reports_to == mgr and p.person_id != sup)
+    [item] = run(ws, plan_return(ws, "person", rep, tmp_path / "plan.xlsx")[0]).approvals.opened
+    set_reports_to(ws.root / "roster.xlsx", rep, other)
+    moved_ws = open_workspace(ws.root)
+    result = api.generate(moved_ws, "approval", only=[other])
+    assert result.notes == [f"{item.ref} moved to {other}: the roster changed above {rep}"]
+    assert refs_in(result.files[0]) == [item.ref]
+    assert chain_of(query_item(moved_ws, item.id)) == [("supervisor", other), ("manager", mgr)]
+    report = run(moved_ws, decide(result.files[0], tmp_path / "yes.xlsx", {item.ref: ("approve", None)}))
+    assert results(report) == [("accepted", [])]
+    assert item_state(moved_ws, item.id) == (PENDING, 1)
+
+
+def query_item(ws, item_id: int):
+    from sheetplan.approvals import get_item
+
+    with ws.store() as store:
+        return get_item(store.db, item_id)
+
+
 # --- 6. a newer submission makes the old ref stale --------------------------------------------------------
 
 

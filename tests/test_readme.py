@@ -32,6 +32,11 @@ def test_the_cycle_example_runs_as_written(tmp_path):
             sent = sorted((tmp_path / "plans" / "outbox" / "company").rglob("*.xlsx"))
             simulate.fill_plans(sent, tmp_path / "plans" / "inbox", {m.key: m.decimals for m in ws.config.metrics})
             continue
+        if line.startswith("# ... the GM chooses"):
+            for path in sorted((tmp_path / "plans" / "outbox" / "approval").rglob("*.xlsx")):
+                simulate.fill_decisions(path, tmp_path / "plans" / "inbox" / "approvals" / path.name,
+                                        lambda ref, owner: ("approve", ""))
+            continue
         if not command:
             continue
         args = shlex.split(command)
@@ -42,6 +47,9 @@ def test_the_cycle_example_runs_as_written(tmp_path):
         outputs.append(run.stdout)
     assert "1 accepted" in outputs[2]  # ingest took the VP's plan
     assert "1 accepted" in outputs[3] and "accepted  P" in outputs[3]  # status shows it, by person
+    assert "waiting on P001 (gm, level 1/1)" in outputs[4]  # the GM approves the company plan
+    assert "Wrote 1 approval template(s)" in outputs[5]
+    assert "1 accepted" in outputs[6] and "1 made official" in outputs[6]
 
 
 def test_the_python_api_example_runs_as_written(tmp_path, monkeypatch):
