@@ -104,3 +104,44 @@ def audit_trail(workspace: Workspace) -> pd.DataFrame:
     (suggestions are derived, so they are left out)."""
     marks = ", ".join("?" for _ in OFFICIAL_SOURCES)
     return _frame(workspace, "1 = 1", f"source IN ({marks})", list(OFFICIAL_SOURCES))
+
+
+REVISION_COLUMNS = ["person", "name", "team", "metric", "requested_in", "effective_from", "original_target",
+                    "before", "revised", "change", "reason", "approved_by", "decided_at"]
+
+
+def revision_history(workspace: Workspace) -> pd.DataFrame:
+    """Every approved revision request, with the original annual target kept beside the revised one.
+
+    The original is the first official version of the annual target (the approved plan), else the
+    figure the request replaced."""
+    config, roster = workspace.config, workspace.roster
+    fy, months = str(config.fiscal_year), config.months
+    with workspace.store() as store:
+        db = store.db
+        items = db.execute("SELECT id, owner, period, chain, detail FROM approval_items WHERE item_kind = 'revision'"
+                           " AND status = 'approved' ORDER BY id").fetchall()
+        firsts = {(o, m): v for o, m, v in db.execute(
+            "SELECT owner, metric, value FROM targets t WHERE level = 'person' AND period = ? AND source <> "
+            "'suggestion' AND version = (SELECT MIN(version) FROM targets u WHERE u.level = t.level AND"
+            " u.owner = t.owner AND u.period = t.period AND u.metric = t.metric AND u.source <> 'suggestion'"
+            " AND u.customer_group = t.customer_group) AND customer_group = ''", (fy,))}
+        decided = {}
+        for item_id, step, approver, when in db.execute(
+                "SELECT item_id, step, approver, decided_at FROM approval_decisions WHERE decision = 'approve'"
+                " ORDER BY item_id, step"):
+            decided.setdefault(item_id, []).append((step, approver, when))
+    rows = []
+    for item_id, owner, month, chain, detail in items:
+        detail, chain = json.loads(detail or "{}"), json.loads(chain)
+        person = roster.get(owner)
+        levels = decided.get(item_id, [])
+        by = " → ".join(approver_text(roster, approver, chain[step][0]) for step, approver, _w in levels)
+        later = months[months.index(month) + 1] if month in months and month != months[-1] else ""
+        for metric, revised in detail.get("requested", {}).items():
+            before = detail.get("current", {}).get(metric, 0.0)
+            original = firsts.get((owner, metric), before)
+            rows.append((owner, person.name if person else "", person.team if person else "", metric, month, later,
+                         original, before, revised, round(revised - before, 6), detail.get("reason", ""), by,
+                         levels[-1][2] if levels else ""))
+    return pd.DataFrame(rows, columns=REVISION_COLUMNS)

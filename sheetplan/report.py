@@ -268,6 +268,25 @@ def _approvals_sheet(b: _Book, approvals: pd.DataFrame, name: str) -> None:
                                                         (7, 9): 14, (10, 10): 32, (11, 14): 20, (15, 15): 50})
 
 
+def _revisions_sheet(b: _Book, revisions: pd.DataFrame, decimals: dict[str, int], metric_labels: dict) -> None:
+    """Approved revision requests: the original annual target stays beside the revised one."""
+    from .audit import REVISION_COLUMNS
+
+    L = b.labels
+    ws = b.sheet(L("revisions.sheet"))
+    b.header(ws, 0, [L(f"revisions.{column}") for column in REVISION_COLUMNS])
+    figures = {"original_target", "before", "revised", "change"}
+    for i, rec in enumerate(revisions.itertuples(index=False)):
+        money = b.money[decimals.get(rec.metric, 2)]
+        for col, column in enumerate(REVISION_COLUMNS):
+            value = getattr(rec, column)
+            if column == "metric":
+                value = metric_labels.get(value, value)
+            b.value(ws, 1 + i, col, value if value != "" else None, money if column in figures else None)
+    b.finish_table(ws, len(revisions), len(REVISION_COLUMNS), {(0, 0): 10, (1, 3): 20, (4, 5): 12, (6, 9): 15,
+                                                               (10, 10): 40, (11, 11): 50, (12, 12): 20})
+
+
 def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
     ws = b.sheet(name)
     columns = ["kind", "owner", "period", "file", "code", "sheet", "cell", "value", "message"]
@@ -413,9 +432,9 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
 
 
 def write_summary(workspace, c: Consolidation, path: Path) -> Path:
-    """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Approvals, Issues, Audit
-    and Data."""
-    from .audit import audit_trail  # audit
+    """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Approvals, Revisions,
+    Issues, Audit and Data."""
+    from .audit import audit_trail, revision_history
     labels = Labels(workspace.config.language)
     metrics = list(workspace.config.metrics)
     c.flags_cfg = workspace.config.flags
@@ -431,6 +450,8 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
         _matrix_sheet(b, c.facts, c.people, metrics, workspace.config.months, names["matrix"], c.flags_cfg)
         _flags_sheet(b, c.flags, {m.key: m.label(labels.lang) for m in metrics}, names["flags"])
         _approvals_sheet(b, c.inputs.approvals, names["approvals"])
+        _revisions_sheet(b, revision_history(workspace), {m.key: m.decimals for m in metrics},
+                         {m.key: m.label(labels.lang) for m in metrics})
         _issues_sheet(b, c.inputs.open_problems, names["issues"])
         _audit_sheet(b, audit_trail(workspace), {m.key: m.decimals for m in metrics}, labels("audit.sheet"))  # audit
         _data_sheet(b, c.facts, names["data"])

@@ -656,6 +656,25 @@ def test_approved_revision_sets_the_annual_target_and_respreads_the_later_months
     assert others == {k: v for k, v in planned.items() if k[1] != "revenue"}
 
 
+def test_summary_keeps_the_original_target_beside_the_revised_one(revision):
+    from sheetplan.audit import revision_history
+    from sheetplan.consolidate import run_consolidation
+
+    ws, rep = revision["ws"], revision["rep"]
+    frame = revision_history(ws)
+    names = [f"{ws.roster.get(pid).name} ({pid}, {role})" for role, pid in revision["chain"]]
+    assert frame[["person", "metric", "requested_in", "effective_from", "original_target", "before", "revised",
+                  "change", "reason", "approved_by"]].values.tolist() == [
+        [rep, "revenue", MONTH, "2027-04", ANNUAL, ANNUAL, REQUESTED, REQUESTED - ANNUAL,
+         "Lost our largest OEM customer.", " → ".join(names)]]
+    summary = run_consolidation(ws, MONTH).summary
+    book = openpyxl.load_workbook(summary, read_only=True)
+    rows = list(book["Revisions"].iter_rows(values_only=True))
+    book.close()
+    assert len(rows) == 2 and rows[1][:2] == (rep, ws.roster.get(rep).name) and rows[1][6:10] == (
+        ANNUAL, ANNUAL, REQUESTED, REQUESTED - ANNUAL)
+
+
 def test_revision_keeps_past_months_when_suggestions_are_refreshed_later(make_workspace, tmp_path):
     """A revision approved while the owner's months are still suggestions must not move those months the next
     time the plan is refreshed (any approved plan refreshes every suggestion)."""

@@ -441,5 +441,5 @@ def test_zh_missing_submission_names_the_report_kind_in_chinese(zh_office):
 def test_zh_summary_sheet_names_come_from_the_catalogue(zh_office, tmp_path):
     result = run_consolidation(zh_office, FEB, output=tmp_path / "summary.xlsx")
     book = openpyxl.load_workbook(result.summary, read_only=True)
-    assert book.sheetnames == ["总览", "公司", "团队", "人员", "月度矩阵", "预警", "审批进度", "待处理问题", "审计记录",
-                               "Data"]
+    assert book.sheetnames == ["总览", "公司", "团队", "人员", "月度矩阵", "预警", "审批进度", "目标调整", "待处理问题",
+                               "审计记录", "Data"]

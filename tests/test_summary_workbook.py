@@ -36,7 +36,8 @@ NAMES = {"N1": "Ann One", "N2": "=SUM(1,2)", "N3": "Nils Three", "N4": "Nora Fou
          "W3": "Walt Three"}
 TEAM = {"N": "North", "S": "South", "W": "West"}
 SELLERS = [Seller(pid, NAMES[pid], TEAM[pid[0]]) for pid in PACES]
-SHEETS = ["Dashboard", "Company", "Teams", "People", "Matrix", "Flags", "Approvals", "Issues", "Audit", "Data"]
+SHEETS = ["Dashboard", "Company", "Teams", "People", "Matrix", "Flags", "Approvals", "Revisions", "Issues", "Audit",
+          "Data"]
 C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
 
 
@@ -71,7 +72,8 @@ def test_summary_is_where_the_month_says(result):
 def test_sheet_names_come_from_the_catalogue(book):
     labels = Labels("en")
     keys = ["summary.dashboard", "summary.company", "summary.teams", "summary.people", "summary.matrix",
-            "summary.flags", "summary.approvals", "summary.issues", "audit.sheet", "summary.data"]
+            "summary.flags", "summary.approvals", "revisions.sheet", "summary.issues", "audit.sheet",
+                "summary.data"]
     assert book.sheetnames == [labels(k) for k in keys] == SHEETS
     assert book.active.title == "Dashboard"
 
