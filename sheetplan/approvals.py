@@ -206,6 +206,9 @@ def _current(db: sqlite3.Connection, level: str, owner: str) -> dict[tuple[str, 
 def requested_revisions(db: sqlite3.Connection, config, owner: str,
                         numbers) -> dict[str, tuple[float, float]]:
     """metric -> (current annual target, requested) for every revision cell asking for a change."""
+    numbers = [n for n in numbers if n[0] == REVISION_BLOCK]
+    if not numbers:
+        return {}  # most month reports ask for nothing: no need to read the plan
     current = _current(db, "person", owner)
     fy = str(config.fiscal_year)
     out = {}
@@ -308,21 +311,23 @@ def _open(db: sqlite3.Connection, item_kind: str, owner: str, period: str, submi
 
 
 def on_accepted(db: sqlite3.Connection, store, workspace, kind: str, owner: str, period: str,
-                submission_id: int) -> Effects:
+                submission_id: int, numbers=None) -> Effects:
     """A valid plan, month report or re-forecast was accepted: open its item, or make it official at once
-    when its chain is empty. A newer file withdraws the owner's pending item for the same template."""
+    when its chain is empty. A newer file withdraws the owner's pending item for the same template.
+    `numbers` are the file's values when the caller still holds them (saves reading them back)."""
     config, roster = workspace.config, workspace.roster
     effects = Effects()
     if kind in PLAN_KINDS:
         item_kind, detail = kind, {}
     elif kind == "month":
         item_kind = "revision"
-        numbers = submitted_numbers(db, submission_id)
-        requested = requested_revisions(db, config, owner, numbers)
-        reason = next((t for b, _r, _c, t in submitted_texts(db, submission_id) if b == REVISION_REASON), "")
         _supersede(db, item_kind, owner, period)
+        if numbers is None:  # `numbers`: the file's values when the caller still holds them
+            numbers = submitted_numbers(db, submission_id)
+        requested = requested_revisions(db, config, owner, numbers)
         if not requested:
             return effects
+        reason = next((t for b, _r, _c, t in submitted_texts(db, submission_id) if b == REVISION_REASON), "")
         detail = {"requested": {m: r for m, (_c, r) in requested.items()},
                   "current": {m: c for m, (c, _r) in requested.items()}, "reason": reason}
     else:

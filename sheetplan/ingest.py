@@ -302,7 +302,7 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                     item.archive_path or _archive(workspace, source, result.sha256))
                 outcome.submission_id, status, outcome.superseded, effects = ledger.record(
                     store, submission, outcome.problems, checked.numbers, checked.texts,
-                    _on_accept(store, workspace, outcome, usable))
+                    _on_accept(store, workspace, outcome, usable, checked.numbers))
                 if effects is not None:
                     report.approvals.extend(effects)
                 outcome.status = "accepted" if status == ledger.ACCEPTED_STATUS else status
@@ -336,6 +336,8 @@ def _approval_checks(store, workspace: Workspace, lookup: SentLookup, outcome: F
                      checked: Checked) -> tuple[list[Problem], list]:
     """What the plan store must say about a valid file: revision requests that fit the plan, and
     decisions that this approver may take on items still waiting for them."""
+    if outcome.kind == "month" and not any(block == approvals.REVISION_BLOCK for block, *_ in checked.numbers):
+        return [], []  # most month reports ask for no revision
     sent = lookup(outcome.kind, outcome.owner, outcome.period, outcome.revision)
     blocks = parse_payload(sent.signed)["blocks"] if sent else []
     if outcome.kind == "month":
@@ -345,13 +347,13 @@ def _approval_checks(store, workspace: Workspace, lookup: SentLookup, outcome: F
     return approvals.check_decisions(store.db, workspace.roster, outcome.owner, decisions, outcome.name)
 
 
-def _on_accept(store, workspace: Workspace, outcome: FileOutcome, usable: list):
+def _on_accept(store, workspace: Workspace, outcome: FileOutcome, usable: list, numbers: list):
     """Runs inside the file's transaction once the ledger accepts it."""
     def apply(db, submission_id: int):
         if outcome.kind == "approval":
             return approvals.apply_decisions(db, store, workspace, outcome.owner, usable, submission_id)
         return approvals.on_accepted(db, store, workspace, outcome.kind, outcome.owner, outcome.period,
-                                     submission_id)
+                                     submission_id, numbers)
     return apply
 
 
