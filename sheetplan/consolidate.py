@@ -34,7 +34,8 @@ class Inputs:
     teams: pd.DataFrame  # person, month, team
     annual: pd.DataFrame  # person, metric, annual_target (the person's current annual target)
     approvals: pd.DataFrame  # every approval item, pending first (APPROVAL_COLUMNS)
-    resets: pd.DataFrame  # person, metric, month: the first month of a plan re-set by a revision or re-forecast
+    resets: pd.DataFrame  # person, metric, source, month: the first month of a plan re-set by a revision or
+    # re-forecast (source 'revision' or 'reforecast')
     rounds: pd.DataFrame  # round status from the ledger (status.round_status)
     open_problems: pd.DataFrame  # problems of rejected files not fixed since
 
@@ -108,10 +109,10 @@ def _resets(rows: list[tuple], months: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["id", "person", "metric", "month", "source", "submission_id", "approval_id"])
     frame = frame[frame["month"].isin(months)]
     if frame.empty:
-        return pd.DataFrame(columns=["person", "metric", "month"])
+        return pd.DataFrame(columns=["person", "metric", "source", "month"])
     batch = ["person", "metric", "source", "submission_id", "approval_id"]
     latest = frame.loc[frame.groupby(["person", "metric"])["id"].idxmax(), batch]
-    return frame.merge(latest, on=batch).groupby(["person", "metric"], as_index=False)["month"].min()
+    return frame.merge(latest, on=batch).groupby(["person", "metric", "source"], as_index=False)["month"].min()
 
 
 def _approvals(db, workspace: Workspace) -> pd.DataFrame:
@@ -261,6 +262,10 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
     if len(inputs.annual) and len(inputs.targets):
         plan = inputs.targets.groupby(["person", "metric"], as_index=False)["target"].sum()
         merged = plan.merge(inputs.annual, on=["person", "metric"])
+        # an approved H2 re-forecast plans from H1's actuals, so its months need not add up to the target
+        resets = inputs.resets
+        reforecast = set(zip(*[resets.loc[resets["source"] == "reforecast", c] for c in ("person", "metric")]))
+        merged = merged[[pair not in reforecast for pair in zip(merged["person"], merged["metric"])]]
         decimals = {m.key: m.decimals for m in config.metrics}
         for row in merged.itertuples():
             allowed = 0.5 * 10 ** -decimals[row.metric] + config.flags.plan_tolerance * abs(row.annual_target)

@@ -219,8 +219,34 @@ def test_an_april_request_is_not_news_in_march_but_is_in_april(office):
 def test_resets_come_from_the_latest_approved_re_plan(march):
     # N1: the revision of February re-set March to December; N2: the re-forecast (July to December) is newer
     # than the January revision (February to December); annual and team rows set no month
-    assert march.inputs.resets.sort_values("person").values.tolist() == [["N1", "revenue", MAR],
-                                                                         ["N2", "revenue", "2027-07"]]
+    assert march.inputs.resets.sort_values("person").values.tolist() == [
+        ["N1", "revenue", "revision", MAR], ["N2", "revenue", "reforecast", "2027-07"]]
+
+
+def test_a_re_forecast_plan_is_not_flagged_for_missing_the_annual_target(office, tmp_path):
+    """An approved H2 re-forecast is planned from H1's actuals, so its months need not add up to the annual
+    target; a revision's months must (it re-spreads to the requested figure), so those are still checked."""
+    import shutil
+
+    shutil.copytree(office.root, tmp_path / "ws")
+    ws = open_workspace(tmp_path / "ws")
+    store = ws.store()
+    with store, store.transaction() as db:
+        o = Office(store, db)
+        h2 = o.item("reforecast", "N2", "2027-H2", "reforecast-N2-v2.xlsx", [MANAGER], "approved", [("approve", "")])
+        store.record_targets([TargetRow("person", "N2", m, "revenue", g, 1500.0) for m in MONTHS[6:]
+                              for g in ("Key", "Web")], "reforecast", None, db, h2)
+        why = "N1's revised months, doubled, no longer add up to the revised annual target"
+        store.record_targets([TargetRow("person", "N1", m, "revenue", g, 2000.0) for m in MONTHS[2:]
+                              for g in ("Key", "Web")], "revision", None, db, None)
+    result = consolidate(ws, MAR)
+    plan = result.inputs.targets.groupby(["person", "metric"])["target"].sum()
+    annual = result.inputs.annual.set_index(["person", "metric"])["annual_target"]
+    assert plan[("N2", "revenue")] != annual[("N2", "revenue")]
+    mismatches = result.flags[result.flags["code"] == "plan-mismatch"]
+    flagged = set(zip(mismatches["person"], mismatches["metric"]))
+    assert ("N2", "revenue") not in flagged
+    assert ("N1", "revenue") in flagged, why
 
 
 def _n1_key_rollover(facts: pd.DataFrame) -> list[float]:
