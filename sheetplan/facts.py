@@ -117,7 +117,8 @@ def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFram
         cell_index = index[rows]
         carried = rollover(t, a, reported, policy, carry_credit, rule.higher_is_better, rule.decimals,
                            _reset_index(cell_index, resets, months))
-        long = _long(cell_index, months, {"target": t, "rollover_in": carried, "actual": a,
+        rebase = _rebase(t, a, reported, _reset_index(cell_index, _reforecasts(resets), months))
+        long = _long(cell_index, months, {"target": t, "rollover_in": carried, "actual": a, "ytd_adjust": rebase,
                                           "reported": ~np.isnan(grid_a_known.to_numpy()[rows])})
         frames.append(long)
     if not frames:
@@ -129,6 +130,29 @@ def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFram
     person["team"] = person["team"].fillna("")
     levels = _levels(person)
     return _derive(levels, metrics, months, through)
+
+
+def _reforecasts(resets: pd.DataFrame | None) -> pd.DataFrame | None:
+    if resets is None or "source" not in resets:
+        return None
+    return resets[resets["source"] == "reforecast"]
+
+
+def _rebase(targets: np.ndarray, actuals: np.ndarray, reported: int, resets: np.ndarray) -> np.ndarray:
+    """What an approved H2 re-forecast adds to the year-to-date target from its first month on.
+
+    The re-forecast plans H2 from what H1 actually brought, so from then on the year to date counts H1 at
+    its actual instead of its plan: the adjustment is H1 actual - H1 target per cell (a missing actual
+    counts 0). At year end the target is then H1 actual + the H2 plan, which is the annual target the
+    re-forecast was made to reach, and a H1 shortfall is not counted twice. Only once H1 has closed.
+    """
+    out = np.zeros_like(targets, dtype=float)
+    months = targets.shape[1]
+    for reset in np.unique(resets[(resets > 0) & (resets <= reported)]):
+        cells = resets == reset
+        gap = actuals[cells, :reset].sum(axis=1) - targets[cells, :reset].sum(axis=1)
+        out[np.ix_(cells, np.arange(reset, months))] = gap[:, None]
+    return out
 
 
 def _reset_index(cells: pd.MultiIndex, resets: pd.DataFrame | None, months: list[str]) -> np.ndarray:
@@ -165,7 +189,7 @@ def _long(index: pd.MultiIndex, months: list[str], arrays: dict[str, np.ndarray]
 
 def _levels(person: pd.DataFrame) -> pd.DataFrame:
     """Person rows by group, plus totals over groups, then team and company sums of those."""
-    value_cols = ["target", "rollover_in", "actual"]
+    value_cols = ["target", "rollover_in", "actual", "ytd_adjust"]
     person = person.assign(level="person")
     totals = (person.groupby(["team", "person", "metric", "month"], sort=False, as_index=False)
               .agg(**{c: (c, "sum") for c in value_cols}, reported=("reported", "any")))
@@ -193,9 +217,12 @@ def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], t
     frame["effective_target"] = frame["target"] + frame["rollover_in"]
     frame["variance"] = frame["actual"] - frame["effective_target"]
     groups = frame.groupby(owner, sort=False)
-    frame["ytd_target"] = frame["target"].where(past, 0.0).groupby([frame[c] for c in owner], sort=False).cumsum()
+    keys = [frame[c] for c in owner]
+    # the re-forecast adjustment as it stood at `through` also holds for the months after it
+    adjust = frame["ytd_adjust"].where(past).groupby(keys, sort=False).ffill().fillna(0.0)
+    frame["ytd_target"] = frame["target"].where(past, 0.0).groupby(keys, sort=False).cumsum() + adjust
     frame["ytd_actual"] = frame["actual"].where(past, 0.0).groupby([frame[c] for c in owner], sort=False).cumsum()
-    annual = groups["target"].transform("sum")
+    annual = groups["target"].transform("sum") + groups["ytd_adjust"].transform("last")
     ytd_target_now = frame["ytd_target"].where(past).groupby([frame[c] for c in owner], sort=False).transform("max")
     ytd_actual_now = frame["ytd_actual"].where(past).groupby([frame[c] for c in owner], sort=False).transform("max")
     ytd_target_now, ytd_actual_now = ytd_target_now.fillna(0.0), ytd_actual_now.fillna(0.0)

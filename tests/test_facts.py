@@ -622,3 +622,36 @@ def test_property_deterministic_and_independent_of_row_order(office, carry_credi
                            RULES, MONTHS, through, policy, carry_credit)
     pd.testing.assert_frame_equal(first.reset_index(drop=True), shuffled.reset_index(drop=True), atol=1e-9)
 
+
+
+def _reforecast_year(through: str, resets_source: str = "reforecast") -> pd.DataFrame:
+    """One person, one group: 100 a month planned; H1 sold 80 a month (480 of 600); the approved H2
+    re-forecast plans (1200 - 480) / 6 = 120 a month, and H2 sells exactly that."""
+    targets = pd.DataFrame([("R", m, "rev", "Key", 100.0 if i < 6 else 120.0) for i, m in enumerate(MONTHS)],
+                           columns=["person", "month", "metric", "customer_group", "target"])
+    actuals = pd.DataFrame([("R", m, "rev", "Key", 80.0 if i < 6 else 120.0) for i, m in enumerate(MONTHS)],
+                           columns=["person", "month", "metric", "customer_group", "actual"])
+    teams = pd.DataFrame([("R", m, "T1") for m in MONTHS], columns=["person", "month", "team"])
+    resets = pd.DataFrame([("R", "rev", resets_source, MONTHS[6])], columns=["person", "metric", "source", "month"])
+    facts = build_facts(targets, actuals, teams, RULES[:1], MONTHS, through, "none", False, resets)
+    return facts[(facts["level"] == "person") & (facts["customer_group"] == "")].set_index("month")
+
+
+def test_after_a_re_forecast_the_year_to_date_counts_h1_at_its_actual():
+    december = _reforecast_year(DEC)
+    # without the re-base the year would be measured against 600 + 720 = 1320 (the H1 shortfall twice)
+    assert december.loc[DEC, ["ytd_target", "ytd_actual", "ytd_attainment", "annual_target"]].tolist() == [
+        1200, 1200, 1.0, 1200]
+    assert december.loc[MONTHS[5], "ytd_target"] == 600  # H1 itself is still measured against its plan
+    september = _reforecast_year(MONTHS[8])
+    # 480 + 3 x 120 = 840 against 840; what is left, 1200 - 840, over three months
+    assert september.loc[MONTHS[8], ["ytd_target", "ytd_actual", "required_run_rate"]].tolist() == [840, 840, 120]
+    june = _reforecast_year(MONTHS[5])
+    # in June the H2 plan already starts from H1's actual: 1200 - 480 still needed over six months
+    assert june.loc[MONTHS[5], ["ytd_target", "annual_target", "required_run_rate"]].tolist() == [600, 1200, 120]
+
+
+def test_a_revision_is_not_re_based():
+    # a revision re-spreads to the requested total, so its months already add up: nothing is adjusted
+    december = _reforecast_year(DEC, resets_source="revision")
+    assert december.loc[DEC, ["ytd_target", "annual_target"]].tolist() == [1320, 1320]
