@@ -61,3 +61,4 @@ def test_the_python_api_example_runs_as_written(tmp_path, monkeypatch):
     exec(compile(_block("## Python API", "python"), "README.md", "exec"), names)  # noqa: S102 - our own README
     assert names["result"].month == "2027-03" and len(names["result"].facts)
     assert names["report"].dry_run
+    assert len(names["review"].people) and list(names["result"].inputs.approvals.columns)
