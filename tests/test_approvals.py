@@ -805,3 +805,23 @@ def test_cli_generates_approval_workbooks_and_lists_what_waits(make_workspace, t
     assert lines(invoke("-w", root, "approvals", "--approver", sup)) == ["Nothing is waiting for approval."]
     everything = invoke("-w", root, "approvals", "--all")
     assert [line.split()[0] for line in lines(everything)[:-1]] == [f"A{item.id}.2"]
+
+
+def test_every_approval_problem_is_explained_in_chinese_feedback():
+    """A zh sender's feedback copy explains each problem from the catalogue, never in English."""
+    import re
+
+    from sheetplan import approvals
+    from sheetplan.feedback import explain
+    from sheetplan.labels import catalogue
+    from sheetplan.problems import Problem
+
+    source = Path(approvals.__file__).read_text(encoding="utf-8")
+    codes = set(re.findall(r'"([a-z]+(?:-[a-z]+)+)"', source))  # every kebab-case literal there is a problem code
+    assert {"outside-reports", "comment-required", "decision-stale", "already-decided", "revision-too-late",
+            "revision-below-passed"} <= codes
+    codes.add("decision-invalid")  # raised by validate.py for the Decision drop-down
+    missing = sorted(code for code in codes if code not in catalogue("zh")["problems"])
+    assert missing == []
+    assert explain(Problem("comment-required", "english text"), "zh") == catalogue("zh")["problems"][
+        "comment-required"]
