@@ -123,11 +123,12 @@ def _details(sheet: Sheet, labels: Labels, plan: ApprovalPlan, ctx: Context) -> 
     widest = 1
     for number, entry in enumerate(plan.entries, start=1):
         starts[entry.ref] = r
-        sheet.put(r, 0, f"{number}. {entry.owner_name} ({entry.owner}) - {entry.what} - {entry.period} - "
+        period = "" if entry.period in entry.what else f" - {entry.period}"
+        sheet.put(r, 0, f"{number}. {entry.owner_name} ({entry.owner}) - {entry.what}{period} - "
                         f"{labels('approval.col_level')} {entry.level}", "subtitle")
         r += 1
-        if entry.reason:
-            sheet.put(r, 0, labels("approval.reason", reason=entry.reason), "wrap")
+        if entry.reason:  # one line that runs on over the empty cells to its right
+            sheet.put(r, 0, labels("approval.reason", reason=entry.reason), "key")
             r += 1
         for line in entry.history:
             sheet.put(r, 0, line, "note")
@@ -136,7 +137,7 @@ def _details(sheet: Sheet, labels: Labels, plan: ApprovalPlan, ctx: Context) -> 
             r = _figure_block(sheet, labels, figures, ctx, r)
             widest = max(widest, len(figures.columns) + 2)
         r += 1
-    sheet.widths = {0: 24, **{c: 12 for c in range(1, widest)}}
+    sheet.widths = {0: 34, **{c: 12 for c in range(1, widest)}}
     return starts
 
 
@@ -152,6 +153,8 @@ def _figure_block(sheet: Sheet, labels: Labels, figures: ItemFigures, ctx: Conte
     base = figures.previous if figures.previous is not None else figures.suggestion
     r += 1
     for key, row in rows:
+        if row is None and key == "approval.suggestion":
+            continue  # a revision request has no suggestion to compare with
         sheet.put(r, 0, labels(key), "key")
         if row is None:
             sheet.put(r, 1, labels("approval.none"), "note")
