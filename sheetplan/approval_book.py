@@ -6,14 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from . import a1
-from .builders import Context, _header_lines, _instructions, _text_validation, number_style
+from .builders import Context, _finish, _header_lines, _text_validation, number_style, start_workbook
 from .config import Metric
 from .labels import Labels
 from .layout import (
     DECISION_BLOCK,
     DECISION_COMMENT,
     DECISIONS,
-    META_SHEET,
     Area,
     Block,
     Sheet,
@@ -59,12 +58,8 @@ class ApprovalPlan:
 
 def build_approval(plan: ApprovalPlan, ctx: Context, revision: int) -> Template:
     """A Decisions sheet (one row per item, the only inputs) and a Details sheet (the figures)."""
-    from .builders import _finish
-
-    labels = Labels(ctx.lang)
-    taken = {META_SHEET.casefold()}
-    owner_text = f"{plan.owner_name} ({plan.owner})"
-    sheets = [_instructions(labels, owner_text, plan.period, "approval", taken)]
+    start = start_workbook(ctx, plan.owner, plan.owner_name, plan.period, "approval")
+    labels, taken, owner_text, sheets = start.labels, start.taken, start.owner_text, start.sheets
     decisions = Sheet(sheet_title(labels("approval.decisions_sheet"), taken))
     details = Sheet(sheet_title(labels("approval.details_sheet"), taken))
     _header_lines(decisions, labels, labels("approval.title", name=plan.owner_name), labels("approval.about"),

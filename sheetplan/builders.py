@@ -167,6 +167,23 @@ def _instructions(labels: Labels, owner: str, period: str, kind: str, taken: set
     return sheet
 
 
+@dataclass
+class _Start:
+    """What every workbook begins with: its labels, the sheet names taken, the owner line, the instructions."""
+
+    labels: Labels
+    taken: set[str]
+    owner_text: str
+    sheets: list[Sheet]
+
+
+def start_workbook(ctx: Context, owner: str, owner_name: str, period: str, kind: str) -> _Start:
+    labels = Labels(ctx.lang)
+    taken = {META_SHEET.casefold()}
+    owner_text = f"{owner_name} ({owner})"
+    return _Start(labels, taken, owner_text, [_instructions(labels, owner_text, period, kind, taken)])
+
+
 def _finish(kind: str, owner: str, owner_name: str, period: str, ctx: Context, revision: int,
             sheets: list[Sheet], blocks: list[Block], names: dict[str, Area],
             values: dict[str, list]) -> Template:
@@ -181,11 +198,9 @@ def _finish(kind: str, owner: str, owner_name: str, period: str, ctx: Context, r
 
 def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
     """Company plan (teams) or team plan (people): one sheet per metric, one input column."""
-    labels = Labels(ctx.lang)
+    start = start_workbook(ctx, plan.owner, plan.owner_name, plan.period, plan.kind)
+    labels, taken, owner_text, sheets = start.labels, start.taken, start.owner_text, start.sheets
     section = plan.kind
-    taken = {META_SHEET.casefold()}
-    owner_text = f"{plan.owner_name} ({plan.owner})"
-    sheets = [_instructions(labels, owner_text, plan.period, plan.kind, taken)]
     blocks: list[Block] = []
     names: dict[str, Area] = {}
     values: dict[str, list] = {}
@@ -264,10 +279,8 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
 
 def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
     """A person's year: customer groups by twelve months per metric, pre-filled with the suggestion."""
-    labels = Labels(ctx.lang)
-    taken = {META_SHEET.casefold()}
-    owner_text = f"{plan.owner_name} ({plan.owner})"
-    sheets = [_instructions(labels, owner_text, plan.period, "person", taken)]
+    start = start_workbook(ctx, plan.owner, plan.owner_name, plan.period, "person")
+    labels, taken, owner_text, sheets = start.labels, start.taken, start.owner_text, start.sheets
     blocks, names, values = [], {}, {}
     n_groups = len(plan.groups)
     for grid in plan.metrics:
@@ -341,10 +354,8 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
 
 def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     """One month's report: locked targets, actuals and comments to fill, and a revision request."""
-    labels = Labels(ctx.lang)
-    taken = {META_SHEET.casefold()}
-    owner_text = f"{plan.owner_name} ({plan.owner})"
-    sheets = [_instructions(labels, owner_text, plan.month, "month", taken)]
+    start = start_workbook(ctx, plan.owner, plan.owner_name, plan.month, "month")
+    labels, taken, owner_text, sheets = start.labels, start.taken, start.owner_text, start.sheets
     sheet = Sheet(sheet_title(labels("month.sheet"), taken))
     _header_lines(sheet, labels, labels("month.title", name=plan.owner_name, month=plan.month),
                   labels("month.about"), owner_text, plan.month, revision)

@@ -9,14 +9,14 @@ from .builders import (
     Context,
     _finish,
     _header_lines,
-    _instructions,
     _number_validation,
     number_style,
     returned_note,
+    start_workbook,
 )
 from .config import Metric
 from .labels import Labels
-from .layout import META_SHEET, Area, Block, Sheet, Template, sheet_title
+from .layout import Area, Block, Sheet, Template, sheet_title
 
 H1 = 6  # months 1-6 have closed and are shown as actuals; months 7-12 are planned again
 # Grid columns: A the customer group, B-G the H1 months, H-M the H2 months, then H1, H2 and year totals.
@@ -54,10 +54,8 @@ def build_reforecast(plan: ReforecastPlan, ctx: Context, revision: int) -> Templ
     `target_<key>` is the H2 total to plan (annual target minus H1 actual), not the annual target: ingest
     checks the inputs against it, and the closed H1 months cannot be planned again.
     """
-    labels = Labels(ctx.lang)
-    taken = {META_SHEET.casefold()}
-    owner_text = f"{plan.owner_name} ({plan.owner})"
-    sheets = [_instructions(labels, owner_text, plan.period, "reforecast", taken)]
+    start = start_workbook(ctx, plan.owner, plan.owner_name, plan.period, "reforecast")
+    labels, taken, owner_text, sheets = start.labels, start.taken, start.owner_text, start.sheets
     blocks, names, values = [], {}, {}
     h2_months = plan.months[H1:]
     for grid in plan.metrics:
