@@ -389,7 +389,7 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
 @click.option("--all", "show_all", is_flag=True, help="Also the monthly plan grid, not only the annual figures.")
 @click.pass_context
 def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) -> None:
-    """Every accepted change to the targets of OWNER (person id or team name), with its source file and time.
+    """Every official change to the targets of OWNER (person id or team name): source file, time, approvers.
 
     Shows each version from 1 on against the one before it; the company owner also sees the company targets.
     Exit status: 0, or 2 for an unknown owner or metric.
@@ -418,8 +418,11 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
         change = "" if pd.isna(r.change) else f" ({r.change:+,.{d}f})"
         revision = "" if pd.isna(r.submission_revision) else f" r{r.submission_revision}"
         where = " ".join(part for part in (r.level, r.owner, r.period, r.metric, r.customer_group) if part)
-        click.echo(f"{where} v{r.version}: {before} -> {r.value:,.{d}f}{change}  {r.submitted_file}{revision}"
-                   f"  {r.received_at}")
+        kind = "" if r.source in ("accepted", "suggestion") else f" [{r.source}]"
+        approved = f"  approved by {r.approver}" if r.approver else ""
+        comment = f": {r.comment}" if r.comment else ""
+        click.echo(f"{where} v{r.version}{kind}: {before} -> {r.value:,.{d}f}{change}  {r.submitted_file}{revision}"
+                   f"  {r.received_at}{approved}{comment}")
 # --- end history ---------------------------------------------------------------------------------------
 
 

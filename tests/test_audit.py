@@ -272,5 +272,9 @@ def test_history_command_shows_revision_versions(approved):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[0] == "Target history of P006"
-    assert len(lines) == 2 and lines[1].startswith(f"person P006 {FY} revenue v1: ")
+    assert len(lines) == 2 and lines[1].startswith(f"person P006 {FY} revenue v1 [revision]: ")
     assert lines[1].split("  ")[1] == "month-P006-2027-03.xlsx r1"
+    # every level that approved, then the comments
+    assert lines[1].split("  ")[3] == ("approved by " + " → ".join(
+        f"{approved.roster.get(pid).name} ({pid}, {role})" for pid, role in
+        (("P004", "supervisor"), ("P003", "manager"), ("P002", "vp"))) + ": Lost OEM customer confirmed | Agreed")
