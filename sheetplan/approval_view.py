@@ -93,10 +93,16 @@ def _figures(db: sqlite3.Connection, workspace, item: Item) -> tuple[ItemFigures
                                    tuple(official[k] or 0.0 for k in keys) if has_official else None))
         return tuple(out)
     if item.item_kind == "revision":
+        _suggestion, official = official_figures(db, "person", item.owner)
         for metric_key, requested in item.detail.get("requested", {}).items():
             metric = config.metric(metric_key)
             current = item.detail.get("current", {}).get(metric_key, 0.0)
             out.append(ItemFigures(metric, (fy,), (requested,), None, (current,)))
+            named = item.detail.get("months", {}).get(metric_key, {})
+            if named:  # the months asked for one by one, beside their targets now
+                now = tuple(round(sum(v for (p, k, g), v in official.items() if p == m and k == metric_key and g),
+                                  metric.decimals) for m in named)
+                out.append(ItemFigures(metric, tuple(named), tuple(named.values()), None, now))
         return tuple(out)
     # person plan or re-forecast: month totals over customer groups
     suggestion, official = official_figures(db, "person", item.owner)

@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from .allocation import largest_remainder
-from .layout import DECISION_BLOCK, DECISION_COMMENT, REVISION_BLOCK, REVISION_REASON, Area
+from .layout import DECISION_BLOCK, DECISION_COMMENT, REVISION_BLOCK, REVISION_MONTHS, REVISION_REASON, Area
 from .problems import WARNING, Problem
 from .store import ACCEPTED, REFORECAST, REVISION, SUGGESTION, TargetRow, now_iso
 
@@ -203,35 +203,65 @@ def _current(db: sqlite3.Connection, level: str, owner: str) -> dict[tuple[str, 
     return {(p, m, g): v for p, m, g, v in rows}
 
 
-def requested_revisions(db: sqlite3.Connection, config, owner: str,
-                        numbers) -> dict[str, tuple[float, float]]:
-    """metric -> (current annual target, requested) for every revision cell asking for a change."""
-    numbers = [n for n in numbers if n[0] == REVISION_BLOCK]
+@dataclass(frozen=True)
+class Request:
+    """What one revision asks for one metric: a new annual target, and the later months it names, if any."""
+
+    current: float  # the annual target now
+    annual: float  # the annual target asked for (implied by the months when only they were typed)
+    months: dict[str, float]  # later month -> requested target; {} when only an annual figure was typed
+    implied: float  # the year the months add up to: months past + named months + the others as they stand
+
+
+def requested_revisions(db: sqlite3.Connection, config, owner: str, month: str,
+                        numbers) -> dict[str, Request]:
+    """metric -> Request for every metric whose revision cells ask for a change."""
+    numbers = [n for n in numbers if n[0] in (REVISION_BLOCK, REVISION_MONTHS)]
     if not numbers:
         return {}  # most month reports ask for nothing: no need to read the plan
     current = _current(db, "person", owner)
-    fy = str(config.fiscal_year)
+    fy, months, keys = str(config.fiscal_year), config.months, {m.key for m in config.metrics}
+    annual_asked = {row: v for block, row, _c, v in numbers if block == REVISION_BLOCK}
+    months_asked: dict[str, dict[str, float]] = {}
+    for block, row, col, value in numbers:
+        if block == REVISION_MONTHS:
+            months_asked.setdefault(row, {})[col] = value
     out = {}
-    for block, metric, _col, value in numbers:
-        if block != REVISION_BLOCK:
+    for metric in dict.fromkeys([*annual_asked, *months_asked]):
+        if metric not in keys:
             continue
+        decimals = config.metric(metric).decimals
         now = current.get((fy, metric, ""), 0.0)
-        decimals = config.metric(metric).decimals if metric in {m.key for m in config.metrics} else 0
-        if round(value, decimals) != round(now, decimals):
-            out[metric] = (now, value)
+        named = months_asked.get(metric, {})
+        totals = {m: sum(v for (p, k, g), v in current.items() if p == m and k == metric and g) for m in months}
+        implied = round(sum(named.get(m, totals[m]) if m > month else totals[m] for m in months), decimals)
+        annual = annual_asked.get(metric, implied)
+        changed = any(round(v, decimals) != round(totals[m], decimals) for m, v in named.items())
+        if changed or round(annual, decimals) != round(now, decimals):
+            out[metric] = Request(now, annual, named, implied)
     return out
 
 
 def respread(config, roster, current: dict[tuple[str, str, str], float], owner: str, month: str, metric: str,
-             requested: float) -> list[TargetRow]:
-    """The target rows an approved revision writes: the new annual target, and the months after `month`
-    re-spread so the year adds up to it. Months already past keep their targets; the later months share
-    what is left in proportion to their current targets (equally over the active months if all are 0)."""
+             requested: float, named: dict[str, float] | None = None) -> list[TargetRow]:
+    """The target rows an approved revision writes: the new annual target and the later months.
+
+    Months already past keep their targets. Named months get the figure asked for, split over the
+    customer groups in proportion to their current targets (equally if those are all 0), and the other
+    later months keep theirs. With only an annual figure, the later months share what is left in
+    proportion to their current targets (equally over the active months if all are 0)."""
     from .allocation import availability
 
     months, groups = config.months, config.customer_groups
-    later = months[months.index(month) + 1:]
     decimals = config.metric(metric).decimals
+    rows = [TargetRow("person", owner, str(config.fiscal_year), metric, "", requested)]
+    if named:
+        for later, value in named.items():
+            weights = [current.get((later, metric, g), 0.0) for g in groups]
+            parts = largest_remainder(value, weights, decimals)
+            rows += [TargetRow("person", owner, later, metric, g, v) for g, v in zip(groups, parts)]
+        return rows
+    later = months[months.index(month) + 1:]
     passed = sum(current.get((m, metric, g), 0.0) for m in months if m <= month for g in groups)
     remaining = round(requested - passed, decimals)
     cells = [(m, g) for m in later for g in groups]
@@ -243,7 +273,6 @@ def respread(config, roster, current: dict[tuple[str, str, str], float], owner: 
         share = dict(zip(months, active))
         weights = [share[m] for m, _g in cells]
     values = largest_remainder(max(remaining, 0.0), weights, decimals) if cells else []
-    rows = [TargetRow("person", owner, str(config.fiscal_year), metric, "", requested)]
     rows += [TargetRow("person", owner, m, metric, g, v) for (m, g), v in zip(cells, values)]
     return rows
 
@@ -261,24 +290,31 @@ def _past_suggestions(db: sqlite3.Connection, config, owner: str, month: str, me
 
 def check_revision(db: sqlite3.Connection, config, owner: str, month: str, numbers, blocks: list[dict],
                    file: str) -> list[Problem]:
-    """A revision must leave room for itself: a later month to take effect in, and no less than is past."""
-    requested = requested_revisions(db, config, owner, numbers)
+    """A revision must leave room for itself: a later month to take effect in, no less than is past, and
+    when both an annual figure and months are typed, the two must agree."""
+    requested = requested_revisions(db, config, owner, month, numbers)
     if not requested:
         return []
     current = _current(db, "person", owner)
     block = next((b for b in blocks if b["name"] == REVISION_BLOCK), None)
+    typed_annual = {row for b, row, _c, _v in numbers if b == REVISION_BLOCK}
     problems = []
-    for metric, (_now, value) in requested.items():
+    for metric, request in requested.items():
         sheet, cell = _cell_of(block, metric) if block else ("", "")
-        where = {"file": file, "sheet": sheet, "cell": cell, "field": REVISION_BLOCK, "value": value}
+        where = {"file": file, "sheet": sheet, "cell": cell, "field": REVISION_BLOCK, "value": request.annual}
         if month == config.months[-1]:
             problems.append(Problem("revision-too-late", "a revision takes effect from the next month, and this "
                                     "is the last month of the fiscal year", **where))
             continue
         decimals = config.metric(metric).decimals
+        if request.months and metric in typed_annual and round(request.annual, decimals) != request.implied:
+            problems.append(Problem("revision-inconsistent", f"the months typed make a year of "
+                                    f"{request.implied:,.{decimals}f}; leave the annual figure blank or make it "
+                                    "that", **where))
+            continue
         passed = round(sum(v for (m, k, g), v in current.items() if k == metric and g and m <= month
                            and m in config.months), decimals)
-        if value < passed:
+        if request.annual < passed:
             problems.append(Problem("revision-below-passed", f"the months up to {month} already hold "
                                     f"{passed:,.{decimals}f} of target; ask for at least that much", **where))
     return problems
@@ -324,12 +360,15 @@ def on_accepted(db: sqlite3.Connection, store, workspace, kind: str, owner: str,
         _supersede(db, item_kind, owner, period)
         if numbers is None:  # `numbers`: the file's values when the caller still holds them
             numbers = submitted_numbers(db, submission_id)
-        requested = requested_revisions(db, config, owner, numbers)
+        requested = requested_revisions(db, config, owner, period, numbers)
         if not requested:
             return effects
         reason = next((t for b, _r, _c, t in submitted_texts(db, submission_id) if b == REVISION_REASON), "")
-        detail = {"requested": {m: r for m, (_c, r) in requested.items()},
-                  "current": {m: c for m, (c, _r) in requested.items()}, "reason": reason}
+        detail = {"requested": {m: r.annual for m, r in requested.items()},
+                  "current": {m: r.current for m, r in requested.items()}, "reason": reason}
+        named = {m: r.months for m, r in requested.items() if r.months}
+        if named:
+            detail["months"] = named
     else:
         return effects
     if kind != "month":
@@ -350,7 +389,8 @@ def _make_official(db: sqlite3.Connection, store, workspace, item_kind: str, own
         current = _current(db, "person", owner)
         rows, frozen = [], []
         for metric, requested in detail["requested"].items():
-            rows += respread(config, workspace.roster, current, owner, period, metric, requested)
+            rows += respread(config, workspace.roster, current, owner, period, metric, requested,
+                             detail.get("months", {}).get(metric))
             frozen += _past_suggestions(db, config, owner, period, metric)
         store.record_targets(rows, REVISION, submission_id, db, approval_id)
         # Months already past that still hold a suggestion would be re-derived from the new annual

@@ -12,6 +12,7 @@ from .layout import (
     MAX_TEXT,
     META_SHEET,
     REVISION_BLOCK,
+    REVISION_MONTHS,
     REVISION_REASON,
     TEMPLATE_VERSION,
     Area,
@@ -100,6 +101,7 @@ class MonthPlan:
     note: str = ""
     actuals: dict[str, dict[str, float]] | None = None  # pre-filled when a revision request is sent back
     comments: dict[str, str] | None = None
+    later: tuple[str, ...] = ()  # the fiscal months after this one: a revision may name their targets
 
 
 def number_style(metric: Metric, role: str) -> str:
@@ -435,6 +437,21 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     revision_area = Area(sheet.name, rfirst, 2, rlast, 2)
     blocks.append(Block(REVISION_BLOCK, revision_area, tuple(m.key for m in plan.metrics), ("requested",), "",
                         "number", required=False))
+    if plan.later:  # or the later months one by one; a month left blank keeps its target
+        last_col = 3 + len(plan.later) - 1
+        for c, later in enumerate(plan.later):
+            sheet.put(rhead, 3 + c, later, "header_input")
+        for i, metric in enumerate(plan.metrics):
+            for c in range(len(plan.later)):
+                sheet.put(rfirst + i, 3 + c, None, number_style(metric, "input"))
+            sheet.validations.append(_number_validation(Area(sheet.name, rfirst + i, 3, rfirst + i, last_col), metric,
+                                                        labels))
+        months_area = Area(sheet.name, rfirst, 3, rlast, last_col)
+        blocks.append(Block(REVISION_MONTHS, months_area, tuple(m.key for m in plan.metrics), plan.later, "",
+                            "number", required=False))
+        names[REVISION_MONTHS] = months_area
+        names["cols_revision_months"] = Area(sheet.name, rhead, 3, rhead, last_col)
+        values["cols_revision_months"] = list(plan.later)
     names[REVISION_BLOCK] = revision_area
     names["rows_revision"] = Area(sheet.name, rfirst, 0, rlast, 0)
     names["locked_annual"] = Area(sheet.name, rfirst, 1, rlast, 1)

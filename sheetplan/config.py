@@ -19,7 +19,8 @@ ALLOCATION_METHODS = ("equal", "history", "seasonality", "manual")
 NO_HISTORY_RULES = ("average", "minimum", "zero")
 ROLLOVER_POLICIES = ("none", "next_month", "spread")
 ROLES = ("rep", "supervisor", "manager", "vp", "gm")
-RESERVED_KEYS = ("comment", "revision", "revision_reason")  # in_comment etc. are the month template's blocks
+# in_comment, in_revision etc. are the templates' own input blocks: a metric may not share their names
+RESERVED_KEYS = ("comment", "revision", "revision_reason", "revision_months", "decision", "decision_comment")
 _METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
 
 

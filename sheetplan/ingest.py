@@ -336,7 +336,8 @@ def _approval_checks(store, workspace: Workspace, lookup: SentLookup, outcome: F
                      checked: Checked) -> tuple[list[Problem], list]:
     """What the plan store must say about a valid file: revision requests that fit the plan, and
     decisions that this approver may take on items still waiting for them."""
-    if outcome.kind == "month" and not any(block == approvals.REVISION_BLOCK for block, *_ in checked.numbers):
+    if outcome.kind == "month" and not any(block in (approvals.REVISION_BLOCK, approvals.REVISION_MONTHS)
+                                           for block, *_ in checked.numbers):
         return [], []  # most month reports ask for no revision
     sent = lookup(outcome.kind, outcome.owner, outcome.period, outcome.revision)
     blocks = parse_payload(sent.signed)["blocks"] if sent else []

@@ -33,6 +33,7 @@ SIGNED_PREFIXES = ("rows_", "cols_", "target_", "locked_")
 COMMENT_BLOCK = "in_comment"
 REVISION_BLOCK = "in_revision"
 REVISION_REASON = "in_revision_reason"
+REVISION_MONTHS = "in_revision_months"  # or, instead of an annual figure, the later months one by one
 DECISION_BLOCK = "in_decision"
 DECISION_COMMENT = "in_decision_comment"
 # What an approver may type in a Decision cell, per workbook language; both languages are understood.

@@ -288,13 +288,15 @@ class PlanState:
         targets = {m.key: {g: self.value("person", pid, month, m.key, g) for g in groups}
                    for m in self.config.metrics}
         annual = {m.key: self.value("person", pid, self.fy, m.key) for m in self.config.metrics}
+        months = self.config.months
+        later = tuple(months[months.index(month) + 1:])
         if returned is None:
-            return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual)
+            return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual, later=later)
         actuals = {m.key: {g: v for (b, g), v in _entered(returned).items() if b == f"in_{m.key}"}
                    for m in self.config.metrics}
         comments = {r: t for b, r, _c, t in returned.texts if b == "in_comment"}
         return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual,
-                         self.returned_note(returned), actuals, comments)
+                         self.returned_note(returned), actuals, comments, later)
 
     def is_active_in(self, person: Person, month: str) -> bool:
         return (not person.start_month or person.start_month <= month) and (

@@ -176,6 +176,19 @@ MIGRATIONS: tuple[str, ...] = (
     );
     ALTER TABLE targets ADD COLUMN approval_id INTEGER;
     """,
+    # 8: a revision may name later months one by one (in_revision_months): those are not actuals either
+    """
+    DROP VIEW accepted_values;
+    CREATE VIEW accepted_values AS
+    SELECT 'person' AS level, s.owner AS owner, s.period AS period, substr(v.block, 4) AS metric,
+           v.row_key AS customer_group, v.value AS value, 'actual' AS measure, s.id AS submission_id
+    FROM submitted_values v JOIN submissions s ON s.id = v.submission_id
+    WHERE s.status = 'accepted' AND s.kind = 'month' AND v.block NOT IN ('in_revision', 'in_revision_months')
+    UNION ALL
+    SELECT t.level, t.owner, t.period, t.metric, t.customer_group, t.value, 'target', t.submission_id
+    FROM targets t JOIN submissions s ON s.id = t.submission_id
+    WHERE t.source = 'accepted' AND s.status = 'accepted';
+    """,
 )
 
 SUGGESTION = "suggestion"

@@ -825,3 +825,39 @@ def test_every_approval_problem_is_explained_in_chinese_feedback():
     assert missing == []
     assert explain(Problem("comment-required", "english text"), "zh") == catalogue("zh")["problems"][
         "comment-required"]
+
+
+def test_a_revision_by_month_changes_only_the_months_it_names(revision, tmp_path):
+    """After the approved annual revision (108,000.00, each group's April..December = KEY_ROW_REVISED), the
+    April report asks for May by month: 5,000.00 instead of 2 x 3,400.00. The year becomes 108,000.00 -
+    6,800.00 + 5,000.00 = 106,200.00; May splits 2,500.00 / 2,500.00 like its current targets; nothing else moves."""
+    import shutil
+
+    shutil.copytree(revision["ws"].root, tmp_path / "ws")
+    ws, rep = open_workspace(tmp_path / "ws"), revision["rep"]
+    before = official(ws, rep)
+    april = api.generate(ws, "month", month="2027-04", only=[rep]).files[0]
+    later = [f"{YEAR}-{m:02d}" for m in range(5, 13)]
+    assert blocks_of(april, "cols_revision_months")["cols_revision_months"] == [later]
+
+    def asking(annual: float | None, may: float) -> dict[str, list[list]]:
+        values = month_values(ws, [[annual], [None], [None], [None]])
+        values["in_revision_months"] = [[may if (r, c) == (0, 0) else None for c in range(len(later))]
+                                        for r in range(len(DECIMALS))]
+        return values
+
+    disagreeing = run(ws, type_into(april, tmp_path / "both.xlsx", asking(100000.0, 5000.0)))
+    assert results(disagreeing) == [("rejected", [(*REVISION_CELL, "revision-inconsistent")])]
+    report = run(ws, type_into(april, tmp_path / "by-month.xlsx", asking(None, 5000.0)))
+    [item] = report.approvals.opened
+    assert item.detail["requested"] == {"revenue": 106200.0}
+    assert item.detail["months"] == {"revenue": {f"{YEAR}-05": 5000.0}}
+    for level, (_role, approver) in enumerate(revision["chain"], start=1):
+        book = approval_book(ws, approver)
+        run(ws, decide(book, tmp_path / f"level-{level}.xlsx", {f"A{item.id}.{level}": ("approve", None)}))
+    after = official(ws, rep)
+    assert after[(YEAR, "revenue", "")] == (106200.0, "revision", item.id)
+    groups = revision["groups"]
+    assert [after[(f"{YEAR}-05", "revenue", g)][0] for g in groups] == [2500.0, 2500.0] + [0.0] * (len(groups) - 2)
+    unchanged = {k: v for k, v in after.items() if k[1] != "revenue" or k[0] not in (YEAR, f"{YEAR}-05")}
+    assert unchanged == {k: v for k, v in before.items() if k[1] != "revenue" or k[0] not in (YEAR, f"{YEAR}-05")}

@@ -44,6 +44,8 @@ def _typed(template, kind: str) -> dict[str, list[list]]:
         elif name == "in_revision":  # 90 % of the current annual target: more than the months already past
             annual = read_block(book, areas["locked_annual"])[0][0]
             blocks[name] = [[round(annual * 0.9, 2)]] + [[None]] * (rows - 1)
+        elif name == "in_revision_months":  # the request is the annual figure above; the months stay blank
+            blocks[name] = [[None] * cols for _ in range(rows)]
         elif name == "in_revision_reason":
             blocks[name] = [["Lost a key account"] + [None] * (cols - 1)] + [[None] * cols for _ in range(rows - 1)]
         else:

@@ -21,6 +21,7 @@ from sheetplan.layout import (
     INPUT_PREFIX,
     META_SHEET,
     REVISION_BLOCK,
+    REVISION_MONTHS,
     REVISION_REASON,
     Area,
     canonical_form,
@@ -131,6 +132,8 @@ def _inputs(case: Case) -> dict[str, list[list]]:
             out[name] = [[REASON if (r, c) == (0, 0) else None for c in range(cols)] for r in range(rows)]
         elif name == REVISION_BLOCK:
             out[name] = [[1000.0 * (r + 1)] for r in range(rows)]
+        elif name == REVISION_MONTHS:
+            out[name] = [[100.0 * (r + 1) + c for c in range(cols)] for r in range(rows)]
         elif case.kind == "month":
             targets = book.values(f"target_{key}")
             out[name] = [[round(t * (0.75 + 0.1 * r) + r, case.decimals[key])] for r, t in enumerate(targets)]

@@ -183,7 +183,8 @@ def expected_validation(config, name: str, position: int) -> tuple[str, float]:
     """(openpyxl validation type, upper bound) an input cell needs; `position` is its row in the block."""
     if name in (layout.COMMENT_BLOCK, layout.REVISION_REASON):
         return "textLength", layout.MAX_TEXT
-    metric = config.metrics[position] if name == layout.REVISION_BLOCK else config.metric(name[3:])
+    one_row_per_metric = (layout.REVISION_BLOCK, layout.REVISION_MONTHS)
+    metric = config.metrics[position] if name in one_row_per_metric else config.metric(name[3:])
     return ("whole" if metric.decimals == 0 else "decimal"), metric.max_value
 
 
