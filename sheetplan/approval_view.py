@@ -78,14 +78,12 @@ def _figures(db: sqlite3.Connection, workspace, item: Item) -> tuple[ItemFigures
     out = []
     if item.item_kind in ("company", "team"):
         level = "team" if item.item_kind == "company" else "person"
+        figures_of = {row: official_figures(db, level, row) for _b, row, _c, _v in numbers}  # one read per row
         for metric in config.metrics:
             sent = [(row, v) for block, row, _c, v in numbers if block == f"in_{metric.key}"]
             keys = tuple(row for row, _v in sent)
-            suggestion, official = {}, {}
-            for key in keys:
-                s, o = official_figures(db, level, key)
-                suggestion[key] = s.get((fy, metric.key, ""))
-                official[key] = o.get((fy, metric.key, ""))
+            suggestion = {key: figures_of[key][0].get((fy, metric.key, "")) for key in keys}
+            official = {key: figures_of[key][1].get((fy, metric.key, "")) for key in keys}
             has_official = any(v is not None for v in official.values())
             columns = tuple(roster.get(k).name if level == "person" and roster.get(k) else k for k in keys)
             out.append(ItemFigures(metric, columns, tuple(v for _r, v in sent),

@@ -13,6 +13,7 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
+from . import a1
 from .allocation import largest_remainder
 from .layout import DECISION_BLOCK, DECISION_COMMENT, REVISION_BLOCK, REVISION_MONTHS, REVISION_REASON, Area
 from .problems import WARNING, Problem
@@ -213,13 +214,14 @@ class Request:
     implied: float  # the year the months add up to: months past + named months + the others as they stand
 
 
-def requested_revisions(db: sqlite3.Connection, config, owner: str, month: str,
-                        numbers) -> dict[str, Request]:
-    """metric -> Request for every metric whose revision cells ask for a change."""
+def requested_revisions(db: sqlite3.Connection, config, owner: str, month: str, numbers,
+                        current: dict | None = None) -> dict[str, Request]:
+    """metric -> Request for every metric whose revision cells ask for a change. `current`: the owner's
+    plan as `_current` gives it, when the caller has already read it."""
     numbers = [n for n in numbers if n[0] in (REVISION_BLOCK, REVISION_MONTHS)]
     if not numbers:
         return {}  # most month reports ask for nothing: no need to read the plan
-    current = _current(db, "person", owner)
+    current = _current(db, "person", owner) if current is None else current
     fy, months, keys = str(config.fiscal_year), config.months, {m.key for m in config.metrics}
     annual_asked = {row: v for block, row, _c, v in numbers if block == REVISION_BLOCK}
     months_asked: dict[str, dict[str, float]] = {}
@@ -292,10 +294,10 @@ def check_revision(db: sqlite3.Connection, config, owner: str, month: str, numbe
                    file: str) -> list[Problem]:
     """A revision must leave room for itself: a later month to take effect in, no less than is past, and
     when both an annual figure and months are typed, the two must agree."""
-    requested = requested_revisions(db, config, owner, month, numbers)
+    current = _current(db, "person", owner)
+    requested = requested_revisions(db, config, owner, month, numbers, current)
     if not requested:
         return []
-    current = _current(db, "person", owner)
     block = next((b for b in blocks if b["name"] == REVISION_BLOCK), None)
     typed_annual = {row for b, row, _c, _v in numbers if b == REVISION_BLOCK}
     problems = []
@@ -321,8 +323,6 @@ def check_revision(db: sqlite3.Connection, config, owner: str, month: str, numbe
 
 
 def _cell_of(block: dict, row_key: str) -> tuple[str, str]:
-    from . import a1
-
     area = Area.parse(block["area"])
     index = block["row_keys"].index(row_key) if row_key in block["row_keys"] else 0
     return area.sheet, a1.cell_name(area.first_row + index, area.first_col)

@@ -197,7 +197,7 @@ def fill_decisions(source: Path, target: Path, decide) -> Filled:
     chosen = [decide(ref, owner) for ref, owner in zip(refs, owners)]
     write_block(book, areas[DECISION_BLOCK], [[c[0] if c else None] for c in chosen])
     write_block(book, areas[DECISION_COMMENT], [[c[1] if c else None] for c in chosen])
-    owner = str(book["_meta"]["B2"].value)
+    owner = {row[0].value: row[1].value for row in book["_meta"].iter_rows(max_col=2)}["owner"]
     return Filled(_save(book, target), owner)
 
 

@@ -56,6 +56,17 @@ def without_approvals(root: Path, keep: tuple[str, ...] = ()) -> None:
     config.write_text(config.read_text(encoding="utf-8") + "\n[approvals]\n" + off, encoding="utf-8")
 
 
+def moved(rows: list[list], decimals: int, amount: float = 10) -> list[list]:
+    """The pre-filled figures with `amount` units moved from the largest cell to the smallest: same total."""
+    cells = sorted((v, r, c) for r, row in enumerate(rows) for c, v in enumerate(row))
+    (low, r_low, c_low), (high, r_high, c_high) = cells[0], cells[-1]
+    amount = min(amount, int(high))
+    out = [list(row) for row in rows]
+    out[r_high][c_high] = round(high - amount, decimals)
+    out[r_low][c_low] = round(low + amount, decimals)
+    return out
+
+
 def sent_file(ws, kind: str, owner: str, revision: int | None = None) -> Path:
     """The template generated for `owner` (its newest revision unless one is named)."""
     with ws.store() as store:

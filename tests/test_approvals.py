@@ -17,7 +17,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from click.testing import CliRunner
-from conftest import sent_file
+from conftest import moved, sent_file
 
 from sheetplan import api
 from sheetplan.approvals import PENDING, items, resolve_chain, waiting_on
@@ -62,17 +62,6 @@ def type_into(source: Path, target: Path, values: dict[str, list[list]]) -> Path
     target.parent.mkdir(parents=True, exist_ok=True)
     book.save(target)
     return stamp(target)
-
-
-def moved(rows: list[list], decimals: int, amount: float = 10) -> list[list]:
-    """The pre-filled figures with `amount` moved from the largest cell to the smallest: same total."""
-    cells = sorted((v, r, c) for r, row in enumerate(rows) for c, v in enumerate(row))
-    (low, r_low, c_low), (high, r_high, c_high) = cells[0], cells[-1]
-    amount = min(amount, int(high))
-    out = [list(row) for row in rows]
-    out[r_high][c_high] = round(high - amount, decimals)
-    out[r_low][c_low] = round(low + amount, decimals)
-    return out
 
 
 def plan_return(ws, kind: str, owner: str, target: Path, amount: float = 10,
@@ -419,11 +408,16 @@ def set_reports_to(roster_file: Path, person_id: str, boss: str) -> None:
     book.save(roster_file)
 
 
+def other_supervisor(ws, sup: str, mgr: str) -> str:
+    """Another supervisor under the same manager: where a roster change moves the rep."""
+    return next(p.person_id for p in ws.roster.people if p.active and p.role == "supervisor"
+                and p.reports_to == mgr and p.person_id != sup)
+
+
 def test_decision_on_someone_no_longer_in_the_approvers_reports_is_outside_reports(make_workspace, tmp_path):
     ws = make_workspace("appr-outside")
     rep, sup, mgr = line_of(ws)
-    other = next(p.person_id for p in ws.roster.people if p.active and p.role == "supervisor"
-                 and p.reports_to == mgr and p.person_id != sup)
+    other = other_supervisor(ws, sup, mgr)
     [item] = run(ws, plan_return(ws, "person", rep, tmp_path / "plan.xlsx")[0]).approvals.opened
     filled = decide(approval_book(ws, sup), tmp_path / "yes.xlsx", {item.ref: ("approve", None)})
 
@@ -442,8 +436,7 @@ def test_next_approval_workbook_goes_to_whoever_now_holds_the_role(make_workspac
     """After a roster change the waiting item moves to the new supervisor; the manager level stays."""
     ws = make_workspace("appr-reroute")
     rep, sup, mgr = line_of(ws)
-    other = next(p.person_id for p in ws.roster.people if p.active and p.role == "supervisor"
-                 and p.reports_to == mgr and p.person_id != sup)
+    other = other_supervisor(ws, sup, mgr)
     [item] = run(ws, plan_return(ws, "person", rep, tmp_path / "plan.xlsx")[0]).approvals.opened
     set_reports_to(ws.root / "roster.xlsx", rep, other)
     moved_ws = open_workspace(ws.root)

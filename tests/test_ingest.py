@@ -17,7 +17,7 @@ from types import SimpleNamespace
 
 import openpyxl
 import pytest
-from conftest import sent_file
+from conftest import moved, sent_file
 
 from sheetplan import api
 from sheetplan.ingest import ingest
@@ -108,17 +108,6 @@ def month_return(ws, owner: str, target: Path, mtime: int | None = None, revisio
     values = {name: [list(row) for row in rows] for name, rows in MONTH_TYPED.items()}
     values.update(changes)
     return type_into(sent_file(ws, "month", owner, revision), target, values, mtime)
-
-
-def moved(rows: list[list], decimals: int, amount: int = 10) -> list[list]:
-    """The pre-filled suggestion with `amount` units moved from its largest to its smallest cell: same total."""
-    cells = sorted((v, r, c) for r, row in enumerate(rows) for c, v in enumerate(row))
-    (low, r_low, c_low), (high, r_high, c_high) = cells[0], cells[-1]
-    amount = min(amount, int(high))
-    out = [list(row) for row in rows]
-    out[r_high][c_high] = round(high - amount, decimals)
-    out[r_low][c_low] = round(low + amount, decimals)
-    return out
 
 
 def triples(outcome) -> list[tuple[str, str, str]]:
