@@ -231,7 +231,7 @@ def print_flat(small: Measurement, large: Measurement, unit: str) -> None:
 def make_workspace(root: Path, people: int, seed: int = 7) -> Path:
     """A workspace with `people` reps in teams of ~20 (a manager each, one VP), 5 groups and a year of history."""
     from sheetplan.api import refresh_plan
-    from sheetplan.workspace import init_workspace, open_workspace
+    from sheetplan.workspace.folder import init_workspace, open_workspace
 
     init_workspace(root, demo=False, year=FISCAL_YEAR, lang="en")
     config = root / "sheetplan.toml"
@@ -279,7 +279,7 @@ def make_workspace(root: Path, people: int, seed: int = 7) -> Path:
 
 def _generate_sheetplan(workspace: str) -> tuple[int, Stopwatch, dict]:
     from sheetplan.api import generate
-    from sheetplan.workspace import open_workspace
+    from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)
     with Stopwatch() as watch:
@@ -290,7 +290,7 @@ def _generate_sheetplan(workspace: str) -> tuple[int, Stopwatch, dict]:
 def _plan_state_only(workspace: str) -> tuple[int, Stopwatch, dict]:
     """What generate holds before it writes anything: tells plan-state memory apart from writing memory."""
     from sheetplan.api import plan_state
-    from sheetplan.workspace import open_workspace
+    from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)
     with Stopwatch() as watch:
@@ -429,9 +429,9 @@ def write_openpyxl(template, password: str, path: Path, unknown: set[str] | None
 
 def _generate_openpyxl(workspace: str, sample: int, out: str) -> tuple[int, Stopwatch, dict]:
     from sheetplan.api import plan_state
-    from sheetplan.builders import Context
-    from sheetplan.generate import build
-    from sheetplan.workspace import open_workspace
+    from sheetplan.templates.builders import Context
+    from sheetplan.templates.jobs import build
+    from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)
     config = ws.config
@@ -524,8 +524,8 @@ def _fill_cells(xml: str, cells: dict[str, tuple[str, str]]) -> str:
 
 def fill_return(source: Path, target: Path, decimals: dict[str, int], rng: random.Random, comment: bool) -> None:
     """A salesperson's reply: every actual cell (in_<metric>) gets a figure near its target; the zip is rewritten."""
-    from sheetplan import a1
-    from sheetplan.layout import Area
+    from sheetplan.xlsx import a1
+    from sheetplan.xlsx.layout import Area
 
     with zipfile.ZipFile(source) as archive:
         infos = archive.infolist()
@@ -564,7 +564,7 @@ def fill_return(source: Path, target: Path, decimals: dict[str, int], rng: rando
 def make_returns(workspace: Path, folder: Path, seed: int = 11) -> list[Path]:
     """Month templates for everyone, each filled in as its salesperson would, in one folder."""
     from sheetplan.api import generate
-    from sheetplan.workspace import open_workspace
+    from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)
     sent = generate(ws, "month", month=REPORT_MONTH).files
@@ -580,8 +580,8 @@ def make_returns(workspace: Path, folder: Path, seed: int = 11) -> list[Path]:
 
 
 def _ingest_sheetplan(workspace: str, folder: str, write_report: bool) -> tuple[int, Stopwatch, dict]:
-    from sheetplan.ingest import ingest
-    from sheetplan.workspace import open_workspace
+    from sheetplan.returns.ingest import ingest
+    from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)
     with Stopwatch() as watch:
@@ -665,7 +665,7 @@ def add_actuals(workspace: Path, seed: int = 13) -> int:
     consolidation, not ingest): each person, month, customer group and metric near its target."""
     import sqlite3
 
-    from sheetplan.store import now_iso
+    from sheetplan.workspace.store import now_iso
 
     rng = random.Random(seed)
     db = sqlite3.connect(workspace / ".sheetplan" / "plan.sqlite")
@@ -691,8 +691,8 @@ def add_actuals(workspace: Path, seed: int = 13) -> int:
 
 
 def _consolidate_sheetplan(workspace: str) -> tuple[int, Stopwatch, dict]:
-    from sheetplan.consolidate import run_consolidation
-    from sheetplan.workspace import open_workspace
+    from sheetplan.reports.consolidate import run_consolidation
+    from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)
     with Stopwatch() as watch:

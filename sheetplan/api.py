@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .builders import Context
-from .errors import ConfigError
-from .generate import GenerateResult, Job, run_jobs, sent_records
-from .layout import KINDS, safe_part
-from .plan import PlanState, StoredPrior, prior_rows, prior_year, suggest
-from .workspace import Workspace, init_workspace, open_workspace
+from sheetplan.errors import ConfigError
+from sheetplan.plan.state import PlanState, StoredPrior, prior_rows, prior_year, suggest
+from sheetplan.templates.builders import Context
+from sheetplan.templates.jobs import GenerateResult, Job, run_jobs, sent_records
+from sheetplan.workspace.folder import Workspace, init_workspace, open_workspace
+from sheetplan.xlsx.layout import KINDS, safe_part
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "KINDS"]
 
@@ -37,7 +37,7 @@ def refresh_plan(workspace: Workspace) -> int:
 
 def plan_state(workspace: Workspace) -> PlanState:
     """The plan as it stands; it keeps a read-only connection to the store for monthly figures."""
-    from .store import Store
+    from sheetplan.workspace.store import Store
 
     with workspace.store() as store:
         empty = store.db.execute("SELECT 1 FROM targets LIMIT 1").fetchone() is None
@@ -118,7 +118,7 @@ def _only(recipients: list[_Recipient], kind: str, only: set[str] | None) -> lis
 
 
 def _returned(workspace: Workspace, kind: str, period: str) -> dict:
-    from .approvals import returned_for
+    from sheetplan.plan.approvals import returned_for
 
     with workspace.store() as store:
         return returned_for(store.db, kind, period)
@@ -130,12 +130,12 @@ def _review_recipients(workspace: Workspace, state: PlanState, kind: str,
     fy = str(workspace.config.fiscal_year)
     notes: list[str] = []
     if kind == "approval":
-        from .approval_view import approval_plans
+        from sheetplan.plan.approval_view import approval_plans
 
         for person_id in sorted(only or ()):
             if workspace.roster.get(person_id) is None:
                 raise ConfigError(f"--approver {person_id} is not in the roster")
-        from .approvals import reroute
+        from sheetplan.plan.approvals import reroute
 
         with workspace.store() as store:
             with store.transaction() as db:
@@ -150,7 +150,7 @@ def _review_recipients(workspace: Workspace, state: PlanState, kind: str,
         return fy, [_Recipient(p.owner, p.owner_name, "", lambda p=p: p) for p in plans], notes
     from dataclasses import replace
 
-    from .halfyear import reforecast_plans
+    from sheetplan.reports.halfyear import reforecast_plans
 
     period = f"{fy}-H2"
     returned = _returned(workspace, kind, period)
@@ -215,7 +215,7 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
 
 
 def _file_name(kind: str, period: str, owner: str, owner_name: str, revision: int) -> str:
-    from .layout import template_file_name
+    from sheetplan.xlsx.layout import template_file_name
 
     base = template_file_name(kind, period, owner, owner_name)
     if revision > 1:  # earlier revisions may already be out by email: never overwrite them

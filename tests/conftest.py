@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sheetplan import api
-from sheetplan.workspace import open_workspace
+from sheetplan.workspace.folder import open_workspace
 
 YEAR = 2027
 MONTH = "2027-03"
@@ -49,7 +49,7 @@ def make_workspace(tmp_path_factory):
 
 def without_approvals(root: Path, keep: tuple[str, ...] = ()) -> None:
     """Turn approval chains off in a workspace's sheetplan.toml, except for the item kinds in `keep`."""
-    from sheetplan.config import APPROVAL_ITEMS
+    from sheetplan.workspace.config import APPROVAL_ITEMS
 
     config = root / "sheetplan.toml"
     off = "".join(f"{kind} = []\n" for kind in APPROVAL_ITEMS if kind not in keep)

@@ -164,7 +164,7 @@ def fill_workbooks(jobs: Iterable[tuple[str | os.PathLike, dict[str, list[list]]
 
 def shape(ref: str) -> tuple[int, int]:
     """(rows, columns) of a 'Sheet!A1:B2' reference, to build the 2-D array a block needs."""
-    from sheetplan.layout import Area
+    from sheetplan.xlsx.layout import Area
 
     area = Area.parse(ref)
     return area.last_row - area.first_row + 1, area.last_col - area.first_col + 1

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sheetplan.allocation import (
+from sheetplan.plan.allocation import (
     availability,
     check_manual,
     fiscal_months,

@@ -29,14 +29,14 @@ import pytest
 from click.testing import CliRunner
 
 from sheetplan import api
-from sheetplan.annual import TOTAL_COLUMNS, annual_summary, growth, write_annual
 from sheetplan.cli import main
-from sheetplan.config import DEFAULT_BANDS, parse_config
+from sheetplan.demo.simulate import fill_file
 from sheetplan.errors import ConfigError
-from sheetplan.ingest import ingest
-from sheetplan.roster import HISTORY_COLUMNS, load_history
-from sheetplan.simulate import fill_file
-from sheetplan.workspace import open_workspace
+from sheetplan.reports.annual import TOTAL_COLUMNS, annual_summary, growth, write_annual
+from sheetplan.returns.ingest import ingest
+from sheetplan.workspace.config import DEFAULT_BANDS, parse_config
+from sheetplan.workspace.folder import open_workspace
+from sheetplan.workspace.roster import HISTORY_COLUMNS, load_history
 
 YEAR = 2027
 GROUPS = ("Key", "Web")

@@ -20,14 +20,14 @@ from click.testing import CliRunner
 from conftest import moved, sent_file
 
 from sheetplan import api
-from sheetplan.approvals import PENDING, items, resolve_chain, waiting_on
 from sheetplan.cli import main
-from sheetplan.config import parse_config
+from sheetplan.demo.simulate import fill_decisions, input_areas, read_block, write_block
 from sheetplan.errors import ConfigError
-from sheetplan.ingest import ingest
-from sheetplan.roster import Roster
-from sheetplan.simulate import fill_decisions, input_areas, read_block, write_block
-from sheetplan.workspace import open_workspace
+from sheetplan.plan.approvals import PENDING, items, resolve_chain, waiting_on
+from sheetplan.returns.ingest import ingest
+from sheetplan.workspace.config import parse_config
+from sheetplan.workspace.folder import open_workspace
+from sheetplan.workspace.roster import Roster
 
 YEAR = "2027"
 MONTH = "2027-03"
@@ -450,7 +450,7 @@ def test_next_approval_workbook_goes_to_whoever_now_holds_the_role(make_workspac
 
 
 def query_item(ws, item_id: int):
-    from sheetplan.approvals import get_item
+    from sheetplan.plan.approvals import get_item
 
     with ws.store() as store:
         return get_item(store.db, item_id)
@@ -650,8 +650,8 @@ def test_approved_revision_sets_the_annual_target_and_respreads_the_later_months
 
 
 def test_summary_keeps_the_original_target_beside_the_revised_one(revision):
-    from sheetplan.audit import revision_history
-    from sheetplan.consolidate import run_consolidation
+    from sheetplan.plan.audit import revision_history
+    from sheetplan.reports.consolidate import run_consolidation
 
     ws, rep = revision["ws"], revision["rep"]
     frame = revision_history(ws)
@@ -804,10 +804,10 @@ def test_every_approval_problem_is_explained_in_chinese_feedback():
     """A zh sender's feedback copy explains each problem from the catalogue, never in English."""
     import re
 
-    from sheetplan import approvals
-    from sheetplan.feedback import explain
-    from sheetplan.labels import catalogue
+    from sheetplan.plan import approvals
     from sheetplan.problems import Problem
+    from sheetplan.returns.feedback import explain
+    from sheetplan.workspace.labels import catalogue
 
     source = Path(approvals.__file__).read_text(encoding="utf-8")
     codes = set(re.findall(r'"([a-z]+(?:-[a-z]+)+)"', source))  # every kebab-case literal there is a problem code

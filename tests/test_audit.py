@@ -18,15 +18,15 @@ from click.testing import CliRunner
 from openpyxl.utils.cell import range_boundaries
 
 from sheetplan import api
-from sheetplan.audit import AUDIT_COLUMNS, audit_trail, target_history
 from sheetplan.cli import main
-from sheetplan.consolidate import run_consolidation
+from sheetplan.demo.simulate import fill_file, input_areas, read_block
 from sheetplan.errors import ConfigError
-from sheetplan.ingest import ingest
-from sheetplan.labels import Labels
-from sheetplan.simulate import fill_file, input_areas, read_block
-from sheetplan.store import TargetRow
-from sheetplan.workspace import open_workspace
+from sheetplan.plan.audit import AUDIT_COLUMNS, audit_trail, target_history
+from sheetplan.reports.consolidate import run_consolidation
+from sheetplan.returns.ingest import ingest
+from sheetplan.workspace.folder import open_workspace
+from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.store import TargetRow
 
 FY = "2027"
 FIRST, CORRECTED = "company-plan.xlsx", "company-plan-corrected.xlsx"

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheetplan.cli import main
-from sheetplan.workspace import ENV_VAR, open_workspace
+from sheetplan.workspace.folder import ENV_VAR, open_workspace
 
 YEAR = 2027
 MONTH = "2027-03"

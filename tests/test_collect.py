@@ -13,11 +13,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from sheetplan import api, simulate
+from sheetplan import api
 from sheetplan.cli import main
-from sheetplan.collect import collect, read_messages, safe_file_name
-from sheetplan.limits import Limits
-from sheetplan.workspace import ENV_VAR, open_workspace
+from sheetplan.demo import simulate
+from sheetplan.mail.collect import collect, read_messages, safe_file_name
+from sheetplan.returns.limits import Limits
+from sheetplan.workspace.folder import ENV_VAR, open_workspace
 
 YEAR = 2027
 MONTH = "2027-03"

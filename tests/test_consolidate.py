@@ -21,11 +21,11 @@ from click.testing import CliRunner
 
 from sheetplan import api
 from sheetplan.cli import main
-from sheetplan.consolidate import FLAG_COLUMNS, consolidate, run_consolidation
-from sheetplan.facts import FACT_COLUMNS
-from sheetplan.ingest import ingest
-from sheetplan.simulate import fill_file, input_areas, read_block
-from sheetplan.workspace import Workspace, open_workspace
+from sheetplan.demo.simulate import fill_file, input_areas, read_block
+from sheetplan.reports.consolidate import FLAG_COLUMNS, consolidate, run_consolidation
+from sheetplan.reports.facts import FACT_COLUMNS
+from sheetplan.returns.ingest import ingest
+from sheetplan.workspace.folder import Workspace, open_workspace
 
 JAN, FEB, MAR = "2027-01", "2027-02", "2027-03"
 GROUPS = ("Key", "Web")

@@ -32,11 +32,17 @@ import pytest
 from openpyxl.utils.cell import range_boundaries
 from test_consolidate import Seller, make_workspace
 
-from sheetplan.consolidate import APPROVAL_COLUMNS, consolidate, load_inputs, revision_requests, run_consolidation
-from sheetplan.facts import MetricRule, build_facts
-from sheetplan.labels import Labels
-from sheetplan.store import TargetRow
-from sheetplan.workspace import open_workspace
+from sheetplan.reports.consolidate import (
+    APPROVAL_COLUMNS,
+    consolidate,
+    load_inputs,
+    revision_requests,
+    run_consolidation,
+)
+from sheetplan.reports.facts import MetricRule, build_facts
+from sheetplan.workspace.folder import open_workspace
+from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.store import TargetRow
 
 FY, JAN, FEB, MAR = "2027", "2027-01", "2027-02", "2027-03"
 MANAGERS = {"North": ("M1", "Mona North")}

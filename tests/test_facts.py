@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sheetplan.consolidate import rankings
-from sheetplan.facts import FACT_COLUMNS, MetricRule, attainment, build_facts, rollover
+from sheetplan.reports.consolidate import rankings
+from sheetplan.reports.facts import FACT_COLUMNS, MetricRule, attainment, build_facts, rollover
 
 MONTHS = [f"2027-{m:02d}" for m in range(1, 13)]
 JAN, FEB, MAR, APR, MAY, DEC = "2027-01", "2027-02", "2027-03", "2027-04", "2027-05", "2027-12"

@@ -46,10 +46,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sheetplan import api
-from sheetplan.builders import Context
-from sheetplan.config import Metric
-from sheetplan.consolidate import consolidate
-from sheetplan.halfyear import (
+from sheetplan.demo.simulate import input_areas, read_block
+from sheetplan.reports.consolidate import consolidate
+from sheetplan.reports.halfyear import (
     COMPANY_COLUMNS,
     PEOPLE_COLUMNS,
     TEAM_COLUMNS,
@@ -59,12 +58,13 @@ from sheetplan.halfyear import (
     required_run_rate,
     write_half,
 )
-from sheetplan.layout import is_signed_name
-from sheetplan.reforecast_book import ReforecastMetric, ReforecastPlan, build_reforecast
-from sheetplan.simulate import input_areas, read_block
-from sheetplan.store import ACCEPTED, TargetRow
-from sheetplan.workspace import open_workspace
-from sheetplan.writer import render
+from sheetplan.templates.builders import Context
+from sheetplan.templates.reforecast_book import ReforecastMetric, ReforecastPlan, build_reforecast
+from sheetplan.workspace.config import Metric
+from sheetplan.workspace.folder import open_workspace
+from sheetplan.workspace.store import ACCEPTED, TargetRow
+from sheetplan.xlsx.layout import is_signed_name
+from sheetplan.xlsx.writer import render
 
 YEAR = 2027
 MONTHS = [f"2027-{m:02d}" for m in range(1, 13)]
@@ -502,7 +502,7 @@ def test_template_in_chinese(tmp_path):
 
 def test_generated_templates_come_back_clean(office, tmp_path):
     """generate -> return unchanged -> ingest: the pre-filled template passes every check as it stands."""
-    from sheetplan.ingest import ingest
+    from sheetplan.returns.ingest import ingest
 
     root = tmp_path / "round"
     shutil.copytree(office.root, root)

@@ -20,8 +20,8 @@ import pytest
 from conftest import moved, sent_file
 
 from sheetplan import api
-from sheetplan.ingest import ingest
-from sheetplan.simulate import input_areas, read_block
+from sheetplan.demo.simulate import input_areas, read_block
+from sheetplan.returns.ingest import ingest
 
 YEAR = "2027"
 MONTH = "2027-03"
@@ -595,7 +595,7 @@ def test_accepted_values_view_gives_every_accepted_figure_in_long_form(make_work
     """Actuals and targets from accepted files, in one long table with their source submission."""
     import sqlite3
 
-    from sheetplan.simulate import fill_months, fill_plans
+    from sheetplan.demo.simulate import fill_months, fill_plans
 
     ws = make_workspace("accepted-view", approvals=False)
     decimals = {m.key: m.decimals for m in ws.config.metrics}

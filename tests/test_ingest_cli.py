@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from sheetplan.cli import main
-from sheetplan.simulate import input_areas
+from sheetplan.demo.simulate import input_areas
 
 MONTH = "2027-03"
 VALUES = {

@@ -21,7 +21,7 @@ import openpyxl
 import pytest
 from conftest import sent_file
 
-from sheetplan.simulate import input_areas, read_block, write_block
+from sheetplan.demo.simulate import input_areas, read_block, write_block
 
 MONTH = "2027-03"
 T0 = 1_800_000_000

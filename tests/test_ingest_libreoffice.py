@@ -9,9 +9,9 @@ import localc
 import openpyxl
 import pytest
 
-from sheetplan.ingest import ingest
-from sheetplan.layout import Area
-from sheetplan.simulate import input_areas, read_block
+from sheetplan.demo.simulate import input_areas, read_block
+from sheetplan.returns.ingest import ingest
+from sheetplan.xlsx.layout import Area
 
 
 def _sent(ws, kind: str, owner: str | None = None):

@@ -18,10 +18,10 @@ import openpyxl
 import pytest
 from conftest import sent_file
 
-from sheetplan.ingest import ingest
-from sheetplan.labels import TEMPLATES_DIR
-from sheetplan.layout import Area
-from sheetplan.simulate import input_areas, write_block
+from sheetplan.demo.simulate import input_areas, write_block
+from sheetplan.returns.ingest import ingest
+from sheetplan.workspace.labels import TEMPLATES_DIR
+from sheetplan.xlsx.layout import Area
 
 MONTH = "2027-03"
 R = "Report"

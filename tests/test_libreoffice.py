@@ -16,7 +16,8 @@ import openpyxl
 import pytest
 
 from sheetplan.api import generate, init_workspace
-from sheetplan.layout import (
+from sheetplan.workspace.folder import Workspace
+from sheetplan.xlsx.layout import (
     COMMENT_BLOCK,
     INPUT_PREFIX,
     META_SHEET,
@@ -28,7 +29,6 @@ from sheetplan.layout import (
     canonical_value,
     sign,
 )
-from sheetplan.workspace import Workspace
 
 YEAR = 2027
 MONTH = "2027-03"

@@ -15,15 +15,16 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
 
-from sheetplan import api, simulate
+from sheetplan import api
 from sheetplan.cli import main
-from sheetplan.config import parse_config
-from sheetplan.consolidate import run_consolidation
+from sheetplan.demo import simulate
 from sheetplan.errors import ConfigError, EnvironmentProblem
-from sheetplan.ingest import ingest
-from sheetplan.labels import TEMPLATES_DIR
-from sheetplan.mail import XLSX_TYPE, compose, compose_reminders, mail_catalogue, mail_round, remind, sent_mail
-from sheetplan.workspace import ENV_VAR, open_workspace
+from sheetplan.mail.compose import XLSX_TYPE, compose, compose_reminders, mail_catalogue, mail_round, remind, sent_mail
+from sheetplan.reports.consolidate import run_consolidation
+from sheetplan.returns.ingest import ingest
+from sheetplan.workspace.config import parse_config
+from sheetplan.workspace.folder import ENV_VAR, open_workspace
+from sheetplan.workspace.labels import TEMPLATES_DIR
 
 YEAR = 2027
 MONTH = "2027-03"
@@ -475,7 +476,7 @@ def test_reminders_go_to_the_missing_and_the_rejected(ws, smtp):
 
 
 def api_status(ws) -> dict[str, str]:
-    from sheetplan.status import round_status
+    from sheetplan.reports.status import round_status
 
     frame = round_status(ws, "month", MONTH)
     return dict(zip(frame["owner"], frame["status"]))

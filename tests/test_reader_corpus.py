@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sheetplan.reader import ReadResult, read_many
+from sheetplan.returns.reader import ReadResult, read_many
 
 CORPUS = Path(
     os.environ.get(

@@ -20,8 +20,8 @@ def _block(after: str, language: str) -> str:
 
 
 def test_the_cycle_example_runs_as_written(tmp_path):
-    from sheetplan import simulate
-    from sheetplan.workspace import open_workspace
+    from sheetplan.demo import simulate
+    from sheetplan.workspace.folder import open_workspace
 
     outputs = []
     for line in _block("## The cycle", "bash").splitlines():

@@ -10,9 +10,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from sheetplan.config import parse_config
 from sheetplan.errors import ConfigError
-from sheetplan.roster import ROSTER_COLUMNS, load_roster, parse_history, parse_roster
+from sheetplan.workspace.config import parse_config
+from sheetplan.workspace.roster import ROSTER_COLUMNS, load_roster, parse_history, parse_roster
 
 # The base roster, one dict per row as a CSV reader gives it. The header is Excel row 1, so the
 # person in BASE[i] sits on Excel row i + 2; the row is written next to each person for the tables.

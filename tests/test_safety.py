@@ -15,8 +15,8 @@ from pathlib import Path
 import hostile
 import pytest
 
-from sheetplan.reader import read_many, read_returned
-from sheetplan.safety import Limits, sniff
+from sheetplan.returns.reader import read_many, read_returned
+from sheetplan.returns.safety import Limits, sniff
 
 ROOT = Path(__file__).resolve().parent.parent
 SECONDS = 2.0
@@ -73,7 +73,7 @@ def test_peak_memory_of_reading_stays_small(files):
     """Read every hostile file in a fresh process, in-process and through workers, and look at peak RSS."""
     script = (
         "import json, resource, sys\n"
-        "from sheetplan.reader import read_many, read_returned\n"
+        "from sheetplan.returns.reader import read_many, read_returned\n"
         "if __name__ == '__main__':\n"
         "    paths = json.loads(sys.argv[1])\n"
         "    for path in paths:\n"

@@ -23,9 +23,9 @@ import pytest
 from openpyxl.utils.cell import range_boundaries
 from test_consolidate import Seller, make_workspace, return_month
 
-from sheetplan.consolidate import run_consolidation
-from sheetplan.facts import FACT_COLUMNS
-from sheetplan.labels import Labels
+from sheetplan.reports.consolidate import run_consolidation
+from sheetplan.reports.facts import FACT_COLUMNS
+from sheetplan.workspace.labels import Labels
 
 JAN, FEB, MAR = "2027-01", "2027-02", "2027-03"
 MANAGERS = {"North": ("M1", "Mona North"), "South": ("M2", "Sam South"), "West": ("M3", "Wes West")}

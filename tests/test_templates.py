@@ -20,10 +20,12 @@ import pytest
 from openpyxl.utils.cell import get_column_letter, range_boundaries
 from openpyxl.utils.protection import hash_password
 
-from sheetplan import api, builders, layout, writer
-from sheetplan.labels import TEMPLATES_DIR
-from sheetplan.stamp import Stamper, shape_key
-from sheetplan.store import Store
+from sheetplan import api
+from sheetplan.templates import builders
+from sheetplan.templates.stamp import Stamper, shape_key
+from sheetplan.workspace.labels import TEMPLATES_DIR
+from sheetplan.workspace.store import Store
+from sheetplan.xlsx import layout, writer
 
 YEAR = 2027
 MONTH = "2027-03"
@@ -70,7 +72,7 @@ class Book:
 @dataclass
 class Generated:
     lang: str
-    ws: object  # sheetplan.workspace.Workspace
+    ws: object  # sheetplan.workspace.folder.Workspace
     files: dict[str, list[Path]]
     books: dict[str, list[Book]] = field(default_factory=dict)
 

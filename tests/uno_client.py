@@ -80,7 +80,7 @@ def _col_letter(col: int) -> str:
 
 
 def _plain(sheet_name: str, address) -> str:
-    """Sheet!A1:B2 like sheetplan.layout.Area.plain (a single cell is Sheet!A1)."""
+    """Sheet!A1:B2 like sheetplan.xlsx.layout.Area.plain (a single cell is Sheet!A1)."""
     start = f"{_col_letter(address.StartColumn)}{address.StartRow + 1}"
     end = f"{_col_letter(address.EndColumn)}{address.EndRow + 1}"
     return f"{sheet_name}!{start}" + ("" if start == end else f":{end}")

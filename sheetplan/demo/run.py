@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import WorkspaceError
+from sheetplan.errors import WorkspaceError
 
 MARKER = "demo"
 
@@ -32,10 +32,11 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
     """Init, then the year: plans top-down, each approved up its chain (one sent back and resubmitted),
     month reports with a revision request that is approved, the July review with H2 re-forecasts, and
     (when the demo runs to the last month) the annual summary. Every step goes through real files."""
-    from . import api, simulate
-    from .ingest import ingest
-    from .mail import mail_round, remind
-    from .workspace import init_workspace, open_workspace
+    from sheetplan import api
+    from sheetplan.demo import simulate
+    from sheetplan.mail.compose import mail_round, remind
+    from sheetplan.returns.ingest import ingest
+    from sheetplan.workspace.folder import init_workspace, open_workspace
 
     root = Path(root).resolve()
     _prepare(root)
@@ -144,13 +145,13 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
             approve()  # the revision request climbs supervisor -> manager -> vp
     reminders = remind(ws, "month", through, mode="drafts")
     say(f"reminders for {through}: {len(reminders)} drafts (missing and rejected returns)")
-    from .consolidate import run_consolidation
+    from sheetplan.reports.consolidate import run_consolidation
 
     result = run_consolidation(ws, through)
     run.reports.append(result.summary)
     say(f"consolidated {result.month}: {len(result.flags)} flags; summary {result.summary}")
     if through == months[-1]:
-        from .annual import run_annual
+        from sheetplan.reports.annual import run_annual
 
         annual = run_annual(ws)
         run.reports.append(annual.workbook)
@@ -168,8 +169,8 @@ def _drafted(results: list) -> int:
 
 def _half_year(ws, run: DemoRun, record, round_trip, approve, decimals: dict[str, int]) -> None:
     """July: the H1 review workbook, then every salesperson's H2 re-forecast, approved up the chain."""
-    from . import simulate
-    from .halfyear import run_half
+    from sheetplan.demo import simulate
+    from sheetplan.reports.halfyear import run_half
 
     review = run_half(ws)
     run.reports.append(review.workbook)

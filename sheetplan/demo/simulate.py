@@ -11,7 +11,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from .layout import Area
+from sheetplan.xlsx.layout import Area
 
 
 @dataclass(frozen=True)
@@ -79,7 +79,7 @@ def _save(book, target: Path) -> Path:
 def _fill_plan(source: Path, target: Path, decimals: dict[str, int], seed: int, mistakes: dict[str, str]) -> Filled:
     import openpyxl
 
-    from . import a1
+    from sheetplan.xlsx import a1
 
     rng = random.Random(f"{seed}-{source.name}")  # per file, so the order and the process do not matter
     book = openpyxl.load_workbook(source)
@@ -188,7 +188,7 @@ def fill_decisions(source: Path, target: Path, decide) -> Filled:
     """An approver's return: `decide(ref, owner)` gives (decision, comment) or None to leave an item open."""
     import openpyxl
 
-    from .layout import DECISION_BLOCK, DECISION_COMMENT
+    from sheetplan.xlsx.layout import DECISION_BLOCK, DECISION_COMMENT
 
     book = openpyxl.load_workbook(source)
     areas = input_areas(book)

@@ -20,12 +20,12 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
 
-from .ingest import IngestReport
-from .layout import safe_part
-from .limits import Limits
-from .problems import WARNING, Problem
-from .store import now_iso
-from .workspace import Workspace
+from sheetplan.problems import WARNING, Problem
+from sheetplan.returns.ingest import IngestReport
+from sheetplan.returns.limits import Limits
+from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.store import now_iso
+from sheetplan.xlsx.layout import safe_part
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".xlsb", ".ods")
 # Spreadsheets by type, for attachments sent without a usable file name.
@@ -195,7 +195,7 @@ def _parts(message: EmailMessage) -> Iterator[EmailMessage]:
 
 def _save(folder: Path, name: str, data: bytes, stamp: datetime) -> Path:
     """Write without ever replacing a file: the first free name of name, name-2, name-3 ..."""
-    from .writer import write_atomic
+    from sheetplan.xlsx.writer import write_atomic
 
     folder.mkdir(parents=True, exist_ok=True)
     stem, suffix = os.path.splitext(name)
@@ -257,7 +257,7 @@ def collect(workspace: Workspace, sources: Iterable[Path], ingest: bool = True, 
                 seen.add(key)
                 _collect_message(workspace, store, message, key, message_id, digest, where, inbox, limits, result)
     if ingest and result.saved:
-        from .ingest import ingest as run_ingest
+        from sheetplan.returns.ingest import ingest as run_ingest
 
         result.report = run_ingest(workspace, [workspace.root / a.saved for a in result.saved], workers=workers)
     _identify(workspace, result)

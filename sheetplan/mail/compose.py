@@ -21,14 +21,14 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 
-from .errors import ConfigError, EnvironmentProblem
-from .feedback import feedback_path
-from .labels import catalogue
-from .layout import KINDS, safe_part
-from .problems import Problem
-from .smtp import Permanent, SmtpConnection, Transient
-from .store import now_iso
-from .workspace import Workspace
+from sheetplan.errors import ConfigError, EnvironmentProblem
+from sheetplan.mail.smtp import Permanent, SmtpConnection, Transient
+from sheetplan.problems import Problem
+from sheetplan.returns.feedback import feedback_path
+from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.labels import catalogue
+from sheetplan.workspace.store import now_iso
+from sheetplan.xlsx.layout import KINDS, safe_part
 
 XLSX_TYPE = ("application", "vnd.openxmlformats-officedocument.spreadsheetml.sheet")
 MAIL_KINDS = (*KINDS, "feedback", "team-report")
@@ -109,7 +109,7 @@ class _Texts:
         return subject, body + "\n"
 
     def problems(self, problems: list[Problem]) -> str:
-        from .feedback import explain
+        from sheetplan.returns.feedback import explain
 
         common = self.data["common"]
         lines = []
@@ -192,8 +192,8 @@ def _templates(workspace: Workspace, texts: _Texts, kind: str, period: str, chos
 
 def _rejections(workspace: Workspace, kind: str | None, period: str | None) -> list[tuple[str, str, str, dict]]:
     """(kind, period, owner, latest rejected submission) for every recipient whose round stands rejected."""
-    from .ledger import submissions
-    from .status import round_status
+    from sheetplan.reports.status import round_status
+    from sheetplan.returns.ledger import submissions
 
     frame = round_status(workspace, kind, period)
     rejected = frame[frame["status"] == "rejected"] if len(frame) else frame
@@ -283,7 +283,7 @@ def compose_reminders(workspace: Workspace, kind: str | None = None, period: str
                       only: Iterable[str] | None = None) -> list[Outgoing]:
     """Reminders for one round (default: the one generated last): everyone missing gets their template again;
     everyone whose return was rejected gets the problems listed and the marked-up copy, if there is one."""
-    from .status import round_status
+    from sheetplan.reports.status import round_status
 
     if kind is not None and kind not in KINDS:
         raise ConfigError(f"reminders are for template rounds; choose one of {', '.join(KINDS)}")
@@ -406,7 +406,7 @@ def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resen
     `resend`. Temporary failures (4xx, dropped connections) are retried `mail.retries` times with
     exponential backoff starting at `backoff` seconds; permanent ones (5xx) fail that message only.
     """
-    from .writer import write_atomic
+    from sheetplan.xlsx.writer import write_atomic
 
     if mode not in MODES:
         raise ConfigError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")

@@ -8,7 +8,7 @@ import ssl
 import time
 from email.message import EmailMessage
 
-from .errors import EnvironmentProblem
+from sheetplan.errors import EnvironmentProblem
 
 
 def smtp_text(value) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from .approval_book import ApprovalEntry, ApprovalPlan, ItemFigures
-from .approvals import Item, decisions_of, official_figures, submitted_numbers, waiting_on
-from .labels import Labels
+from sheetplan.plan.approvals import Item, decisions_of, official_figures, submitted_numbers, waiting_on
+from sheetplan.templates.approval_book import ApprovalEntry, ApprovalPlan, ItemFigures
+from sheetplan.workspace.labels import Labels
 
 
 def approval_plans(db: sqlite3.Connection, workspace, approver: str | None = None) -> list[ApprovalPlan]:

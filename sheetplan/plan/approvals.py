@@ -13,11 +13,18 @@ import re
 import sqlite3
 from dataclasses import dataclass, field
 
-from . import a1
-from .allocation import largest_remainder
-from .layout import DECISION_BLOCK, DECISION_COMMENT, REVISION_BLOCK, REVISION_MONTHS, REVISION_REASON, Area
-from .problems import WARNING, Problem
-from .store import ACCEPTED, REFORECAST, REVISION, SUGGESTION, TargetRow, now_iso
+from sheetplan.plan.allocation import largest_remainder
+from sheetplan.problems import WARNING, Problem
+from sheetplan.workspace.store import ACCEPTED, REFORECAST, REVISION, SUGGESTION, TargetRow, now_iso
+from sheetplan.xlsx import a1
+from sheetplan.xlsx.layout import (
+    DECISION_BLOCK,
+    DECISION_COMMENT,
+    REVISION_BLOCK,
+    REVISION_MONTHS,
+    REVISION_REASON,
+    Area,
+)
 
 PENDING, APPROVED, REJECTED, SUPERSEDED = "pending", "approved", "rejected", "superseded"
 PLAN_KINDS = ("company", "team", "person", "reforecast")
@@ -252,7 +259,7 @@ def respread(config, roster, current: dict[tuple[str, str, str], float], owner: 
     customer groups in proportion to their current targets (equally if those are all 0), and the other
     later months keep theirs. With only an annual figure, the later months share what is left in
     proportion to their current targets (equally over the active months if all are 0)."""
-    from .allocation import availability
+    from sheetplan.plan.allocation import availability
 
     months, groups = config.months, config.customer_groups
     decimals = config.metric(metric).decimals

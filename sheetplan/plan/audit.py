@@ -6,9 +6,9 @@ import json
 
 import pandas as pd
 
-from .errors import ConfigError
-from .store import OFFICIAL_SOURCES
-from .workspace import Workspace
+from sheetplan.errors import ConfigError
+from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.store import OFFICIAL_SOURCES
 
 AUDIT_COLUMNS = ["level", "owner", "period", "metric", "customer_group", "version", "value", "previous_value",
                  "change", "source", "submitted_file", "archive_path", "received_at", "recorded_at",

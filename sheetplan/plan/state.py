@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from . import allocation
-from .allocation import fiscal_months
-from .builders import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
-from .config import Config
-from .roster import Person, Roster
-from .store import SUGGESTION, TargetRow
+from sheetplan.plan import allocation
+from sheetplan.plan.allocation import fiscal_months
+from sheetplan.templates.builders import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
+from sheetplan.workspace.config import Config
+from sheetplan.workspace.roster import Person, Roster
+from sheetplan.workspace.store import SUGGESTION, TargetRow
 
 Key = tuple[str, str, str, str, str]  # level, owner, period, metric, customer_group
 
@@ -233,7 +233,7 @@ class PlanState:
     def returned_note(self, returned) -> str:
         if returned is None:
             return ""
-        from .labels import Labels
+        from sheetplan.workspace.labels import Labels
 
         approver = self.roster.get(returned.approver)
         who = f"{approver.name} ({returned.approver})" if approver else returned.approver
@@ -309,7 +309,7 @@ def _entered(returned) -> dict[tuple[str, str], float]:
 
 
 def _note_text(lang: str, notes: list[tuple[str, str]]) -> str:
-    from .labels import Labels
+    from sheetplan.workspace.labels import Labels
 
     labels = Labels(lang)
     return "; ".join(labels(key, month=month) for key, month in notes)

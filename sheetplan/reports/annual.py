@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from .allocation import fiscal_months
-from .consolidate import SCORE_CAP, Consolidation, consolidate
-from .errors import ConfigError
-from .labels import Labels
-from .roster import HISTORY_COLUMNS
-from .workspace import Workspace
+from sheetplan.errors import ConfigError
+from sheetplan.plan.allocation import fiscal_months
+from sheetplan.reports.consolidate import SCORE_CAP, Consolidation, consolidate
+from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.roster import HISTORY_COLUMNS
 
 TOTAL_COLUMNS = ["level", "team", "person", "name", "metric", "target", "actual", "attainment", "prior_actual",
                  "growth"]
@@ -142,8 +142,8 @@ def annual_summary(workspace: Workspace, year: int | None = None) -> AnnualSumma
 
 def write_annual(workspace: Workspace, summary: AnnualSummary) -> tuple[Path, Path]:
     """reports/annual-<year>.xlsx (Summary, Teams, People, Scorecard) and reports/history-<year>.xlsx."""
-    from .report import _atomic
-    from .workspace import write_history_xlsx
+    from sheetplan.reports.summary import _atomic
+    from sheetplan.workspace.folder import write_history_xlsx
 
     reports = workspace.folder("reports")
     summary.workbook = _atomic(reports / f"annual-{summary.year}.xlsx",
@@ -161,7 +161,7 @@ def run_annual(workspace: Workspace, year: int | None = None) -> AnnualSummary:
 
 
 def _write_book(workspace: Workspace, s: AnnualSummary, tmp: str) -> None:
-    from .report import _Book, _close
+    from sheetplan.reports.summary import _Book, _close
 
     labels = Labels(workspace.config.language)
     b = _Book(tmp, labels)

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .approvals import APPROVED, PENDING, REJECTED, SUPERSEDED, TEMPLATE_OF_ITEM
-from .audit import approver_text
-from .facts import MetricRule, build_facts
-from .labels import Labels
-from .store import REFORECAST, REVISION
-from .workspace import Workspace
+from sheetplan.plan.approvals import APPROVED, PENDING, REJECTED, SUPERSEDED, TEMPLATE_OF_ITEM
+from sheetplan.plan.audit import approver_text
+from sheetplan.reports.facts import MetricRule, build_facts
+from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.store import REFORECAST, REVISION
 
 FLAG_COLUMNS = ["severity", "code", "level", "team", "person", "month", "metric", "message", "file", "sheet",
                 "cell"]
@@ -55,7 +55,7 @@ class Consolidation:
 
 
 def load_inputs(workspace: Workspace) -> Inputs:
-    from .status import round_status
+    from sheetplan.reports.status import round_status
 
     config, roster = workspace.config, workspace.roster
     fy = str(config.fiscal_year)
@@ -355,7 +355,7 @@ def consolidate(workspace: Workspace, month: str | None = None) -> Consolidation
     config = workspace.config
     month = month or default_month(workspace)
     if month not in config.months:
-        from .errors import ConfigError
+        from sheetplan.errors import ConfigError
 
         raise ConfigError(f"{month} is not a month of fiscal year {config.fiscal_year} "
                           f"({config.months[0]} to {config.months[-1]})")
@@ -372,8 +372,8 @@ def consolidate(workspace: Workspace, month: str | None = None) -> Consolidation
 def run_consolidation(workspace: Workspace, month: str | None = None, output: Path | None = None,
                       people: bool = False, csv: Path | None = None, parquet: Path | None = None) -> Consolidation:
     """consolidate() plus its files: the summary workbook, team (and person) workbooks, exports."""
-    from .report import write_summary, write_team_books
-    from .writer import write_atomic
+    from sheetplan.reports.summary import write_summary, write_team_books
+    from sheetplan.xlsx.writer import write_atomic
 
     result = consolidate(workspace, month)
     result.flags_cfg = workspace.config.flags

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from .allocation import largest_remainder
-from .consolidate import Consolidation, consolidate, rankings
-from .facts import attainment
-from .labels import Labels
-from .plan import availability
-from .reforecast_book import H1, ReforecastMetric, ReforecastPlan
-from .workspace import Workspace
+from sheetplan.plan.allocation import largest_remainder
+from sheetplan.plan.state import availability
+from sheetplan.reports.consolidate import Consolidation, consolidate, rankings
+from sheetplan.reports.facts import attainment
+from sheetplan.templates.reforecast_book import H1, ReforecastMetric, ReforecastPlan
+from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.labels import Labels
 
 H2 = 12 - H1
 SUMMED = ["h1_target", "h1_actual", "h1_rollover", "h2_original", "annual_target"]
@@ -118,7 +118,7 @@ def _team_ranks(people: pd.DataFrame, teams: pd.DataFrame, metrics, month: str, 
 
 def write_half(workspace: Workspace, review: HalfReview) -> Path:
     """reports/half-<year>.xlsx: Summary (company figures, team attainment and its chart), Teams, People."""
-    from .report import _atomic
+    from sheetplan.reports.summary import _atomic
 
     path = workspace.folder("reports") / f"half-{review.year}.xlsx"
     review.workbook = _atomic(path, lambda tmp: _write_book(workspace, review, tmp))
@@ -133,7 +133,7 @@ def run_half(workspace: Workspace) -> HalfReview:
 
 
 def _write_book(workspace: Workspace, review: HalfReview, tmp: str) -> None:
-    from .report import _Book, _close
+    from sheetplan.reports.summary import _Book, _close
 
     labels = Labels(workspace.config.language)
     b = _Book(tmp, labels)

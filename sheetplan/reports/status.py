@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from .ledger import submissions
-from .workspace import Workspace
+from sheetplan.returns.ledger import submissions
+from sheetplan.workspace.folder import Workspace
 
 COLUMNS = ["kind", "period", "team", "owner", "name", "revision_sent", "status", "revision_returned",
            "received_at", "reasons"]

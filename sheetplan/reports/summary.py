@@ -10,11 +10,11 @@ import numpy as np
 import pandas as pd
 import xlsxwriter
 
-from .consolidate import STATUS_ORDER, Consolidation
-from .facts import FACT_COLUMNS
-from .labels import Labels
-from .layout import safe_part
-from .links import link_to
+from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation
+from sheetplan.reports.facts import FACT_COLUMNS
+from sheetplan.workspace.labels import Labels
+from sheetplan.xlsx.layout import safe_part
+from sheetplan.xlsx.links import link_to
 
 GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
 # constant_memory streams rows to disk: a 2000-person fact table stays far below 1 GB of memory.
@@ -270,7 +270,7 @@ def _approvals_sheet(b: _Book, approvals: pd.DataFrame, name: str) -> None:
 
 def _revisions_sheet(b: _Book, revisions: pd.DataFrame, decimals: dict[str, int], metric_labels: dict) -> None:
     """Approved revision requests: the original annual target stays beside the revised one."""
-    from .audit import REVISION_COLUMNS
+    from sheetplan.plan.audit import REVISION_COLUMNS
 
     L = b.labels
     ws = b.sheet(L("revisions.sheet"))
@@ -307,7 +307,7 @@ def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
 def _audit_sheet(b: _Book, trail: pd.DataFrame, decimals: dict[str, int], name: str) -> None:
     """Every official target version with the file that brought it and who approved it: values only, user
     text as text. Tens of thousands of rows, so they are streamed in after closing, like the Data sheet."""
-    from .audit import AUDIT_COLUMNS
+    from sheetplan.plan.audit import AUDIT_COLUMNS
 
     ws = b.sheet(name)
     b.header(ws, 0, [b.labels(f"audit.{column}") for column in AUDIT_COLUMNS])
@@ -357,7 +357,7 @@ def _xf(fmt):
 
 def _close(b: _Book, path: str) -> None:
     """Close the workbook, then stream every deferred table into its sheet."""
-    from .fastsheet import replace_sheet_rows
+    from sheetplan.xlsx.fastsheet import replace_sheet_rows
 
     b.book.close()
     for number, frame, kinds, formats in b.pending:
@@ -434,7 +434,7 @@ def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, 
 def write_summary(workspace, c: Consolidation, path: Path) -> Path:
     """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Approvals, Revisions,
     Issues, Audit and Data."""
-    from .audit import audit_trail, revision_history
+    from sheetplan.plan.audit import audit_trail, revision_history
     labels = Labels(workspace.config.language)
     metrics = list(workspace.config.metrics)
     c.flags_cfg = workspace.config.flags

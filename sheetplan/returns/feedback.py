@@ -7,11 +7,11 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .labels import Labels, catalogue
-from .layout import safe_part
-from .links import link_to, portable_links
-from .problems import COLUMNS, Problem
-from .writer import WORKBOOK_OPTIONS, write_atomic
+from sheetplan.problems import COLUMNS, Problem
+from sheetplan.workspace.labels import Labels, catalogue
+from sheetplan.xlsx.layout import safe_part
+from sheetplan.xlsx.links import link_to, portable_links
+from sheetplan.xlsx.writer import WORKBOOK_OPTIONS, write_atomic
 
 
 def explain(problem: Problem, lang: str) -> str:

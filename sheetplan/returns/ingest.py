@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import approvals, ledger
-from . import problems as problems_module
-from .problems import ERROR, Problem, Report
-from .store import now_iso
-from .validate import Checked, check_inputs, check_tampering, check_totals, parse_payload, read_meta
-from .workspace import Workspace
+from sheetplan import problems as problems_module
+from sheetplan.plan import approvals
+from sheetplan.problems import ERROR, Problem, Report
+from sheetplan.returns import ledger
+from sheetplan.returns.validate import Checked, check_inputs, check_tampering, check_totals, parse_payload, read_meta
+from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.store import now_iso
 
 # Lock and temporary files that Excel and LibreOffice leave beside open workbooks.
 _IGNORED_PREFIXES = ("~$", ".~lock.", ".")
@@ -231,7 +232,7 @@ def check_in_worker(result, context: tuple[Workspace, bool], lookup: SentLookup 
     workspace, archive = context
     if lookup is None:
         if "lookup" not in _WORKER_LOOKUP:
-            from .store import Store
+            from sheetplan.workspace.store import Store
 
             _WORKER_LOOKUP["lookup"] = SentLookup(Store.reader(workspace.private / "plan.sqlite"))
         lookup = _WORKER_LOOKUP["lookup"]
@@ -255,7 +256,7 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
            progress: Callable[[int], None] | None = None, start: Callable[[int], None] | None = None,
            workers: int = 2, write_report: bool = True) -> IngestReport:
     """Read, check and record every returned workbook; one bad file never stops the batch."""
-    from .reader import read_many
+    from sheetplan.returns.reader import read_many
 
     began = time.perf_counter()
     inbox = workspace.folder("inbox")
@@ -315,7 +316,7 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                 progress(1)
         stale = store.get_meta("suggestions_stale") == "1"
     if stale and not dry_run:
-        from .api import refresh_plan
+        from sheetplan.api import refresh_plan
 
         refresh_plan(workspace)
         with workspace.store() as store:
@@ -323,7 +324,7 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
     if report.approvals.returned and not dry_run:
         report.returned = send_back(workspace, report.approvals.returned)
     if write_report:
-        from .feedback import write_feedback_copies, write_ingest_report
+        from sheetplan.returns.feedback import write_feedback_copies, write_ingest_report
 
         if not dry_run:
             report.feedback = write_feedback_copies(workspace, report)
@@ -360,7 +361,7 @@ def _on_accept(store, workspace: Workspace, outcome: FileOutcome, usable: list, 
 
 def send_back(workspace: Workspace, returned: list[approvals.Item]) -> list[Path]:
     """Regenerate each rejected item's template for its owner, showing the approver's comment."""
-    from .api import generate
+    from sheetplan.api import generate
 
     rounds: dict[tuple[str, str], list[str]] = {}
     for item in returned:

@@ -7,8 +7,8 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
-from .problems import Problem
-from .store import Store
+from sheetplan.problems import Problem
+from sheetplan.workspace.store import Store
 
 ACCEPTED_STATUS, REJECTED, SUPERSEDED, STALE = "accepted", "rejected", "superseded", "stale"
 

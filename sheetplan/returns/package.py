@@ -10,8 +10,8 @@ import zlib
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from sheetplan.limits import Limits, PackageProblem, mb
-from sheetplan.xmlcheck import check_xml
+from sheetplan.returns.limits import Limits, PackageProblem, mb
+from sheetplan.returns.xmlcheck import check_xml
 
 _EOCD = struct.Struct("<4sHHHHIIH")
 _EOCD64_LOCATOR = struct.Struct("<4sIQI")

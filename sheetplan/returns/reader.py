@@ -24,7 +24,7 @@ from python_calamine import CalamineError, CalamineWorkbook, XmlError
 
 from sheetplan.errors import EnvironmentProblem
 from sheetplan.problems import Problem
-from sheetplan.safety import (
+from sheetplan.returns.safety import (
     Archive,
     Limits,
     PackageProblem,

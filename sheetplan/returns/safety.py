@@ -6,12 +6,12 @@ them from here.
 
 from __future__ import annotations
 
-from sheetplan.limits import Limits, MiB, PackageProblem, mb
-from sheetplan.package import Archive, Entry
 from sheetplan.problems import Problem
-from sheetplan.sheetscan import MAX_COLS, MAX_ROWS, SheetScan, scan_sheet
-from sheetplan.sniff import FORMAT_DESCRIPTIONS, OLE2_MAGIC, ZIP_MAGICS, sniff, sniff_not_zip
-from sheetplan.xmlcheck import check_xml
+from sheetplan.returns.limits import Limits, MiB, PackageProblem, mb
+from sheetplan.returns.package import Archive, Entry
+from sheetplan.returns.sheetscan import MAX_COLS, MAX_ROWS, SheetScan, scan_sheet
+from sheetplan.returns.sniff import FORMAT_DESCRIPTIONS, OLE2_MAGIC, ZIP_MAGICS, sniff, sniff_not_zip
+from sheetplan.returns.xmlcheck import check_xml
 
 __all__ = [
     "ACCEPTED",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sheetplan.limits import Limits, PackageProblem
+from sheetplan.returns.limits import Limits, PackageProblem
 
 # Excel's own grid: a reference beyond it is never legitimate.
 MAX_ROWS = 1_048_576

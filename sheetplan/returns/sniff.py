@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sheetplan.limits import Limits, PackageProblem
-from sheetplan.package import Archive
+from sheetplan.returns.limits import Limits, PackageProblem
+from sheetplan.returns.package import Archive
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from . import a1
-from .layout import (
+from sheetplan.problems import WARNING, Problem
+from sheetplan.xlsx import a1
+from sheetplan.xlsx.layout import (
     DECISIONS,
     MAX_TEXT,
     META_SHEET,
@@ -26,7 +27,6 @@ from .layout import (
     is_signed_name,
     sign,
 )
-from .problems import WARNING, Problem
 
 # Text a spreadsheet program would run as a formula if it were pasted or written back as a value.
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")

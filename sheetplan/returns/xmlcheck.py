@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sheetplan.limits import PackageProblem
+from sheetplan.returns.limits import PackageProblem
 
 _DECLARATION = re.compile(rb"<\?xml[^>]{0,200}?\?>")
 _ENCODING = re.compile(rb"""encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import a1
-from .builders import Context, _finish, _header_lines, _text_validation, number_style, start_workbook
-from .config import Metric
-from .labels import Labels
-from .layout import (
+from sheetplan.templates.builders import Context, _finish, _header_lines, _text_validation, number_style, start_workbook
+from sheetplan.workspace.config import Metric
+from sheetplan.workspace.labels import Labels
+from sheetplan.xlsx import a1
+from sheetplan.xlsx.layout import (
     DECISION_BLOCK,
     DECISION_COMMENT,
     DECISIONS,

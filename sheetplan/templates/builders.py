@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import a1
-from .config import Metric
-from .labels import Labels
-from .layout import (
+from sheetplan.workspace.config import Metric
+from sheetplan.workspace.labels import Labels
+from sheetplan.xlsx import a1
+from sheetplan.xlsx.layout import (
     COMMENT_BLOCK,
     MAX_TEXT,
     META_SHEET,

@@ -9,11 +9,19 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .builders import Context, MonthPlan, PersonPlan, SplitPlan, build_month, build_person, build_split
-from .layout import Template
-from .stamp import Stamper
-from .store import SentRecord
-from .writer import write_atomic
+from sheetplan.templates.builders import (
+    Context,
+    MonthPlan,
+    PersonPlan,
+    SplitPlan,
+    build_month,
+    build_person,
+    build_split,
+)
+from sheetplan.templates.stamp import Stamper
+from sheetplan.workspace.store import SentRecord
+from sheetplan.xlsx.layout import Template
+from sheetplan.xlsx.writer import write_atomic
 
 # Below this many workbooks a process pool costs more to start than it saves.
 POOL_THRESHOLD = 16
@@ -40,12 +48,12 @@ class GenerateResult:
 
 
 def build(view, ctx: Context, revision: int) -> Template:
-    from .approval_book import ApprovalPlan, build_approval
+    from sheetplan.templates.approval_book import ApprovalPlan, build_approval
 
     if isinstance(view, ApprovalPlan):
         return build_approval(view, ctx, revision)
     if type(view).__name__ == "ReforecastPlan":
-        from .reforecast_book import build_reforecast
+        from sheetplan.templates.reforecast_book import build_reforecast
 
         return build_reforecast(view, ctx, revision)
     if isinstance(view, SplitPlan):

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from . import a1
-from .builders import (
+from sheetplan.templates.builders import (
     Context,
     _finish,
     _header_lines,
@@ -14,9 +13,10 @@ from .builders import (
     returned_note,
     start_workbook,
 )
-from .config import Metric
-from .labels import Labels
-from .layout import Area, Block, Sheet, Template, sheet_title
+from sheetplan.workspace.config import Metric
+from sheetplan.workspace.labels import Labels
+from sheetplan.xlsx import a1
+from sheetplan.xlsx.layout import Area, Block, Sheet, Template, sheet_title
 
 H1 = 6  # months 1-6 have closed and are shown as actuals; months 7-12 are planned again
 # Grid columns: A the customer group, B-G the H1 months, H-M the H2 months, then H1, H2 and year totals.

@@ -16,8 +16,8 @@ import zipfile
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from .layout import META_SHEET, Cell, Template
-from .writer import render_with_styles
+from sheetplan.xlsx.layout import META_SHEET, Cell, Template
+from sheetplan.xlsx.writer import render_with_styles
 
 _SHEET_DATA = re.compile(rb"<sheetData/>|<sheetData>.*?</sheetData>", re.S)
 _ODD_HEADER = re.compile(rb"<oddHeader>.*?</oddHeader>", re.S)

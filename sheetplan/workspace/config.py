@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .allocation import fiscal_months
-from .errors import ConfigError
-from .problems import Problem
+from sheetplan.errors import ConfigError
+from sheetplan.plan.allocation import fiscal_months
+from sheetplan.problems import Problem
 
 CONFIG_FILE = "sheetplan.toml"
 LANGUAGES = ("en", "zh")

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from .config import CONFIG_FILE, Config, load_config, parse_config
-from .errors import ConfigError, WorkspaceError
-from .roster import ROSTER_COLUMNS, Roster, load_history, load_roster
-from .store import Store
+from sheetplan.errors import ConfigError, WorkspaceError
+from sheetplan.workspace.config import CONFIG_FILE, Config, load_config, parse_config
+from sheetplan.workspace.roster import ROSTER_COLUMNS, Roster, load_history, load_roster
+from sheetplan.workspace.store import Store
 
 FOLDERS = ("outbox", "inbox", "archive", "reports", ".sheetplan")
 PRIVATE = ".sheetplan"
@@ -159,7 +159,7 @@ def write_roster_xlsx(path: Path, rows: list[dict]) -> None:
     """The roster as a friendly workbook: header, widths, a role list and an autofilter."""
     import xlsxwriter
 
-    from .writer import WORKBOOK_OPTIONS
+    from sheetplan.xlsx.writer import WORKBOOK_OPTIONS
 
     book = xlsxwriter.Workbook(str(path), {k: v for k, v in WORKBOOK_OPTIONS.items() if k != "in_memory"})
     sheet = book.add_worksheet("roster")
@@ -188,7 +188,7 @@ def write_history_xlsx(path: Path, frame) -> None:
     """History can be tens of thousands of rows: the header through xlsxwriter, the rows streamed in."""
     import xlsxwriter
 
-    from .fastsheet import replace_sheet_rows
+    from sheetplan.xlsx.fastsheet import replace_sheet_rows
 
     book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False})
     sheet = book.add_worksheet("history")
@@ -217,7 +217,7 @@ def init_workspace(root: str | Path, demo: bool = False, year: int | None = None
         raise ConfigError(f"--lang must be en or zh, got {lang!r}")
     year = year or date.today().year + 1
     if demo:
-        from .demo_data import build_demo
+        from sheetplan.demo.data import build_demo
 
         data = build_demo(year=year, lang=lang)
         config_text, roster_rows, history = data.config_toml, data.roster.to_dict("records"), data.history
@@ -235,7 +235,7 @@ def init_workspace(root: str | Path, demo: bool = False, year: int | None = None
     if not demo:
         return Workspace(path, parse_config(config_text), Roster(()))
     workspace = open_workspace(path)
-    from .api import refresh_plan
+    from sheetplan.api import refresh_plan
 
     refresh_plan(workspace)
     return workspace

@@ -6,9 +6,9 @@ import tomllib
 from functools import lru_cache
 from pathlib import Path
 
-from .errors import ConfigError
+from sheetplan.errors import ConfigError
 
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 
 @lru_cache(maxsize=8)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-from .config import ROLES, Config
-from .errors import ConfigError
-from .problems import WARNING, Problem
+from sheetplan.errors import ConfigError
+from sheetplan.problems import WARNING, Problem
+from sheetplan.workspace.config import ROLES, Config
 
 ROSTER_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to", "start_month", "end_month", "active")
 REQUIRED_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to")

@@ -17,8 +17,8 @@ from xml.sax.saxutils import escape
 import numpy as np
 import pandas as pd
 
-from .a1 import col_letter
-from .links import portable_rels
+from sheetplan.xlsx.a1 import col_letter
+from sheetplan.xlsx.links import portable_rels
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CHUNK = 20_000

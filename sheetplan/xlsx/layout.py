@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import a1
+from sheetplan.xlsx import a1
 
 TEMPLATE_VERSION = 1
 META_SHEET = "_meta"

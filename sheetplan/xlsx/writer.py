@@ -9,7 +9,7 @@ from pathlib import Path
 
 import xlsxwriter
 
-from .layout import META_SHEET, Template
+from sheetplan.xlsx.layout import META_SHEET, Template
 
 INPUT_FILL = "#FFF2CC"
 LOCKED_FILL = "#F2F2F2"

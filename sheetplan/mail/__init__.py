@@ -1,0 +1,1 @@
+"""Mail: composing and sending templates and reminders, and collecting returned workbooks from mailboxes."""

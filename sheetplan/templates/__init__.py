@@ -1,0 +1,1 @@
+"""The template writers: company, team, person, month, approval and re-forecast workbooks, locked and signed."""

@@ -1,0 +1,1 @@
+"""The workspace: its settings (sheetplan.toml), roster, history, label catalogues and the plan store."""
