@@ -230,8 +230,7 @@ def print_flat(small: Measurement, large: Measurement, unit: str) -> None:
 
 def make_workspace(root: Path, people: int, seed: int = 7) -> Path:
     """A workspace with `people` reps in teams of ~20 (a manager each, one VP), 5 groups and a year of history."""
-    from sheetplan.api import refresh_plan
-    from sheetplan.workspace.folder import init_workspace, open_workspace
+    from sheetplan.api import init_workspace, open_workspace, refresh_plan
 
     init_workspace(root, demo=False, year=FISCAL_YEAR, lang="en")
     config = root / "sheetplan.toml"
@@ -429,8 +428,8 @@ def write_openpyxl(template, password: str, path: Path, unknown: set[str] | None
 
 def _generate_openpyxl(workspace: str, sample: int, out: str) -> tuple[int, Stopwatch, dict]:
     from sheetplan.api import plan_state
-    from sheetplan.templates.builders import Context
     from sheetplan.templates.jobs import build
+    from sheetplan.templates.parts import Context
     from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)
@@ -580,7 +579,7 @@ def make_returns(workspace: Path, folder: Path, seed: int = 11) -> list[Path]:
 
 
 def _ingest_sheetplan(workspace: str, folder: str, write_report: bool) -> tuple[int, Stopwatch, dict]:
-    from sheetplan.returns.ingest import ingest
+    from sheetplan.api import ingest
     from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)
@@ -691,7 +690,7 @@ def add_actuals(workspace: Path, seed: int = 13) -> int:
 
 
 def _consolidate_sheetplan(workspace: str) -> tuple[int, Stopwatch, dict]:
-    from sheetplan.reports.consolidate import run_consolidation
+    from sheetplan.reports.summary import run_consolidation
     from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)

@@ -1,4 +1,11 @@
-"""The Python API: every CLI command is one call here, returning plain data (usable from a notebook)."""
+"""The Python API: the one import surface for notebooks and the CLI. Every command is one call here and
+returns plain data (dataclasses and DataFrames).
+
+The functions that join stages live here: init (workspace + demo data + the first plan), generate (plan
+state, approvals and the half-year review feed the template writers) and ingest (returned files, with the
+templates an approver sent back written again). Everything else is the stage's own function, re-exported
+lazily so that `import sheetplan.api` stays cheap for commands that need little.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +13,93 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from importlib import import_module
 from pathlib import Path
 
 from sheetplan.errors import ConfigError
-from sheetplan.plan.state import PlanState, StoredPrior, prior_rows, prior_year, suggest
-from sheetplan.templates.builders import Context
+from sheetplan.plan.refresh import plan_state, refresh_plan
+from sheetplan.plan.state import PlanState
 from sheetplan.templates.jobs import GenerateResult, Job, run_jobs, sent_records
-from sheetplan.workspace.folder import Workspace, init_workspace, open_workspace
+from sheetplan.templates.parts import Context
+from sheetplan.workspace.folder import STARTER_CONFIG, Workspace, create_workspace, open_workspace, undo_on_failure
 from sheetplan.xlsx.layout import KINDS, safe_part
 
-__all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "KINDS"]
+# name -> module that defines it; imported on first use (pandas and friends load only when needed)
+_LAZY = {
+    "ingest_files": "sheetplan.returns.ingest:ingest",
+    "IngestReport": "sheetplan.returns.ingest:IngestReport",
+    "round_status": "sheetplan.reports.status:round_status",
+    "consolidate": "sheetplan.reports.consolidate:consolidate",
+    "Consolidation": "sheetplan.reports.consolidate:Consolidation",
+    "run_consolidation": "sheetplan.reports.summary:run_consolidation",
+    "half_review": "sheetplan.reports.halfyear:half_review",
+    "run_half": "sheetplan.reports.halfyear:run_half",
+    "annual_summary": "sheetplan.reports.annual:annual_summary",
+    "run_annual": "sheetplan.reports.annual:run_annual",
+    "target_history": "sheetplan.plan.audit:target_history",
+    "approval_items": "sheetplan.plan.approvals:items",
+    "PENDING": "sheetplan.plan.approvals:PENDING",
+    "Labels": "sheetplan.workspace.labels:Labels",
+    "mail_round": "sheetplan.mail.compose:mail_round",
+    "remind": "sheetplan.mail.compose:remind",
+    "sent_mail": "sheetplan.mail.compose:sent_mail",
+    "collect": "sheetplan.mail.collect:collect",
+    "run_demo": "sheetplan.demo.run:run_demo",
+}
+
+__all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "ingest", "KINDS",
+           *_LAZY]
+
+
+def __getattr__(name: str):
+    """PEP 562: the re-exported names load their module on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module 'sheetplan.api' has no attribute {name!r}")
+    module, _, attribute = _LAZY[name].partition(":")
+    value = getattr(import_module(module), attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def init_workspace(root: str | Path, demo: bool = False, year: int | None = None, lang: str = "en") -> Workspace:
+    """Create a workspace: folders, sheetplan.toml, roster (for the demo also history) and, for the demo,
+    the first plan. Nothing is overwritten, and a failure leaves nothing behind."""
+    if lang not in ("en", "zh"):
+        raise ConfigError(f"--lang must be en or zh, got {lang!r}")
+    year = year or date.today().year + 1
+    if demo:
+        from sheetplan.workspace.demo_company import build_demo
+
+        data = build_demo(year=year, lang=lang)
+        config_text, roster_rows, history = data.config_toml, data.roster.to_dict("records"), data.history
+    else:
+        config_text, roster_rows, history = STARTER_CONFIG.format(year=year, lang=lang), [], None
+    with undo_on_failure(root):
+        path = create_workspace(root, config_text, roster_rows, history)
+        if not demo:
+            from sheetplan.workspace.config import parse_config
+            from sheetplan.workspace.roster import Roster
+
+            return Workspace(path, parse_config(config_text), Roster(()))
+        workspace = open_workspace(path)
+        refresh_plan(workspace)
+    return workspace
+
+
+def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, **options):
+    """Read, check and record returned workbooks (sheetplan.returns.ingest.ingest: dry_run, move, workers,
+    progress, start, write_report); templates that an approver sent back in the batch are written again."""
+    from sheetplan.returns.ingest import ingest as ingest_files
+
+    return ingest_files(workspace, paths, send_back=send_back, **options)
+
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-
-def refresh_plan(workspace: Workspace) -> int:
-    """Recompute every suggestion from the accepted figures above it and store them; returns the row count."""
-    with workspace.store() as store:
-        current = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value
-                   for r in store.current_targets() if r.source != "suggestion"}
-        prior = prior_year(workspace.config, workspace.roster, workspace.history())
-        try:
-            rows = suggest(workspace.config, workspace.roster, prior, current)
-        except ValueError as exc:
-            raise ConfigError(f"the plan cannot be allocated: {exc}") from None
-        store.replace_prior(prior_rows(prior))
-        return store.replace_suggestions(rows)
-
-
-def plan_state(workspace: Workspace) -> PlanState:
-    """The plan as it stands; it keeps a read-only connection to the store for monthly figures."""
-    from sheetplan.workspace.store import Store
-
-    with workspace.store() as store:
-        empty = store.db.execute("SELECT 1 FROM targets LIMIT 1").fetchone() is None
-    if empty:
-        refresh_plan(workspace)
-    reader = Store.reader(workspace.private / "plan.sqlite")
-    return PlanState(workspace.config, workspace.roster, StoredPrior(reader), reader)
 
 
 @dataclass(frozen=True)
@@ -221,3 +276,17 @@ def _file_name(kind: str, period: str, owner: str, owner_name: str, revision: in
     if revision > 1:  # earlier revisions may already be out by email: never overwrite them
         base = base[:-5] + f"-r{revision}.xlsx"
     return base
+
+
+def send_back(workspace: Workspace, returned: list) -> list[Path]:
+    """Regenerate each rejected item's template for its owner, showing the approver's comment."""
+    from sheetplan.plan.approvals import TEMPLATE_OF_ITEM
+
+    rounds: dict[tuple[str, str], list[str]] = {}
+    for item in returned:
+        rounds.setdefault((TEMPLATE_OF_ITEM[item.item_kind], item.period), []).append(item.owner)
+    files: list[Path] = []
+    for (kind, period), owners in rounds.items():
+        result = generate(workspace, kind, month=period if kind == "month" else None, only=owners)
+        files += result.files
+    return files

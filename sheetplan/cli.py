@@ -36,7 +36,7 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 
 
 def _open(ctx: click.Context):
-    from sheetplan.workspace.folder import open_workspace
+    from sheetplan.api import open_workspace
 
     return open_workspace(ctx.obj["workspace"])
 
@@ -52,7 +52,7 @@ def init(directory: Path, demo: bool, year: int | None, lang: str) -> None:
 
     Example: sheetplan init plans-2027 --demo --year 2027 --lang zh
     """
-    from sheetplan.workspace.folder import init_workspace
+    from sheetplan.api import init_workspace
 
     workspace = init_workspace(directory, demo=demo, year=year, lang=lang)
     people = len(workspace.roster.people)
@@ -127,7 +127,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool, move: boo
 
     Example: sheetplan ingest inbox/2027-03 --dry-run
     """
-    from sheetplan.returns.ingest import ingest as run_ingest
+    from sheetplan.api import ingest as run_ingest
 
     workspace = _open(ctx)
     bar: dict = {}
@@ -190,7 +190,7 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
 
     Example: sheetplan status --kind month --period 2027-03
     """
-    from sheetplan.reports.status import round_status
+    from sheetplan.api import round_status
 
     frame = round_status(_open(ctx), kind, period)
     if frame.empty:
@@ -222,7 +222,7 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
 
     Example: sheetplan consolidate --month 2027-03 --csv facts.csv
     """
-    from sheetplan.reports.consolidate import run_consolidation
+    from sheetplan.api import run_consolidation
 
     try:
         result = run_consolidation(_open(ctx), month, output, people, csv_path, parquet_path)
@@ -256,7 +256,7 @@ def demo(directory: Path, year: int, lang: str, through: str | None) -> None:
     """
     import time
 
-    from sheetplan.demo.run import run_demo
+    from sheetplan.api import run_demo
 
     began = time.perf_counter()
     run_demo(directory, year=year, lang=lang, through=through, say=click.echo)
@@ -311,7 +311,7 @@ def mail(ctx: click.Context, kind: str | None, period: str | None, only: tuple[s
 
     Example: sheetplan mail --kind month --period 2027-03 --send
     """
-    from sheetplan.mail.compose import mail_round
+    from sheetplan.api import mail_round
 
     mode = _mode(mode)
     results = mail_round(_open(ctx), kind, period, only or None, mode, resend, progress=_echo_message)
@@ -335,7 +335,7 @@ def remind(ctx: click.Context, kind: str | None, period: str | None, only: tuple
 
     Example: sheetplan remind --kind month --period 2027-03 --drafts
     """
-    from sheetplan.mail.compose import remind as run_remind
+    from sheetplan.api import remind as run_remind
 
     mode = _mode(mode)
     results = run_remind(_open(ctx), kind, period, only or None, mode, resend, progress=_echo_message)
@@ -356,7 +356,7 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
 
     Example: sheetplan collect ~/Mail/returns.mbox exported/*.eml
     """
-    from sheetplan.mail.collect import collect as run_collect
+    from sheetplan.api import collect as run_collect
 
     result = run_collect(_open(ctx), list(sources), ingest=not no_ingest, workers=workers)
     for a in result.attachments:
@@ -398,8 +398,7 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
     """
     import pandas as pd
 
-    from sheetplan.plan.audit import target_history
-    from sheetplan.workspace.labels import Labels
+    from sheetplan.api import Labels, target_history
 
     workspace = _open(ctx)
     frame = target_history(workspace, owner, metric)
@@ -436,7 +435,8 @@ def approvals(ctx: click.Context, show_all: bool, approver: str | None) -> None:
 
     Example: sheetplan -w plans approvals --approver P003
     """
-    from sheetplan.plan.approvals import PENDING, items
+    from sheetplan.api import PENDING
+    from sheetplan.api import approval_items as items
 
     workspace = _open(ctx)
     roster = workspace.roster
@@ -478,7 +478,7 @@ def review_half(ctx: click.Context, no_templates: bool) -> None:
     Example: sheetplan -w plans review half
     """
     from sheetplan import api
-    from sheetplan.reports.halfyear import run_half
+    from sheetplan.api import run_half
 
     workspace = _open(ctx)
     result = run_half(workspace)
@@ -499,7 +499,7 @@ def review_annual(ctx: click.Context, year: int | None) -> None:
 
     Example: sheetplan -w plans review annual --year 2027
     """
-    from sheetplan.reports.annual import run_annual
+    from sheetplan.api import run_annual
 
     result = run_annual(_open(ctx), year)
     people = len(result.people)

@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 from sheetplan.plan.allocation import (
     availability,
     check_manual,
-    fiscal_months,
     history_weights,
     largest_remainder,
     profile_from_history,
@@ -24,6 +23,7 @@ from sheetplan.plan.allocation import (
     split_year,
     to_units,
 )
+from sheetplan.workspace.config import fiscal_months
 
 FLAT = [1] * 12
 FULL = [1.0] * 12

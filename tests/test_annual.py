@@ -29,11 +29,11 @@ import pytest
 from click.testing import CliRunner
 
 from sheetplan import api
+from sheetplan.api import ingest
 from sheetplan.cli import main
 from sheetplan.demo.simulate import fill_file
 from sheetplan.errors import ConfigError
 from sheetplan.reports.annual import TOTAL_COLUMNS, annual_summary, growth, write_annual
-from sheetplan.returns.ingest import ingest
 from sheetplan.workspace.config import DEFAULT_BANDS, parse_config
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.roster import HISTORY_COLUMNS, load_history

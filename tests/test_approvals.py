@@ -20,11 +20,11 @@ from click.testing import CliRunner
 from conftest import moved, sent_file
 
 from sheetplan import api
+from sheetplan.api import ingest
 from sheetplan.cli import main
 from sheetplan.demo.simulate import fill_decisions, input_areas, read_block, write_block
 from sheetplan.errors import ConfigError
 from sheetplan.plan.approvals import PENDING, items, resolve_chain, waiting_on
-from sheetplan.returns.ingest import ingest
 from sheetplan.workspace.config import parse_config
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.roster import Roster
@@ -651,7 +651,7 @@ def test_approved_revision_sets_the_annual_target_and_respreads_the_later_months
 
 def test_summary_keeps_the_original_target_beside_the_revised_one(revision):
     from sheetplan.plan.audit import revision_history
-    from sheetplan.reports.consolidate import run_consolidation
+    from sheetplan.reports.summary import run_consolidation
 
     ws, rep = revision["ws"], revision["rep"]
     frame = revision_history(ws)

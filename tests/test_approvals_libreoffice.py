@@ -15,8 +15,8 @@ import pytest
 from conftest import sent_file
 
 from sheetplan import api
+from sheetplan.api import ingest
 from sheetplan.demo.simulate import fill_months, input_areas, read_block
-from sheetplan.returns.ingest import ingest
 
 COMMENT = "第二季度的目标过低，请把十二月的一部分移到四月和五月。"
 REASON = "失去了最大的OEM客户"

@@ -18,12 +18,12 @@ from click.testing import CliRunner
 from openpyxl.utils.cell import range_boundaries
 
 from sheetplan import api
+from sheetplan.api import ingest
 from sheetplan.cli import main
 from sheetplan.demo.simulate import fill_file, input_areas, read_block
 from sheetplan.errors import ConfigError
 from sheetplan.plan.audit import AUDIT_COLUMNS, audit_trail, target_history
-from sheetplan.reports.consolidate import run_consolidation
-from sheetplan.returns.ingest import ingest
+from sheetplan.reports.summary import run_consolidation
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.workspace.store import TargetRow

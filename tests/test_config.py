@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sheetplan.demo.data import build_demo
 from sheetplan.errors import ConfigError
 from sheetplan.workspace.config import Allocation, Config, Flags, Metric, Rollover, parse_config
+from sheetplan.workspace.demo_company import build_demo
 
 # A small, complete config. Every broken case below is this text with one or two things changed,
 # so each case is expected to report exactly the problems it was built to cause.

@@ -37,9 +37,9 @@ from sheetplan.reports.consolidate import (
     consolidate,
     load_inputs,
     revision_requests,
-    run_consolidation,
 )
 from sheetplan.reports.facts import MetricRule, build_facts
+from sheetplan.reports.summary import run_consolidation
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.workspace.store import TargetRow

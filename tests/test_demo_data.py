@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sheetplan.demo.data import (
+from sheetplan.workspace.demo_company import (
     HISTORY_COLUMNS,
     METRIC_KEYS,
     ROSTER_COLUMNS,

@@ -47,6 +47,7 @@ from hypothesis import strategies as st
 
 from sheetplan import api
 from sheetplan.demo.simulate import input_areas, read_block
+from sheetplan.plan.views import ReforecastMetric, ReforecastPlan
 from sheetplan.reports.consolidate import consolidate
 from sheetplan.reports.halfyear import (
     COMPANY_COLUMNS,
@@ -58,8 +59,8 @@ from sheetplan.reports.halfyear import (
     required_run_rate,
     write_half,
 )
-from sheetplan.templates.builders import Context
-from sheetplan.templates.reforecast_book import ReforecastMetric, ReforecastPlan, build_reforecast
+from sheetplan.templates.parts import Context
+from sheetplan.templates.reforecast_book import build_reforecast
 from sheetplan.workspace.config import Metric
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.store import ACCEPTED, TargetRow
@@ -502,7 +503,7 @@ def test_template_in_chinese(tmp_path):
 
 def test_generated_templates_come_back_clean(office, tmp_path):
     """generate -> return unchanged -> ingest: the pre-filled template passes every check as it stands."""
-    from sheetplan.returns.ingest import ingest
+    from sheetplan.api import ingest
 
     root = tmp_path / "round"
     shutil.copytree(office.root, root)

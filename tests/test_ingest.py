@@ -20,8 +20,8 @@ import pytest
 from conftest import moved, sent_file
 
 from sheetplan import api
+from sheetplan.api import ingest
 from sheetplan.demo.simulate import input_areas, read_block
-from sheetplan.returns.ingest import ingest
 
 YEAR = "2027"
 MONTH = "2027-03"

@@ -9,8 +9,8 @@ import localc
 import openpyxl
 import pytest
 
+from sheetplan.api import ingest
 from sheetplan.demo.simulate import input_areas, read_block
-from sheetplan.returns.ingest import ingest
 from sheetplan.xlsx.layout import Area
 
 

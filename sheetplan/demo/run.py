@@ -31,15 +31,22 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
              say: Callable[[str], None] = print) -> DemoRun:
     """Init, then the year: plans top-down, each approved up its chain (one sent back and resubmitted),
     month reports with a revision request that is approved, the July review with H2 re-forecasts, and
-    (when the demo runs to the last month) the annual summary. Every step goes through real files."""
-    from sheetplan import api
-    from sheetplan.demo import simulate
-    from sheetplan.mail.compose import mail_round, remind
-    from sheetplan.returns.ingest import ingest
-    from sheetplan.workspace.folder import init_workspace, open_workspace
+    (when the demo runs to the last month) the annual summary. Every step goes through real files.
+
+    A demo that fails on the way removes its folder: it never leaves a half-made workspace."""
+    from sheetplan.workspace.folder import undo_on_failure
 
     root = Path(root).resolve()
     _prepare(root)
+    with undo_on_failure(root):
+        return _year(root, year, lang, through, say)
+
+
+def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[str], None]) -> DemoRun:
+    from sheetplan import api
+    from sheetplan.api import ingest, init_workspace, mail_round, open_workspace, remind
+    from sheetplan.demo import simulate
+
     run = DemoRun(root)
     init_workspace(root, demo=True, year=year, lang=lang)
     (root / ".sheetplan" / MARKER).write_text("created by sheetplan demo\n")
@@ -145,13 +152,13 @@ def run_demo(root: str | Path, year: int = 2027, lang: str = "en", through: str 
             approve()  # the revision request climbs supervisor -> manager -> vp
     reminders = remind(ws, "month", through, mode="drafts")
     say(f"reminders for {through}: {len(reminders)} drafts (missing and rejected returns)")
-    from sheetplan.reports.consolidate import run_consolidation
+    from sheetplan.api import run_consolidation
 
     result = run_consolidation(ws, through)
     run.reports.append(result.summary)
     say(f"consolidated {result.month}: {len(result.flags)} flags; summary {result.summary}")
     if through == months[-1]:
-        from sheetplan.reports.annual import run_annual
+        from sheetplan.api import run_annual
 
         annual = run_annual(ws)
         run.reports.append(annual.workbook)
@@ -169,8 +176,8 @@ def _drafted(results: list) -> int:
 
 def _half_year(ws, run: DemoRun, record, round_trip, approve, decimals: dict[str, int]) -> None:
     """July: the H1 review workbook, then every salesperson's H2 re-forecast, approved up the chain."""
+    from sheetplan.api import run_half
     from sheetplan.demo import simulate
-    from sheetplan.reports.halfyear import run_half
 
     review = run_half(ws)
     run.reports.append(review.workbook)

@@ -194,20 +194,6 @@ def _month_index(month: object, what: str) -> int:
     return int(match.group(1)) * MONTHS + int(match.group(2)) - 1
 
 
-def fiscal_months(year: int, start_month: int) -> list[str]:
-    """The 12 months of a fiscal year as 'YYYY-MM'; a fiscal year is named after the calendar
-    year it starts in, so fiscal 2027 starting in April runs 2027-04 .. 2028-03.
-
-    >>> fiscal_months(2027, 4)[0], fiscal_months(2027, 4)[-1]
-    ('2027-04', '2028-03')
-    """
-    for value, low, high, what in ((year, 1, 9998, "year"), (start_month, 1, MONTHS, "start_month")):
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
-            raise ValueError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
-    first = int(year) * MONTHS + int(start_month) - 1
-    return [f"{index // MONTHS:04d}-{index % MONTHS + 1:02d}" for index in range(first, first + MONTHS)]
-
-
 def availability(
     months: Sequence[str],
     start_month: str | None,

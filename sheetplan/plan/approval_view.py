@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from sheetplan.plan.approvals import Item, decisions_of, official_figures, submitted_numbers, waiting_on
-from sheetplan.templates.approval_book import ApprovalEntry, ApprovalPlan, ItemFigures
+from sheetplan.plan.views import ApprovalEntry, ApprovalPlan, ItemFigures
 from sheetplan.workspace.labels import Labels
 
 

@@ -6,9 +6,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from sheetplan.plan import allocation
-from sheetplan.plan.allocation import fiscal_months
-from sheetplan.templates.builders import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
-from sheetplan.workspace.config import Config
+from sheetplan.plan.views import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
+from sheetplan.workspace.config import Config, fiscal_months
 from sheetplan.workspace.roster import Person, Roster
 from sheetplan.workspace.store import SUGGESTION, TargetRow
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from sheetplan.errors import ConfigError
-from sheetplan.plan.allocation import fiscal_months
 from sheetplan.reports.consolidate import SCORE_CAP, Consolidation, consolidate
+from sheetplan.workspace.config import fiscal_months
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.workspace.roster import HISTORY_COLUMNS
@@ -142,13 +142,13 @@ def annual_summary(workspace: Workspace, year: int | None = None) -> AnnualSumma
 
 def write_annual(workspace: Workspace, summary: AnnualSummary) -> tuple[Path, Path]:
     """reports/annual-<year>.xlsx (Summary, Teams, People, Scorecard) and reports/history-<year>.xlsx."""
-    from sheetplan.reports.summary import _atomic
     from sheetplan.workspace.folder import write_history_xlsx
+    from sheetplan.xlsx.writer import write_through_temp
 
     reports = workspace.folder("reports")
-    summary.workbook = _atomic(reports / f"annual-{summary.year}.xlsx",
+    summary.workbook = write_through_temp(reports / f"annual-{summary.year}.xlsx",
                                lambda tmp: _write_book(workspace, summary, tmp))
-    summary.history_file = _atomic(reports / f"history-{summary.year}.xlsx",
+    summary.history_file = write_through_temp(reports / f"history-{summary.year}.xlsx",
                                    lambda tmp: write_history_xlsx(Path(tmp), summary.history))
     return summary.workbook, summary.history_file
 
@@ -161,10 +161,10 @@ def run_annual(workspace: Workspace, year: int | None = None) -> AnnualSummary:
 
 
 def _write_book(workspace: Workspace, s: AnnualSummary, tmp: str) -> None:
-    from sheetplan.reports.summary import _Book, _close
+    from sheetplan.reports.book import ReportBook, close_book
 
     labels = Labels(workspace.config.language)
-    b = _Book(tmp, labels)
+    b = ReportBook(tmp, labels)
     names = {key: labels(f"annual.{key}") for key in ("summary", "teams", "people", "scorecard")}
     summary_ws = b.sheet(names["summary"])
     blocks = _teams_sheet(b, workspace, s, names["teams"])
@@ -172,7 +172,7 @@ def _write_book(workspace: Workspace, s: AnnualSummary, tmp: str) -> None:
     _scorecard_sheet(b, workspace, s, names["scorecard"])
     _summary_sheet(b, workspace, s, summary_ws, names["teams"], blocks)
     summary_ws.activate()
-    _close(b, tmp)
+    close_book(b, tmp)
 
 
 def _growth_value(value):

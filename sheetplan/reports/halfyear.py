@@ -9,9 +9,10 @@ import pandas as pd
 
 from sheetplan.plan.allocation import largest_remainder
 from sheetplan.plan.state import availability
+from sheetplan.plan.views import ReforecastMetric, ReforecastPlan
 from sheetplan.reports.consolidate import Consolidation, consolidate, rankings
 from sheetplan.reports.facts import attainment
-from sheetplan.templates.reforecast_book import H1, ReforecastMetric, ReforecastPlan
+from sheetplan.templates.reforecast_book import H1
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
 
@@ -118,10 +119,10 @@ def _team_ranks(people: pd.DataFrame, teams: pd.DataFrame, metrics, month: str, 
 
 def write_half(workspace: Workspace, review: HalfReview) -> Path:
     """reports/half-<year>.xlsx: Summary (company figures, team attainment and its chart), Teams, People."""
-    from sheetplan.reports.summary import _atomic
+    from sheetplan.xlsx.writer import write_through_temp
 
     path = workspace.folder("reports") / f"half-{review.year}.xlsx"
-    review.workbook = _atomic(path, lambda tmp: _write_book(workspace, review, tmp))
+    review.workbook = write_through_temp(path, lambda tmp: _write_book(workspace, review, tmp))
     return review.workbook
 
 
@@ -133,16 +134,16 @@ def run_half(workspace: Workspace) -> HalfReview:
 
 
 def _write_book(workspace: Workspace, review: HalfReview, tmp: str) -> None:
-    from sheetplan.reports.summary import _Book, _close
+    from sheetplan.reports.book import ReportBook, close_book
 
     labels = Labels(workspace.config.language)
-    b = _Book(tmp, labels)
+    b = ReportBook(tmp, labels)
     summary = b.sheet(labels("half.summary"))
     _summary_sheet(b, workspace, review, summary, labels("half.summary"))
     _teams_sheet(b, workspace, review, labels("half.teams"))
     _people_sheet(b, workspace, review, labels("half.people"))
     summary.activate()
-    _close(b, tmp)
+    close_book(b, tmp)
 
 
 def _figure_heads(L) -> list[str]:

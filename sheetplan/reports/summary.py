@@ -2,100 +2,22 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import xlsxwriter
 
-from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation
+from sheetplan.reports.book import ReportBook, close_book
+from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation, consolidate
 from sheetplan.reports.facts import FACT_COLUMNS
+from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx.layout import safe_part
 from sheetplan.xlsx.links import link_to
-
-GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
-# constant_memory streams rows to disk: a 2000-person fact table stays far below 1 GB of memory.
-OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
-           "strings_to_numbers": False}
+from sheetplan.xlsx.writer import write_atomic, write_through_temp
 
 
-class _Book:
-    """An xlsxwriter workbook with the formats every report sheet uses."""
-
-    def __init__(self, path: str, labels: Labels) -> None:
-        self.book = xlsxwriter.Workbook(path, OPTIONS)
-        self.labels = labels
-        add = self.book.add_format
-        self.title = add({"bold": True, "font_size": 14})
-        self.head = add({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"})
-        self.pct = add({"num_format": "0.0%"})
-        self.text = add({})
-        self.link = add({"font_color": "#0563C1", "underline": 1})
-        self.money = {d: add({"num_format": "#,##0" + ("." + "0" * d if d else "")}) for d in range(5)}
-        self.green, self.amber, self.red = (add({"bg_color": c}) for c in (GREEN, AMBER, RED))
-        self.pending: list = []  # big tables streamed in after close (see fastsheet)
-        self.folder = os.path.dirname(os.path.abspath(path))
-
-    def sheet(self, name: str, landscape: bool = True):
-        ws = self.book.add_worksheet(name[:31])
-        if landscape:
-            ws.set_landscape()
-        ws.set_paper(9)
-        ws.fit_to_pages(1, 0)
-        ws.set_footer("&L&A&R&P / &N")
-        return ws
-
-    def finish_table(self, ws, rows: int, columns: int, widths: dict[tuple[int, int], float]) -> None:
-        """A table with its header in row 1: filter over all rows, header frozen, column widths."""
-        ws.autofilter(0, 0, max(rows, 1), columns - 1)
-        ws.freeze_panes(1, 0)
-        for (first, last), width in widths.items():
-            ws.set_column(first, last, width)
-
-    def header(self, ws, row: int, names: list[str], col: int = 0) -> None:
-        for offset, name in enumerate(names):
-            ws.write_string(row, col + offset, name, self.head)
-
-    def value(self, ws, row: int, col: int, value, fmt=None) -> None:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            ws.write_blank(row, col, None, fmt)
-        elif isinstance(value, (bool, np.bool_)):
-            ws.write_boolean(row, col, bool(value), fmt)
-        elif isinstance(value, (int, float, np.integer, np.floating)):
-            ws.write_number(row, col, float(value), fmt)
-        else:
-            ws.write_string(row, col, str(value), fmt)  # user text stays text, never a formula
-
-    def traffic(self, ws, first_row: int, first_col: int, last_row: int, last_col: int, flags) -> None:
-        if last_row < first_row:
-            return
-        ws.conditional_format(first_row, first_col, last_row, last_col, {
-            "type": "cell", "criteria": ">=", "value": flags.behind_pace, "format": self.green})
-        ws.conditional_format(first_row, first_col, last_row, last_col, {
-            "type": "cell", "criteria": "between", "minimum": flags.far_behind,
-            "maximum": flags.behind_pace - 1e-9, "format": self.amber})
-        ws.conditional_format(first_row, first_col, last_row, last_col, {
-            "type": "cell", "criteria": "<", "value": flags.far_behind, "format": self.red})
-
-
-def _atomic(path: Path, write) -> Path:
-    """Write through a temporary file in the same folder, then rename: never half a workbook."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
-
-
-def _company_sheet(b: _Book, c: Consolidation, metrics, name: str) -> dict[str, tuple[int, int]]:
+def _company_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> dict[str, tuple[int, int]]:
     """One block of twelve month rows per metric; returns where each block's data starts and ends."""
     L = b.labels
     ws = b.sheet(name)
@@ -129,7 +51,7 @@ def _company_sheet(b: _Book, c: Consolidation, metrics, name: str) -> dict[str, 
     return blocks
 
 
-def _team_sheet(b: _Book, c: Consolidation, metrics, name: str) -> int:
+def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
     L = b.labels
     ws = b.sheet(name)
     b.header(ws, 0, [L("summary.team"), L("summary.score"), L("summary.rank_company")]
@@ -171,7 +93,7 @@ def _flags_cfg(c: Consolidation):
     return c.flags_cfg
 
 
-def _people_sheet(b: _Book, people: pd.DataFrame, metrics, name: str, flags_cfg) -> int:
+def _people_sheet(b: ReportBook, people: pd.DataFrame, metrics, name: str, flags_cfg) -> int:
     L = b.labels
     ws = b.sheet(name)
     b.header(ws, 0, [L("summary.rank_company"), L("summary.person"), L("summary.name"), L("summary.team"),
@@ -197,7 +119,7 @@ def _people_sheet(b: _Book, people: pd.DataFrame, metrics, name: str, flags_cfg)
     return len(people)
 
 
-def _matrix_sheet(b: _Book, facts: pd.DataFrame, people: pd.DataFrame, metrics, months, name: str, flags_cfg):
+def _matrix_sheet(b: ReportBook, facts: pd.DataFrame, people: pd.DataFrame, metrics, months, name: str, flags_cfg):
     L = b.labels
     ws = b.sheet(name)
     rows = facts[(facts["level"] == "person") & (facts["customer_group"] == "")]
@@ -225,7 +147,7 @@ def _matrix_sheet(b: _Book, facts: pd.DataFrame, people: pd.DataFrame, metrics, 
     ws.freeze_panes(2, 2)
 
 
-def _flags_sheet(b: _Book, flags: pd.DataFrame, metric_labels: dict, name: str) -> None:
+def _flags_sheet(b: ReportBook, flags: pd.DataFrame, metric_labels: dict, name: str) -> None:
     L = b.labels
     ws = b.sheet(name)
     b.header(ws, 0, [L("summary.severity"), L("summary.code"), L("summary.team"), L("summary.person"),
@@ -253,7 +175,7 @@ APPROVAL_SHEET = [("item_kind", "approval_item"), ("status", "approval_status"),
                   ("last_comment", "approval_comment")]
 
 
-def _approvals_sheet(b: _Book, approvals: pd.DataFrame, name: str) -> None:
+def _approvals_sheet(b: ReportBook, approvals: pd.DataFrame, name: str) -> None:
     """Every approval item, pending first: who waits on whom, and what the last level said."""
     L = b.labels
     ws = b.sheet(name)
@@ -268,7 +190,7 @@ def _approvals_sheet(b: _Book, approvals: pd.DataFrame, name: str) -> None:
                                                         (7, 9): 14, (10, 10): 32, (11, 14): 20, (15, 15): 50})
 
 
-def _revisions_sheet(b: _Book, revisions: pd.DataFrame, decimals: dict[str, int], metric_labels: dict) -> None:
+def _revisions_sheet(b: ReportBook, revisions: pd.DataFrame, decimals: dict[str, int], metric_labels: dict) -> None:
     """Approved revision requests: the original annual target stays beside the revised one."""
     from sheetplan.plan.audit import REVISION_COLUMNS
 
@@ -287,7 +209,7 @@ def _revisions_sheet(b: _Book, revisions: pd.DataFrame, decimals: dict[str, int]
                                                                (10, 10): 40, (11, 11): 50, (12, 12): 20})
 
 
-def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
+def _issues_sheet(b: ReportBook, problems: pd.DataFrame, name: str) -> None:
     ws = b.sheet(name)
     columns = ["kind", "owner", "period", "file", "code", "sheet", "cell", "value", "message"]
     b.header(ws, 0, columns)
@@ -304,7 +226,7 @@ def _issues_sheet(b: _Book, problems: pd.DataFrame, name: str) -> None:
 
 
 # --- audit sheet ---------------------------------------------------------------------------------------
-def _audit_sheet(b: _Book, trail: pd.DataFrame, decimals: dict[str, int], name: str) -> None:
+def _audit_sheet(b: ReportBook, trail: pd.DataFrame, decimals: dict[str, int], name: str) -> None:
     """Every official target version with the file that brought it and who approved it: values only, user
     text as text. Tens of thousands of rows, so they are streamed in after closing, like the Data sheet."""
     from sheetplan.plan.audit import AUDIT_COLUMNS
@@ -328,7 +250,7 @@ def _audit_sheet(b: _Book, trail: pd.DataFrame, decimals: dict[str, int], name: 
 # --- end audit sheet -----------------------------------------------------------------------------------
 
 
-def _data_sheet(b: _Book, facts: pd.DataFrame, name: str) -> None:
+def _data_sheet(b: ReportBook, facts: pd.DataFrame, name: str) -> None:
     """The tidy fact table: header and layout through xlsxwriter, rows streamed in after closing."""
     ws = b.sheet(name)
     columns = FACT_COLUMNS
@@ -344,28 +266,7 @@ def _data_sheet(b: _Book, facts: pd.DataFrame, name: str) -> None:
                       [b.pct if c in pct else None for c in columns]))
 
 
-def _xf(fmt):
-    """A column's style after closing: none, one format, or (key per row, {key: format}) for one per row."""
-    if fmt is None:
-        return None
-    if isinstance(fmt, tuple):
-        keys, by_key = fmt
-        indices = {key: by_key[key].xf_index for key in set(keys.tolist())}
-        return np.array([indices[key] for key in keys.tolist()], dtype=int)
-    return fmt.xf_index
-
-
-def _close(b: _Book, path: str) -> None:
-    """Close the workbook, then stream every deferred table into its sheet."""
-    from sheetplan.xlsx.fastsheet import replace_sheet_rows
-
-    b.book.close()
-    for number, frame, kinds, formats in b.pending:
-        styles = [_xf(f) for f in formats]
-        replace_sheet_rows(path, number, frame, kinds, styles)  # also makes file links portable
-
-
-def _dashboard(b: _Book, ws, c: Consolidation, workspace, metrics, names: dict, company_blocks, team_rows,
+def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: dict, company_blocks, team_rows,
                people_rows) -> None:
     L = b.labels
     ws.write_string(0, 0, L("summary.title", company=workspace.config.company, month=c.month), b.title)
@@ -440,7 +341,7 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
     c.flags_cfg = workspace.config.flags
 
     def write(tmp: str) -> None:
-        b = _Book(tmp, labels)
+        b = ReportBook(tmp, labels)
         names = {key: labels(f"summary.{key}") for key in ("dashboard", "company", "teams", "people", "matrix",
                                                            "flags", "approvals", "issues", "data")}
         dashboard = b.sheet(names["dashboard"])
@@ -457,9 +358,9 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
         _data_sheet(b, c.facts, names["data"])
         _dashboard(b, dashboard, c, workspace, metrics, names, blocks, team_rows, people_rows)
         dashboard.activate()
-        _close(b, tmp)
+        close_book(b, tmp)
 
-    return _atomic(path, write)
+    return write_through_temp(path, write)
 
 
 def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = False) -> tuple[list, list]:
@@ -475,15 +376,15 @@ def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = F
         flags = c.flags[c.flags["team"] == team]
 
         def write(tmp: str, members=members, facts=facts, flags=flags) -> None:
-            b = _Book(tmp, labels)
+            b = ReportBook(tmp, labels)
             _people_sheet(b, members, metrics, labels("summary.people"), c.flags_cfg)
             _matrix_sheet(b, facts, members, metrics, workspace.config.months, labels("summary.matrix"),
                           c.flags_cfg)
             _flags_sheet(b, flags, metric_labels, labels("summary.flags"))
             _data_sheet(b, facts, labels("summary.data"))
-            _close(b, tmp)
+            close_book(b, tmp)
 
-        team_files.append(_atomic(folder / f"team-{safe_part(team)}-{c.month}.xlsx", write))
+        team_files.append(write_through_temp(folder / f"team-{safe_part(team)}-{c.month}.xlsx", write))
         if not people:
             continue
         for person in members["person"]:
@@ -492,12 +393,32 @@ def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = F
             flags_p = flags[flags["person"] == person]
 
             def write_person(tmp: str, mine=mine, facts_p=facts_p, flags_p=flags_p) -> None:
-                b = _Book(tmp, labels)
+                b = ReportBook(tmp, labels)
                 _people_sheet(b, mine, metrics, labels("summary.people"), c.flags_cfg)
                 _flags_sheet(b, flags_p, metric_labels, labels("summary.flags"))
                 _data_sheet(b, facts_p, labels("summary.data"))
-                _close(b, tmp)
+                close_book(b, tmp)
 
-            person_files.append(_atomic(folder / "people" / f"person-{safe_part(person)}-{c.month}.xlsx",
+            person_files.append(write_through_temp(folder / "people" / f"person-{safe_part(person)}-{c.month}.xlsx",
                                         write_person))
     return team_files, person_files
+
+
+def run_consolidation(workspace: Workspace, month: str | None = None, output: Path | None = None,
+                      people: bool = False, csv: Path | None = None, parquet: Path | None = None) -> Consolidation:
+    """consolidate() plus its files: the summary workbook, team (and person) workbooks, exports."""
+    result = consolidate(workspace, month)
+    result.flags_cfg = workspace.config.flags
+    reports = workspace.folder("reports")
+    result.summary = write_summary(workspace, result, Path(output) if output else
+                                   reports / f"summary-{result.month}.xlsx")
+    result.team_files, result.person_files = write_team_books(workspace, result, reports / result.month, people)
+    if csv:
+        write_atomic(Path(csv), result.facts.to_csv(index=False).encode("utf-8"))
+    if parquet:
+        import io
+
+        buffer = io.BytesIO()
+        result.facts.to_parquet(buffer, index=False)
+        write_atomic(Path(parquet), buffer.getvalue())
+    return result

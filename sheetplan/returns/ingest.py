@@ -254,8 +254,13 @@ def check_in_worker(result, context: tuple[Workspace, bool], lookup: SentLookup 
 
 def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: bool = False, move: bool = False,
            progress: Callable[[int], None] | None = None, start: Callable[[int], None] | None = None,
-           workers: int = 2, write_report: bool = True) -> IngestReport:
-    """Read, check and record every returned workbook; one bad file never stops the batch."""
+           workers: int = 2, write_report: bool = True,
+           send_back: Callable[[Workspace, list[approvals.Item]], list[Path]] | None = None) -> IngestReport:
+    """Read, check and record every returned workbook; one bad file never stops the batch.
+
+    `send_back` writes the templates of items an approver rejected in this batch (sheetplan.api.ingest hands
+    in the template writers; this stage comes before them in the cycle, so it does not import them).
+    """
     from sheetplan.returns.reader import read_many
 
     began = time.perf_counter()
@@ -316,12 +321,12 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                 progress(1)
         stale = store.get_meta("suggestions_stale") == "1"
     if stale and not dry_run:
-        from sheetplan.api import refresh_plan
+        from sheetplan.plan.refresh import refresh_plan
 
         refresh_plan(workspace)
         with workspace.store() as store:
             store.set_meta("suggestions_stale", "0")
-    if report.approvals.returned and not dry_run:
+    if report.approvals.returned and not dry_run and send_back is not None:
         report.returned = send_back(workspace, report.approvals.returned)
     if write_report:
         from sheetplan.returns.feedback import write_feedback_copies, write_ingest_report
@@ -357,20 +362,6 @@ def _on_accept(store, workspace: Workspace, outcome: FileOutcome, usable: list, 
         return approvals.on_accepted(db, store, workspace, outcome.kind, outcome.owner, outcome.period,
                                      submission_id, numbers)
     return apply
-
-
-def send_back(workspace: Workspace, returned: list[approvals.Item]) -> list[Path]:
-    """Regenerate each rejected item's template for its owner, showing the approver's comment."""
-    from sheetplan.api import generate
-
-    rounds: dict[tuple[str, str], list[str]] = {}
-    for item in returned:
-        rounds.setdefault((approvals.TEMPLATE_OF_ITEM[item.item_kind], item.period), []).append(item.owner)
-    files: list[Path] = []
-    for (kind, period), owners in rounds.items():
-        result = generate(workspace, kind, month=period if kind == "month" else None, only=owners)
-        files += result.files
-    return files
 
 
 def _move_processed(source: Path, inbox: Path) -> None:

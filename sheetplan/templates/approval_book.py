@@ -3,10 +3,15 @@ official version, and a Decision and Comment to fill for each item."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sheetplan.templates.builders import Context, _finish, _header_lines, _text_validation, number_style, start_workbook
-from sheetplan.workspace.config import Metric
+from sheetplan.plan.views import ApprovalPlan, ItemFigures
+from sheetplan.templates.parts import (
+    Context,
+    finish_template,
+    header_lines,
+    number_style,
+    start_workbook,
+    text_validation,
+)
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx import a1
 from sheetplan.xlsx.layout import (
@@ -22,47 +27,13 @@ from sheetplan.xlsx.layout import (
 )
 
 
-@dataclass(frozen=True)
-class ItemFigures:
-    """One metric of one item: a row of submitted figures against what it replaces."""
-
-    metric: Metric
-    columns: tuple[str, ...]  # months, teams or people
-    submitted: tuple[float, ...]
-    suggestion: tuple[float, ...] | None
-    previous: tuple[float, ...] | None  # the last official version; None when there is none yet
-
-
-@dataclass(frozen=True)
-class ApprovalEntry:
-    ref: str  # 'A<item id>.<level>': the key ingest reads the decision by
-    owner: str
-    owner_name: str
-    what: str  # e.g. "Personal plan 2027"
-    period: str
-    level: str  # e.g. "1/2 supervisor"
-    received: str
-    summary: str  # one line: the change against the last official version
-    reason: str  # a revision request's reason, or ''
-    history: tuple[str, ...]  # earlier levels' decisions, one line each
-    figures: tuple[ItemFigures, ...]
-
-
-@dataclass(frozen=True)
-class ApprovalPlan:
-    owner: str
-    owner_name: str
-    period: str
-    entries: tuple[ApprovalEntry, ...]
-
-
 def build_approval(plan: ApprovalPlan, ctx: Context, revision: int) -> Template:
     """A Decisions sheet (one row per item, the only inputs) and a Details sheet (the figures)."""
     start = start_workbook(ctx, plan.owner, plan.owner_name, plan.period, "approval")
     labels, taken, owner_text, sheets = start.labels, start.taken, start.owner_text, start.sheets
     decisions = Sheet(sheet_title(labels("approval.decisions_sheet"), taken))
     details = Sheet(sheet_title(labels("approval.details_sheet"), taken))
-    _header_lines(decisions, labels, labels("approval.title", name=plan.owner_name), labels("approval.about"),
+    header_lines(decisions, labels, labels("approval.title", name=plan.owner_name), labels("approval.about"),
                   owner_text, plan.period, revision)
     head, first = 4, 5
     last = first + len(plan.entries) - 1
@@ -96,7 +67,7 @@ def build_approval(plan: ApprovalPlan, ctx: Context, revision: int) -> Template:
         message=labels("approval.decision_help", choices=" / ".join(choices)),
         error_title=labels("common.validation_error_title"),
         error=labels("approval.decision_error", choices=" / ".join(choices))))
-    decisions.validations.append(_text_validation(comment_area, labels))
+    decisions.validations.append(text_validation(comment_area, labels))
     decisions.put(last + 2, 0, labels("approval.footnote"), "note")
     decisions.widths = {0: 5, 1: 10, 2: 10, 3: 20, 4: 26, 5: 10, 6: 14, 7: 12, 8: 44, 9: 9, 10: 13, 11: 44}
     decisions.freeze = (first, 2)
@@ -105,7 +76,7 @@ def build_approval(plan: ApprovalPlan, ctx: Context, revision: int) -> Template:
              "rows_decision": Area(decisions.name, first, 1, last, 1),
              "locked_items": Area(decisions.name, first, 2, last, 8)}
     values = {"rows_decision": list(refs), "locked_items": locked}
-    return _finish("approval", plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
+    return finish_template("approval", plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
                    values)
 
 

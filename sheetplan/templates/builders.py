@@ -2,200 +2,33 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from sheetplan.workspace.config import Metric
-from sheetplan.workspace.labels import Labels
+from sheetplan.plan.views import MonthPlan, PersonPlan, SplitPlan
+from sheetplan.templates.parts import (
+    Context,
+    finish_template,
+    header_lines,
+    number_style,
+    number_validation,
+    returned_note,
+    start_workbook,
+    text_validation,
+)
 from sheetplan.xlsx import a1
 from sheetplan.xlsx.layout import (
     COMMENT_BLOCK,
-    MAX_TEXT,
-    META_SHEET,
     REVISION_BLOCK,
     REVISION_MONTHS,
     REVISION_REASON,
-    TEMPLATE_VERSION,
     Area,
     Block,
     Sheet,
     Template,
-    Validation,
     sheet_title,
-    sign,
-    template_file_name,
 )
-
-
-@dataclass(frozen=True)
-class Context:
-    """What every template of one generation run shares."""
-
-    company: str
-    lang: str
-    fiscal_year: int
-    currency: str
-    workspace_id: str
-    generated_at: str
-    key: bytes = field(repr=False, default=b"")
-
-
-@dataclass(frozen=True)
-class SplitRow:
-    key: str
-    label: str
-    prior: float | None
-    suggested: float
-    note: str = ""
-    entered: float | None = None  # what the owner sent last time, when a rejected plan goes back
-
-
-@dataclass(frozen=True)
-class SplitMetric:
-    metric: Metric
-    parent_target: float
-    rows: tuple[SplitRow, ...]
-
-
-@dataclass(frozen=True)
-class SplitPlan:
-    """A company plan (rows are teams) or a team plan (rows are people)."""
-
-    kind: str
-    owner: str
-    owner_name: str
-    period: str
-    heading: str
-    metrics: tuple[SplitMetric, ...]
-    note: str = ""  # an approver's reason for sending the plan back
-
-
-@dataclass(frozen=True)
-class GridMetric:
-    metric: Metric
-    annual_target: float
-    suggested: dict[str, tuple[float, ...]]
-    prior: dict[str, tuple[float, ...]]
-    entered: dict[str, tuple[float, ...]] | None = None  # the rejected plan's figures, pre-filled again
-
-
-@dataclass(frozen=True)
-class PersonPlan:
-    owner: str
-    owner_name: str
-    period: str
-    months: tuple[str, ...]
-    groups: tuple[str, ...]
-    metrics: tuple[GridMetric, ...]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class MonthPlan:
-    owner: str
-    owner_name: str
-    month: str
-    groups: tuple[str, ...]
-    metrics: tuple[Metric, ...]
-    targets: dict[str, dict[str, float]]  # metric -> group -> target
-    annual: dict[str, float]  # metric -> current annual target
-    note: str = ""
-    actuals: dict[str, dict[str, float]] | None = None  # pre-filled when a revision request is sent back
-    comments: dict[str, str] | None = None
-    later: tuple[str, ...] = ()  # the fiscal months after this one: a revision may name their targets
-
-
-def number_style(metric: Metric, role: str) -> str:
-    return f"{role}_{metric.decimals}"
-
-
-def _number_validation(area: Area, metric: Metric, labels: Labels) -> Validation:
-    maximum = metric.max_value
-    shown = f"{maximum:,.0f}"
-    if metric.decimals == 0:
-        message = labels("common.validation_whole", min=0, max=shown)
-        kind = "integer"
-    else:
-        message = labels("common.validation_number", min=0, max=shown, decimals=metric.decimals)
-        kind = "decimal"
-    return Validation(area, kind, 0, maximum, title=labels("common.validation_title"), message=message,
-                      error_title=labels("common.validation_error_title"),
-                      error=labels("common.validation_error", min=0, max=shown))
-
-
-def _text_validation(area: Area, labels: Labels) -> Validation:
-    return Validation(area, "length", 0, MAX_TEXT, title=labels("common.validation_text_title"),
-                      message=labels("common.validation_text", max=MAX_TEXT),
-                      error_title=labels("common.validation_error_title"),
-                      error=labels("common.validation_text_error", max=MAX_TEXT))
 
 
 def _round_zero(area_first: str, area_last: str) -> str:
     return f"SUM({area_first}:{area_last})"
-
-
-def _header_lines(sheet: Sheet, labels: Labels, title: str, about: str, owner: str, period: str,
-                  revision: int) -> None:
-    sheet.put(0, 0, title, "title")
-    sheet.put(1, 0, about, "note")
-    sheet.put(2, 0, f"{labels('common.owner')}: {owner}    {labels('common.period')}: {period}    "
-                    f"{labels('common.revision')}: {revision}", "note")
-    sheet.header = f"&L{_amp(owner)}&C{_amp(title)}&R{_amp(period)}"
-    sheet.footer = "&C" + _amp(labels("common.print_page")).replace("&&P", "&P").replace("&&N", "&N")
-
-
-def returned_note(sheet: Sheet, note: str) -> None:
-    """An approver's comment on a plan sent back, in the free row above the table, where it is seen first."""
-    if note:
-        sheet.put(3, 0, note, "returned")
-
-
-def _amp(text: str) -> str:
-    """A literal & in a print header must be doubled, or Excel reads it as a code."""
-    return text.replace("&", "&&")
-
-
-def _instructions(labels: Labels, owner: str, period: str, kind: str, taken: set[str]) -> Sheet:
-    sheet = Sheet(sheet_title(labels("common.instructions_sheet"), taken))
-    sheet.put(0, 0, labels("instructions.title"), "title")
-    sheet.put(1, 0, f"{labels('common.owner')}: {owner}    {labels('common.period')}: {period}", "note")
-    for index in range(1, 6):
-        own = f"instructions.{kind}_step_{index}"  # a kind may word a step its own way
-        sheet.put(2 + index, 0, labels(own if labels.has(own) else f"instructions.step_{index}"), "wrap")
-    sheet.put(9, 0, labels("common.input_legend"), "legend")
-    sheet.put(10, 0, labels("instructions.contact"), "note")
-    sheet.widths = {0: 110}
-    sheet.header = f"&L{_amp(owner)}&R{_amp(period)}"
-    sheet.footer = "&C" + _amp(labels("common.print_page")).replace("&&P", "&P").replace("&&N", "&N")
-    return sheet
-
-
-@dataclass
-class _Start:
-    """What every workbook begins with: its labels, the sheet names taken, the owner line, the instructions."""
-
-    labels: Labels
-    taken: set[str]
-    owner_text: str
-    sheets: list[Sheet]
-
-
-def start_workbook(ctx: Context, owner: str, owner_name: str, period: str, kind: str) -> _Start:
-    labels = Labels(ctx.lang)
-    taken = {META_SHEET.casefold()}
-    owner_text = f"{owner_name} ({owner})"
-    return _Start(labels, taken, owner_text, [_instructions(labels, owner_text, period, kind, taken)])
-
-
-def _finish(kind: str, owner: str, owner_name: str, period: str, ctx: Context, revision: int,
-            sheets: list[Sheet], blocks: list[Block], names: dict[str, Area],
-            values: dict[str, list]) -> Template:
-    meta = {"kind": kind, "owner": owner, "period": period, "fiscal_year": str(ctx.fiscal_year),
-            "template_version": str(TEMPLATE_VERSION), "generated_at": ctx.generated_at,
-            "workspace_id": ctx.workspace_id, "revision": str(revision), "lang": ctx.lang}
-    template = Template(kind, owner, period, template_file_name(kind, period, owner, owner_name), meta, sheets,
-                        blocks, names, values)
-    template.signature = sign(ctx.key, template.canonical())
-    return template
 
 
 def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
@@ -212,7 +45,7 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
         fmt = {"company": {"company": ctx.company, "year": plan.period},
                "team": {"team": plan.heading, "year": plan.period}}[section]
         title = labels(f"{section}.title", metric=metric.label(ctx.lang), unit=metric.unit, **fmt)
-        _header_lines(sheet, labels, title, labels(f"{section}.about"), owner_text, plan.period, revision)
+        header_lines(sheet, labels, title, labels(f"{section}.about"), owner_text, plan.period, revision)
         returned_note(sheet, plan.note)
         head = 4
         first = head + 1
@@ -262,7 +95,7 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
         block = Block(f"in_{key}", input_area, tuple(r.key for r in split.rows), ("target",), key, "number",
                       metric.decimals, metric.max_value)
         blocks.append(block)
-        sheet.validations.append(_number_validation(input_area, metric, labels))
+        sheet.validations.append(number_validation(input_area, metric, labels))
         names[block.name] = input_area
         names[f"rows_{key}"] = Area(sheet.name, first, 0, last, 0)
         names[f"target_{key}"] = Area(sheet.name, target_row, 4, target_row, 4)
@@ -275,7 +108,7 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
         sheet.widths = {0: 22, 1: 24, 2: 18, 3: 18, 4: 18, 5: 14 if section == "company" else 22}
         sheet.freeze = (first, 1)
         sheets.append(sheet)
-    return _finish(plan.kind, plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
+    return finish_template(plan.kind, plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
                    values)
 
 
@@ -290,7 +123,7 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         sheet = Sheet(sheet_title(metric.label(ctx.lang), taken))
         title = labels("person.title", name=plan.owner_name, year=plan.period, metric=metric.label(ctx.lang),
                        unit=metric.unit)
-        _header_lines(sheet, labels, title, labels("person.about"), owner_text, plan.period, revision)
+        header_lines(sheet, labels, title, labels("person.about"), owner_text, plan.period, revision)
         returned_note(sheet, plan.note)
         shown = grid.entered or grid.suggested
         sheet.put(4, 0, labels("person.annual_target"), "total_label")
@@ -337,7 +170,7 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         block = Block(f"in_{key}", input_area, plan.groups, plan.months, key, "number", metric.decimals,
                       metric.max_value)
         blocks.append(block)
-        sheet.validations.append(_number_validation(input_area, metric, labels))
+        sheet.validations.append(number_validation(input_area, metric, labels))
         names[block.name] = input_area
         names[f"rows_{key}"] = Area(sheet.name, first, 0, last, 0)
         names[f"cols_{key}"] = Area(sheet.name, head, 1, head, 12)
@@ -350,7 +183,7 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         sheet.widths = {0: 22, **{c: 11 for c in range(1, 13)}, 13: 14}
         sheet.freeze = (first, 1)
         sheets.append(sheet)
-    return _finish("person", plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
+    return finish_template("person", plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
                    values)
 
 
@@ -359,7 +192,7 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     start = start_workbook(ctx, plan.owner, plan.owner_name, plan.month, "month")
     labels, taken, owner_text, sheets = start.labels, start.taken, start.owner_text, start.sheets
     sheet = Sheet(sheet_title(labels("month.sheet"), taken))
-    _header_lines(sheet, labels, labels("month.title", name=plan.owner_name, month=plan.month),
+    header_lines(sheet, labels, labels("month.title", name=plan.owner_name, month=plan.month),
                   labels("month.about"), owner_text, plan.month, revision)
     returned_note(sheet, plan.note)
     actuals, comments = plan.actuals or {}, plan.comments or {}
@@ -400,7 +233,7 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
         area = Area(sheet.name, first, acol, last, acol)
         blocks.append(Block(f"in_{key}", area, plan.groups, ("actual",), key, "number", metric.decimals,
                             metric.max_value))
-        sheet.validations.append(_number_validation(area, metric, labels))
+        sheet.validations.append(number_validation(area, metric, labels))
         names[f"in_{key}"] = area
         names[f"rows_{key}"] = rows_area
         names[f"target_{key}"] = Area(sheet.name, first, tcol, last, tcol)
@@ -413,7 +246,7 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     for g, group in enumerate(plan.groups):
         sheet.put(first + g, ccol, comments.get(group), "input_text")
     blocks.append(Block(COMMENT_BLOCK, comment_area, plan.groups, ("comment",), "", "text", required=False))
-    sheet.validations.append(_text_validation(comment_area, labels))
+    sheet.validations.append(text_validation(comment_area, labels))
     names[COMMENT_BLOCK] = comment_area
     names["rows_comment"] = rows_area
     values["rows_comment"] = list(plan.groups)
@@ -433,7 +266,7 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
         sheet.put(r, 1, plan.annual[metric.key], number_style(metric, "locked"))
         sheet.put(r, 2, None, number_style(metric, "input"))
         area = Area(sheet.name, r, 2, r, 2)
-        sheet.validations.append(_number_validation(area, metric, labels))
+        sheet.validations.append(number_validation(area, metric, labels))
     revision_area = Area(sheet.name, rfirst, 2, rlast, 2)
     blocks.append(Block(REVISION_BLOCK, revision_area, tuple(m.key for m in plan.metrics), ("requested",), "",
                         "number", required=False))
@@ -444,7 +277,7 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
         for i, metric in enumerate(plan.metrics):
             for c in range(len(plan.later)):
                 sheet.put(rfirst + i, 3 + c, None, number_style(metric, "input"))
-            sheet.validations.append(_number_validation(Area(sheet.name, rfirst + i, 3, rfirst + i, last_col), metric,
+            sheet.validations.append(number_validation(Area(sheet.name, rfirst + i, 3, rfirst + i, last_col), metric,
                                                         labels))
         months_area = Area(sheet.name, rfirst, 3, rlast, last_col)
         blocks.append(Block(REVISION_MONTHS, months_area, tuple(m.key for m in plan.metrics), plan.later, "",
@@ -462,9 +295,10 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     reason_area = Area(sheet.name, reason_row, 1, reason_row + 2, max(ccol, 4))
     sheet.merges.append((reason_area, None, "input_text"))
     blocks.append(Block(REVISION_REASON, reason_area, ("reason",), ("reason",), "", "text", required=False))
-    sheet.validations.append(_text_validation(reason_area, labels))
+    sheet.validations.append(text_validation(reason_area, labels))
     names[REVISION_REASON] = reason_area
     sheet.widths = widths
     sheet.freeze = (first, 1)
     sheets.append(sheet)
-    return _finish("month", plan.owner, plan.owner_name, plan.month, ctx, revision, sheets, blocks, names, values)
+    return finish_template("month", plan.owner, plan.owner_name, plan.month, ctx, revision, sheets, blocks, names,
+                           values)

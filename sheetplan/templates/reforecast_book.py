@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from sheetplan.templates.builders import (
+from sheetplan.plan.views import ReforecastMetric, ReforecastPlan
+from sheetplan.templates.parts import (
     Context,
-    _finish,
-    _header_lines,
-    _number_validation,
+    finish_template,
+    header_lines,
     number_style,
+    number_validation,
     returned_note,
     start_workbook,
 )
-from sheetplan.workspace.config import Metric
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx import a1
 from sheetplan.xlsx.layout import Area, Block, Sheet, Template, sheet_title
@@ -25,27 +23,6 @@ LAST_H1, LAST_H2 = FIRST_H2 - 1, H1_TOTAL - 1
 # Rows of the figures above the grid (column B), then the grid's band, header and first group row.
 ANNUAL, H1_ACTUAL, REQUIRED, RUN_RATE, LEFT = 4, 5, 6, 7, 8
 BAND, HEAD, FIRST = 10, 11, 12
-
-
-@dataclass(frozen=True)
-class ReforecastMetric:
-    metric: Metric
-    annual_target: float
-    h1_actual: dict[str, tuple[float, ...]]  # group -> 6 H1 month actuals (locked)
-    h2_original: dict[str, tuple[float, ...]]  # group -> 6 original H2 month targets (locked, for comparison)
-    h2_prefill: dict[str, tuple[float, ...]]  # group -> 6 H2 inputs, pre-filled with the required run rate
-    h2_required: float  # what the H2 inputs must add up to
-
-
-@dataclass(frozen=True)
-class ReforecastPlan:
-    owner: str
-    owner_name: str
-    period: str  # f"{fiscal_year}-H2"
-    months: tuple[str, ...]  # the 12 fiscal months
-    groups: tuple[str, ...]
-    metrics: tuple[ReforecastMetric, ...]
-    note: str = ""  # an approver's comment when the re-forecast was sent back; shown in red above the figures
 
 
 def build_reforecast(plan: ReforecastPlan, ctx: Context, revision: int) -> Template:
@@ -63,7 +40,7 @@ def build_reforecast(plan: ReforecastPlan, ctx: Context, revision: int) -> Templ
         sheet = Sheet(sheet_title(metric.label(ctx.lang), taken))
         title = labels("reforecast.title", name=plan.owner_name, period=plan.period, metric=metric.label(ctx.lang),
                        unit=metric.unit)
-        _header_lines(sheet, labels, title, labels("reforecast.about"), owner_text, plan.period, revision)
+        header_lines(sheet, labels, title, labels("reforecast.about"), owner_text, plan.period, revision)
         returned_note(sheet, plan.note)
         last = FIRST + len(plan.groups) - 1
         _figures(sheet, grid, plan.groups, last, labels)
@@ -73,7 +50,7 @@ def build_reforecast(plan: ReforecastPlan, ctx: Context, revision: int) -> Templ
         input_area = Area(sheet.name, FIRST, FIRST_H2, last, LAST_H2)
         block = Block(f"in_{key}", input_area, plan.groups, h2_months, key, "number", decimals, metric.max_value)
         blocks.append(block)
-        sheet.validations.append(_number_validation(input_area, metric, labels))
+        sheet.validations.append(number_validation(input_area, metric, labels))
         names[block.name] = input_area
         names[f"rows_{key}"] = Area(sheet.name, FIRST, 0, last, 0)
         names[f"cols_{key}"] = Area(sheet.name, HEAD, FIRST_H2, HEAD, LAST_H2)
@@ -91,7 +68,7 @@ def build_reforecast(plan: ReforecastPlan, ctx: Context, revision: int) -> Templ
                         YEAR_TOTAL: 13}
         sheet.freeze = (FIRST, 1)
         sheets.append(sheet)
-    return _finish("reforecast", plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
+    return finish_template("reforecast", plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
                    values)
 
 

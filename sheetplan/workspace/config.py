@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 import re
 import tomllib
 from dataclasses import dataclass
@@ -10,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from sheetplan.errors import ConfigError
-from sheetplan.plan.allocation import fiscal_months
 from sheetplan.problems import Problem
 
 CONFIG_FILE = "sheetplan.toml"
@@ -22,6 +22,21 @@ ROLES = ("rep", "supervisor", "manager", "vp", "gm")
 # in_comment, in_revision etc. are the templates' own input blocks: a metric may not share their names
 RESERVED_KEYS = ("comment", "revision", "revision_reason", "revision_months", "decision", "decision_comment")
 _METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+def fiscal_months(year: int, start_month: int) -> list[str]:
+    """The 12 months of a fiscal year as 'YYYY-MM'; a fiscal year is named after the calendar
+    year it starts in, so fiscal 2027 starting in April runs 2027-04 .. 2028-03.
+
+    >>> fiscal_months(2027, 4)[0], fiscal_months(2027, 4)[-1]
+    ('2027-04', '2028-03')
+    """
+    for value, low, high, what in ((year, 1, 9998, "year"), (start_month, 1, 12, "start_month")):
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not low <= value <= high:
+            raise ValueError(f"{what} must be a whole number from {low} to {high}, got {value!r}")
+    first = int(year) * 12 + int(start_month) - 1
+    return [f"{index // 12:04d}-{index % 12 + 1:02d}" for index in range(first, first + 12)]
+
 
 
 @dataclass(frozen=True)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from sheetplan.errors import ConfigError, WorkspaceError
+from sheetplan.errors import WorkspaceError
 from sheetplan.workspace.config import CONFIG_FILE, Config, load_config, parse_config
 from sheetplan.workspace.roster import ROSTER_COLUMNS, Roster, load_history, load_roster
 from sheetplan.workspace.store import Store
@@ -202,28 +205,17 @@ def write_history_xlsx(path: Path, frame) -> None:
     replace_sheet_rows(str(path), 1, frame, kinds, [None] * len(columns))
 
 
-def init_workspace(root: str | Path, demo: bool = False, year: int | None = None, lang: str = "en") -> Workspace:
-    """Create the folders, config, roster (and for the demo, history) and seed the plan store.
+def create_workspace(root: str | Path, config_text: str, roster_rows: list[dict], history=None) -> Path:
+    """Create the folders, config, roster (and history, when given) of a new workspace.
 
-    Refuses to touch a folder that already holds a sheetplan.toml: nothing is overwritten.
+    Refuses to touch a folder that already holds a workspace: nothing is overwritten. The config is parsed
+    before anything is written, so a bad one leaves no folder behind.
     """
-    from datetime import date
-
     path = Path(root).resolve()
     for existing in (CONFIG_FILE, "roster.xlsx", "roster.csv", "history.xlsx", "history.csv"):
         if (path / existing).exists():
             raise WorkspaceError(f"{path / existing} already exists; refusing to overwrite a workspace")
-    if lang not in ("en", "zh"):
-        raise ConfigError(f"--lang must be en or zh, got {lang!r}")
-    year = year or date.today().year + 1
-    if demo:
-        from sheetplan.demo.data import build_demo
-
-        data = build_demo(year=year, lang=lang)
-        config_text, roster_rows, history = data.config_toml, data.roster.to_dict("records"), data.history
-    else:
-        config_text, roster_rows, history = STARTER_CONFIG.format(year=year, lang=lang), [], None
-    parse_config(config_text)  # a bad built-in config is a bug: fail before writing anything
+    parse_config(config_text)
     path.mkdir(parents=True, exist_ok=True)
     for folder in FOLDERS:
         (path / folder).mkdir(exist_ok=True)
@@ -232,10 +224,25 @@ def init_workspace(root: str | Path, demo: bool = False, year: int | None = None
     write_roster_xlsx(path / "roster.xlsx", roster_rows)
     if history is not None:
         write_history_xlsx(path / "history.xlsx", history)
-    if not demo:
-        return Workspace(path, parse_config(config_text), Roster(()))
-    workspace = open_workspace(path)
-    from sheetplan.api import refresh_plan
+    return path
 
-    refresh_plan(workspace)
-    return workspace
+
+@contextmanager
+def undo_on_failure(root: str | Path) -> Iterator[Path]:
+    """Whatever fails inside removes what was created in `root` meanwhile (the folder itself, if it was new),
+    so a failed init or demo never leaves a half-made workspace behind; files that were there stay."""
+    path = Path(root).resolve()
+    existed = path.exists()
+    before = set(path.iterdir()) if existed else set()
+    try:
+        yield path
+    except BaseException:
+        if not existed:
+            shutil.rmtree(path, ignore_errors=True)
+        elif path.is_dir():
+            for entry in set(path.iterdir()) - before:
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink(missing_ok=True)
+        raise

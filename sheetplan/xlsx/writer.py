@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import xlsxwriter
@@ -148,15 +149,26 @@ def render_with_styles(template: Template, password: str) -> tuple[bytes, dict[s
     return buffer.getvalue(), used
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside the target and rename, so no reader ever sees half a file."""
+def write_through_temp(path: Path, write: Callable[[str], None]) -> Path:
+    """Let `write` fill a temporary file beside the target, then rename it into place: nobody ever sees half
+    a file, and a failed write leaves the old file (or none) and no temporary behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        raise
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes through a temporary file beside the target (see write_through_temp)."""
+
+    def write(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            handle.write(data)
+
+    write_through_temp(path, write)

@@ -1,0 +1,96 @@
+"""The workbook every report is written into: one set of formats, table finishing, deferred big tables."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import xlsxwriter
+
+from sheetplan.workspace.labels import Labels
+
+GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
+# constant_memory streams rows to disk: a 2000-person fact table stays far below 1 GB of memory.
+OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
+           "strings_to_numbers": False}
+
+
+
+class ReportBook:
+    """An xlsxwriter workbook with the formats every report sheet uses."""
+
+    def __init__(self, path: str, labels: Labels) -> None:
+        self.book = xlsxwriter.Workbook(path, OPTIONS)
+        self.labels = labels
+        add = self.book.add_format
+        self.title = add({"bold": True, "font_size": 14})
+        self.head = add({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"})
+        self.pct = add({"num_format": "0.0%"})
+        self.text = add({})
+        self.link = add({"font_color": "#0563C1", "underline": 1})
+        self.money = {d: add({"num_format": "#,##0" + ("." + "0" * d if d else "")}) for d in range(5)}
+        self.green, self.amber, self.red = (add({"bg_color": c}) for c in (GREEN, AMBER, RED))
+        self.pending: list = []  # big tables streamed in after close (see fastsheet)
+        self.folder = os.path.dirname(os.path.abspath(path))
+
+    def sheet(self, name: str, landscape: bool = True):
+        ws = self.book.add_worksheet(name[:31])
+        if landscape:
+            ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+        ws.set_footer("&L&A&R&P / &N")
+        return ws
+
+    def finish_table(self, ws, rows: int, columns: int, widths: dict[tuple[int, int], float]) -> None:
+        """A table with its header in row 1: filter over all rows, header frozen, column widths."""
+        ws.autofilter(0, 0, max(rows, 1), columns - 1)
+        ws.freeze_panes(1, 0)
+        for (first, last), width in widths.items():
+            ws.set_column(first, last, width)
+
+    def header(self, ws, row: int, names: list[str], col: int = 0) -> None:
+        for offset, name in enumerate(names):
+            ws.write_string(row, col + offset, name, self.head)
+
+    def value(self, ws, row: int, col: int, value, fmt=None) -> None:
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            ws.write_blank(row, col, None, fmt)
+        elif isinstance(value, (bool, np.bool_)):
+            ws.write_boolean(row, col, bool(value), fmt)
+        elif isinstance(value, (int, float, np.integer, np.floating)):
+            ws.write_number(row, col, float(value), fmt)
+        else:
+            ws.write_string(row, col, str(value), fmt)  # user text stays text, never a formula
+
+    def traffic(self, ws, first_row: int, first_col: int, last_row: int, last_col: int, flags) -> None:
+        if last_row < first_row:
+            return
+        ws.conditional_format(first_row, first_col, last_row, last_col, {
+            "type": "cell", "criteria": ">=", "value": flags.behind_pace, "format": self.green})
+        ws.conditional_format(first_row, first_col, last_row, last_col, {
+            "type": "cell", "criteria": "between", "minimum": flags.far_behind,
+            "maximum": flags.behind_pace - 1e-9, "format": self.amber})
+        ws.conditional_format(first_row, first_col, last_row, last_col, {
+            "type": "cell", "criteria": "<", "value": flags.far_behind, "format": self.red})
+
+
+def _xf(fmt):
+    """A column's style after closing: none, one format, or (key per row, {key: format}) for one per row."""
+    if fmt is None:
+        return None
+    if isinstance(fmt, tuple):
+        keys, by_key = fmt
+        indices = {key: by_key[key].xf_index for key in set(keys.tolist())}
+        return np.array([indices[key] for key in keys.tolist()], dtype=int)
+    return fmt.xf_index
+
+
+def close_book(b: ReportBook, path: str) -> None:
+    """Close the workbook, then stream every deferred table into its sheet."""
+    from sheetplan.xlsx.fastsheet import replace_sheet_rows
+
+    b.book.close()
+    for number, frame, kinds, formats in b.pending:
+        styles = [_xf(f) for f in formats]
+        replace_sheet_rows(path, number, frame, kinds, styles)  # also makes file links portable
