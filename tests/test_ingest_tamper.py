@@ -9,7 +9,6 @@ spreadsheet program) would: protection removed, _meta edited, rows deleted or in
 from __future__ import annotations
 
 import secrets
-import tomllib
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -18,9 +17,9 @@ import openpyxl
 import pytest
 from conftest import sent_file
 
+from sheetplan.api import ingest
 from sheetplan.demo.simulate import input_areas, write_block
-from sheetplan.returns.ingest import ingest
-from sheetplan.workspace.labels import TEMPLATES_DIR
+from sheetplan.workspace.labels import catalogue
 from sheetplan.xlsx.layout import Area
 
 MONTH = "2027-03"
@@ -118,10 +117,6 @@ def comments(path: Path) -> dict[tuple[str, str], str]:
     book = openpyxl.load_workbook(path)
     return {(sheet.title, cell.coordinate): cell.comment.text
             for sheet in book for row in sheet.iter_rows() for cell in row if cell.comment}
-
-
-def catalogue(lang: str) -> dict:
-    return tomllib.loads((TEMPLATES_DIR / f"labels.{lang}.toml").read_text(encoding="utf-8"))
 
 
 # --- one batch of tampered and broken returns -----------------------------------------------------------

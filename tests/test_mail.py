@@ -6,7 +6,6 @@ import email
 import shutil
 import socket
 import sqlite3
-import tomllib
 from email import policy
 from pathlib import Path
 
@@ -16,15 +15,15 @@ from aiosmtpd.smtp import AuthResult
 from click.testing import CliRunner
 
 from sheetplan import api
+from sheetplan.api import ingest
 from sheetplan.cli import main
 from sheetplan.demo import simulate
 from sheetplan.errors import ConfigError, EnvironmentProblem
 from sheetplan.mail.compose import XLSX_TYPE, compose, compose_reminders, mail_catalogue, mail_round, remind, sent_mail
-from sheetplan.reports.consolidate import run_consolidation
-from sheetplan.returns.ingest import ingest
+from sheetplan.reports.summary import run_consolidation
 from sheetplan.workspace.config import parse_config
 from sheetplan.workspace.folder import ENV_VAR, open_workspace
-from sheetplan.workspace.labels import TEMPLATES_DIR
+from sheetplan.workspace.labels import catalogue
 
 YEAR = 2027
 MONTH = "2027-03"
@@ -416,7 +415,7 @@ def test_a_chinese_workspace_mails_in_chinese_with_rfc2231_names(pristine_zh, tm
 
 def test_the_catalogues_have_the_same_keys():
     def keys(lang: str) -> set[str]:
-        data = tomllib.loads((TEMPLATES_DIR / f"mail.{lang}.toml").read_text(encoding="utf-8"))
+        data = catalogue(lang, "mail")
         return {f"{section}.{key}" for section, table in data.items() for key in table}
 
     assert keys("en") == keys("zh")

@@ -7,7 +7,6 @@ import functools
 import io
 import re
 import string
-import tomllib
 import unicodedata
 import zipfile
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ from openpyxl.utils.protection import hash_password
 from sheetplan import api
 from sheetplan.templates import builders
 from sheetplan.templates.stamp import Stamper, shape_key
-from sheetplan.workspace.labels import TEMPLATES_DIR
+from sheetplan.workspace.labels import catalogue as installed_catalogue
 from sheetplan.workspace.store import Store
 from sheetplan.xlsx import layout, writer
 
@@ -38,7 +37,7 @@ YYYY_MM = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 @functools.cache
 def catalogue(lang: str) -> dict[str, dict[str, str]]:
-    return tomllib.loads((TEMPLATES_DIR / f"labels.{lang}.toml").read_text(encoding="utf-8"))
+    return installed_catalogue(lang)
 
 
 def label(lang: str, key: str) -> str:

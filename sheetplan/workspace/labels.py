@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import tomllib
 from functools import lru_cache
-from pathlib import Path
+from importlib import resources
 
-from sheetplan.errors import ConfigError
+from sheetplan.errors import ConfigError, EnvironmentProblem
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+LANGUAGES = ("en", "zh")
+# templates/ in the source tree, installed as the package sheetplan.catalogues (see setup.cfg)
+CATALOGUES = "sheetplan.catalogues"
 
 
 @lru_cache(maxsize=8)
 def catalogue(lang: str, name: str = "labels") -> dict[str, dict[str, str]]:
     """templates/<name>.<lang>.toml: 'labels' for workbooks and messages, 'mail' for email texts."""
-    path = TEMPLATES_DIR / f"{name}.{lang}.toml"
+    if lang not in LANGUAGES:
+        raise ConfigError(f"no {name} catalogue for language {lang!r}: choose one of {', '.join(LANGUAGES)}")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"no {name} catalogue for language {lang!r} ({path})") from None
+        text = resources.files(CATALOGUES).joinpath(f"{name}.{lang}.toml").read_text(encoding="utf-8")
+    except (ModuleNotFoundError, FileNotFoundError, NotADirectoryError) as exc:
+        # the language is known, so the file is missing from the installation, not from the user's input
+        raise EnvironmentProblem(f"sheetplan is installed without its {name} catalogue {name}.{lang}.toml "
+                                 f"(package {CATALOGUES}: {exc}); reinstall sheetplan") from None
+    return tomllib.loads(text)
 
 
 class Labels:
