@@ -6,6 +6,7 @@ with every template kind generated, and modules work on copies of the folder.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -17,6 +18,44 @@ from sheetplan.workspace.folder import open_workspace
 
 YEAR = 2027
 MONTH = "2027-03"
+
+# The real-world corpus lives outside this repository (../shared beside the checkout in this project's CI).
+# Its tests run whenever it is there; a lone clone leaves them out with one line saying so, and
+# SHEETPLAN_REQUIRE_CORPUS=1 (set by .ci/run) makes a missing corpus an error instead.
+CORPUS = Path(os.environ.get("SHEETPLAN_CORPUS")
+              or Path(__file__).resolve().parents[2] / "shared" / "corpus" / "realworld")
+CORPUS_TESTS = {"test_reader_corpus.py", "test_ingest_corpus.py"}
+
+
+def corpus_present() -> bool:
+    return (CORPUS / "MANIFEST.tsv").is_file()
+
+
+def pytest_collection_modifyitems(config, items):
+    if corpus_present():
+        return
+    if os.environ.get("SHEETPLAN_REQUIRE_CORPUS") == "1":
+        raise pytest.UsageError(f"the real-world corpus is required (SHEETPLAN_REQUIRE_CORPUS=1) but {CORPUS} "
+                                "holds no MANIFEST.tsv")
+    left = [item for item in items if item.path.name in CORPUS_TESTS]
+    if left:
+        items[:] = [item for item in items if item.path.name not in CORPUS_TESTS]
+        config.hook.pytest_deselected(items=left)
+        config.stash[corpus_note] = (f"real-world corpus tests left out ({len(left)}): no corpus at {CORPUS} "
+                                     "(set SHEETPLAN_CORPUS to run them)")
+
+
+corpus_note = pytest.StashKey[str]()
+
+
+def pytest_report_header(config):
+    return f"real-world corpus: {CORPUS}" + ("" if corpus_present() else " (not present)")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    note = config.stash.get(corpus_note, None)
+    if note:
+        terminalreporter.write_line(note)
 
 
 def _build(root: Path, lang: str, kinds: tuple[str, ...]) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from test_reader_corpus import CORPUS
+from conftest import CORPUS
 
 
 def test_dry_run_over_the_real_world_corpus(make_workspace):

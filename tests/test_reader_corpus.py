@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
-from pathlib import Path
 
 import pytest
+from conftest import CORPUS
 
 from sheetplan.returns.reader import ReadResult, read_many
-
-CORPUS = Path(
-    os.environ.get(
-        "SHEETPLAN_CORPUS", Path(__file__).resolve().parents[1].parent / "shared" / "corpus" / "realworld"
-    )
-)
 
 # xlsx files the manifest calls readable that sheetplan rejects on purpose: file -> (code, reason).
 EXCEPTIONS = {
