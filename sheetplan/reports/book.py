@@ -8,6 +8,7 @@ import numpy as np
 import xlsxwriter
 
 from sheetplan.workspace.labels import Labels
+from sheetplan.xlsx.writer import write_value
 
 GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
 # constant_memory streams rows to disk: a 2000-person fact table stays far below 1 GB of memory.
@@ -54,14 +55,7 @@ class ReportBook:
             ws.write_string(row, col + offset, name, self.head)
 
     def value(self, ws, row: int, col: int, value, fmt=None) -> None:
-        if value is None or (isinstance(value, float) and np.isnan(value)):
-            ws.write_blank(row, col, None, fmt)
-        elif isinstance(value, (bool, np.bool_)):
-            ws.write_boolean(row, col, bool(value), fmt)
-        elif isinstance(value, (int, float, np.integer, np.floating)):
-            ws.write_number(row, col, float(value), fmt)
-        else:
-            ws.write_string(row, col, str(value), fmt)  # user text stays text, never a formula
+        write_value(ws, row, col, value, fmt)  # user text stays text, never a formula; INF/NaN never fail
 
     def traffic(self, ws, first_row: int, first_col: int, last_row: int, last_col: int, flags) -> None:
         if last_row < first_row:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import io
+import math
 import os
+import re
+import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -11,7 +14,7 @@ from sheetplan.problems import COLUMNS, Problem
 from sheetplan.workspace.labels import Labels, catalogue
 from sheetplan.xlsx.layout import safe_part
 from sheetplan.xlsx.links import link_to, portable_links
-from sheetplan.xlsx.writer import WORKBOOK_OPTIONS, write_atomic
+from sheetplan.xlsx.writer import WORKBOOK_OPTIONS, write_atomic, write_value
 
 
 def explain(problem: Problem, lang: str) -> str:
@@ -47,10 +50,7 @@ def write_ingest_report(workspace, report) -> Path:
         files.write_string(3, col, name, bold)
     for r, row in enumerate(rows, start=4):
         for col, value in enumerate(row):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                files.write_number(r, col, value)
-            else:
-                files.write_string(r, col, str(value), error if row[1] == "rejected" and col == 1 else None)
+            write_value(files, r, col, value, error if row[1] == "rejected" and col == 1 else None)
     files.autofilter(3, 0, 3 + len(rows), len(report.FILE_COLUMNS) - 1)
     files.freeze_panes(4, 1)
     files.set_column(0, 0, 44)
@@ -74,10 +74,7 @@ def write_ingest_report(workspace, report) -> Path:
                         continue
                 if value is None:
                     continue
-                if isinstance(value, (int, float)) and not isinstance(value, bool):
-                    problems.write_number(row, col, value)
-                else:
-                    problems.write_string(row, col, str(value)[:32000])
+                write_value(problems, row, col, value)
             row += 1
     problems.autofilter(0, 0, max(row - 1, 1), len(columns) - 1)
     problems.freeze_panes(1, 0)
@@ -128,6 +125,38 @@ def write_feedback_copies(workspace, report) -> list[Path]:
     return written
 
 
+_NUMERIC_CELL = re.compile(rb"<c\b([^>]*?)(/?)>(?:(<f\b[^>]*?(?:/>|>.*?</f>))?<v>([^<]*)</v>)?", re.S)
+
+
+def _non_finite(text: bytes) -> bool:
+    try:
+        return not math.isfinite(float(text))
+    except ValueError:
+        return False
+
+
+def numbers_as_text(data: bytes) -> bytes:
+    """The returned package with every numeric cell that holds INF, NaN or an overflowing literal (1e999)
+    turned into inline text: openpyxl refuses such a workbook, and the person should see what they sent,
+    as text, beside the mark."""
+    def fix(match: re.Match) -> bytes:
+        attrs, empty, value = match.group(1, 2, 4)
+        typed = re.search(rb'\st="([^"]*)"', attrs)
+        if empty or value is None or (typed and typed.group(1) != b"n") or not _non_finite(value):
+            return match.group(0)
+        attrs = re.sub(rb'\st="n"', b"", attrs)  # a formula with such a cached value goes too: text only
+        return b"<c" + attrs + b' t="inlineStr"><is><t>' + value + b"</t></is>"
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            part = source.read(info)
+            if info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml"):
+                part = _NUMERIC_CELL.sub(fix, part)
+            target.writestr(info, part)
+    return out.getvalue()
+
+
 def _feedback_copy(workspace, outcome, problems: list[Problem]) -> Path | None:
     import openpyxl
     from openpyxl.comments import Comment
@@ -136,7 +165,7 @@ def _feedback_copy(workspace, outcome, problems: list[Problem]) -> Path | None:
     lang = outcome.lang if outcome.lang in ("en", "zh") else workspace.config.language
     labels = Labels(lang)
     try:
-        book = openpyxl.load_workbook(outcome.path)
+        book = openpyxl.load_workbook(io.BytesIO(numbers_as_text(Path(outcome.path).read_bytes())))
     except Exception:  # the safe reader accepted it, but openpyxl may still refuse an odd file
         return None
     fill = PatternFill("solid", fgColor="FFC7CE")

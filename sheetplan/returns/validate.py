@@ -169,10 +169,11 @@ def parse_number(value: Any, decimals: int) -> tuple[float | None, str | None, s
     text = unicodedata.normalize("NFKC", value).strip().replace("\u00a0", "").replace(" ", "")
     if text.endswith("%"):
         return None, "percent-not-allowed", None
-    if _PLAIN_NUMBER.match(text):
-        return float(text), None, "number-as-text"
-    if _THOUSANDS.match(text):
-        return float(text.replace(",", "")), None, "number-as-text"
+    if _PLAIN_NUMBER.match(text) or _THOUSANDS.match(text):
+        number = float(text.replace(",", ""))
+        if not math.isfinite(number):  # "1e999" is a valid literal that overflows to infinity
+            return None, "not-a-number", None
+        return number, None, "number-as-text"
     return None, "not-a-number", None
 
 

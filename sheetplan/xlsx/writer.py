@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import math
+import numbers
 import os
 import tempfile
 from collections.abc import Callable
@@ -147,6 +149,29 @@ def render_with_styles(template: Template, password: str) -> tuple[bytes, dict[s
     book.close()
     used = {name: fmt.xf_index for name, fmt in styles.items() if fmt.xf_index is not None}
     return buffer.getvalue(), used
+
+
+MAX_CELL_TEXT = 32767  # Excel's limit on the characters of one cell
+
+
+def write_value(ws, row: int, col: int, value, fmt=None) -> None:
+    """Write any value a store, a problem record or a frame can hold without failing: Excel has no INF or
+    NaN (xlsxwriter refuses them), so a non-finite number is shown as text; NaN and None are blank; text
+    stays text (never a formula) and is cut to what one cell holds."""
+    if value is None:
+        ws.write_blank(row, col, None, fmt)
+    elif isinstance(value, bool) or type(value).__name__ == "bool_":
+        ws.write_boolean(row, col, bool(value), fmt)
+    elif isinstance(value, numbers.Real):
+        number = float(value)
+        if math.isfinite(number):
+            ws.write_number(row, col, number, fmt)
+        elif math.isnan(number):
+            ws.write_blank(row, col, None, fmt)
+        else:
+            ws.write_string(row, col, str(number), fmt)
+    else:
+        ws.write_string(row, col, str(value)[:MAX_CELL_TEXT], fmt)
 
 
 def write_through_temp(path: Path, write: Callable[[str], None]) -> Path:
