@@ -46,6 +46,7 @@ _LAZY = {
     "sent_mail": "sheetplan.mail.compose:sent_mail",
     "collect": "sheetplan.mail.collect:collect",
     "run_demo": "sheetplan.demo.run:run_demo",
+    "workspace_lock": "sheetplan.workspace.folder:workspace_lock",
 }
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "ingest", "KINDS",

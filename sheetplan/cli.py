@@ -35,10 +35,14 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
     ctx.obj = {"workspace": workspace}
 
 
-def _open(ctx: click.Context):
-    from sheetplan.api import open_workspace
+def _open(ctx: click.Context, writes: bool = True):
+    """The workspace; a command that writes holds its lock until the command ends (see workspace_lock)."""
+    from sheetplan.api import open_workspace, workspace_lock
 
-    return open_workspace(ctx.obj["workspace"])
+    workspace = open_workspace(ctx.obj["workspace"])
+    if writes:
+        ctx.with_resource(workspace_lock(workspace.root, ctx.command_path))
+    return workspace
 
 
 @main.command()
@@ -192,7 +196,7 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
     """
     from sheetplan.api import round_status
 
-    frame = round_status(_open(ctx), kind, period)
+    frame = round_status(_open(ctx, writes=False), kind, period)
     if frame.empty:
         click.echo("Nothing has been sent yet.")
         return
@@ -400,7 +404,7 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
 
     from sheetplan.api import Labels, target_history
 
-    workspace = _open(ctx)
+    workspace = _open(ctx, writes=False)
     frame = target_history(workspace, owner, metric)
     labels = Labels(workspace.config.language)
     decimals = {m.key: m.decimals for m in workspace.config.metrics}
@@ -438,7 +442,7 @@ def approvals(ctx: click.Context, show_all: bool, approver: str | None) -> None:
     from sheetplan.api import PENDING
     from sheetplan.api import approval_items as items
 
-    workspace = _open(ctx)
+    workspace = _open(ctx, writes=False)
     roster = workspace.roster
     with workspace.store() as store:
         found = items(store.db, None if show_all else PENDING)

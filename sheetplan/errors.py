@@ -31,6 +31,10 @@ class WorkspaceError(SheetplanError):
     """The workspace folder is missing, incomplete or not a sheetplan workspace."""
 
 
+class WorkspaceBusy(WorkspaceError):
+    """Another sheetplan command is writing to the workspace: wait for it, then run again."""
+
+
 class ReturnedFileError(SheetplanError):
     """A returned workbook cannot be used; ingest records these as problems, not crashes."""
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
 import os
 import secrets
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from sheetplan.errors import WorkspaceError
+from sheetplan.errors import WorkspaceBusy, WorkspaceError
 from sheetplan.workspace.config import CONFIG_FILE, Config, load_config, parse_config
 from sheetplan.workspace.roster import ROSTER_COLUMNS, Roster, load_history, load_roster
 from sheetplan.workspace.store import Store
@@ -246,3 +249,50 @@ def undo_on_failure(root: str | Path) -> Iterator[Path]:
                 else:
                     entry.unlink(missing_ok=True)
         raise
+
+
+LOCK_FILE = "lock"
+LOCK_WAIT = 10.0  # seconds a second command waits for the first before it gives up
+
+
+@contextmanager
+def workspace_lock(root: str | Path, command: str, wait: float | None = None) -> Iterator[None]:
+    """Hold the workspace's write lock while a command writes (two ingests or two generates at once would
+    race on the store and the outbox). A second command waits up to `wait` seconds, then stops with who
+    holds the lock. The operating system releases the lock when its holder dies, even by kill -9."""
+    if wait is None:
+        wait = float(os.environ.get("SHEETPLAN_LOCK_WAIT", LOCK_WAIT))
+    path = Path(root).resolve() / PRIVATE / LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise WorkspaceBusy(_busy_message(path, wait)) from None
+                time.sleep(0.05)
+        holder = {"command": command, "pid": os.getpid(),
+                  "since": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode("utf-8"), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _busy_message(path: Path, wait: float) -> str:
+    try:
+        holder = json.loads(path.read_text(encoding="utf-8"))
+        who = f"'{holder['command']}' (pid {holder['pid']}, since {holder['since']})"
+    except (OSError, ValueError, KeyError, TypeError):
+        who = "another sheetplan command"
+    return (f"the workspace {path.parent.parent} is busy: {who} is writing to it; waited {wait:.0f} s. "
+            "Run this again when it has finished.")
