@@ -12,9 +12,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sheetplan"
 
 # The stages in the order data flows; a module may import from its own stage or an earlier one.
-# errors and problems are the shared records every stage uses; api and cli sit on top of everything.
-STAGES = ["errors", "problems", "xlsx", "workspace", "plan", "templates", "returns", "reports", "mail", "api",
-          "demo", "cli"]
+# errors, problems and workers are shared by every stage; api and cli sit on top of everything.
+STAGES = ["errors", "problems", "workers", "xlsx", "workspace", "plan", "templates", "returns", "reports", "mail",
+          "api", "demo", "cli"]
 
 
 def module_name(path: Path) -> str:

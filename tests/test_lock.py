@@ -58,3 +58,54 @@ def test_two_generates_at_once_both_finish_one_after_the_other(make_workspace):
     with ws.store() as store:
         revisions = store.latest_revisions("month", "2027-04")
     assert set(revisions.values()) == {2}  # two whole rounds, one after the other: every recipient has r1, r2
+
+
+def test_the_next_writing_command_removes_temporaries_a_killed_run_left(make_workspace):
+    ws = make_workspace("lock-tmp", approvals=False)
+    old = ws.folder("outbox") / "company" / "2027" / ".tmp-abc123.xlsx"
+    report = ws.folder("reports") / ".tmp-def456.xlsx"
+    fresh = ws.folder("reports") / ".tmp-now.xlsx"  # may belong to a write under way elsewhere: left alone
+    for path in (old, report, fresh):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"PK\x03\x04 truncated")
+    for path in (old, report):
+        os.utime(path, (0, 1_000_000))
+    run = cli(ws, "generate", "company")
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 0, out + err
+    assert not old.exists() and not report.exists() and fresh.exists()
+
+
+def children_of(pid: int) -> set[int]:
+    found = set()
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as handle:
+            found |= {int(p) for p in handle.read().split()}
+    return found
+
+
+def test_reader_workers_end_when_ingest_is_killed(make_workspace):
+    """kill -9 of the main ingest process: its reader workers do not outlive it (they held the store)."""
+    import signal
+    import time
+
+    ws = make_workspace("lock-orphans", approvals=False)
+    files = generate(ws, "month", month="2027-05").files
+    decimals = {m.key: m.decimals for m in ws.config.metrics}
+    folder = ws.folder("inbox") / "batch"
+    fill_months(files, folder, decimals)
+    run = cli(ws, "ingest", "--quiet", "--workers", "2", str(folder))
+    workers: set[int] = set()
+    deadline = time.monotonic() + 60
+    while len(workers) < 2 and time.monotonic() < deadline and run.poll() is None:
+        workers |= children_of(run.pid)
+        time.sleep(0.02)
+    assert workers, "ingest started no worker before it finished"
+    os.kill(run.pid, signal.SIGKILL)
+    run.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
+        time.sleep(0.05)
+    alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}")
+             and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+    assert alive == []

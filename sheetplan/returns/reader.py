@@ -33,6 +33,7 @@ from sheetplan.returns.safety import (
     scan_sheet,
     too_large,
 )
+from sheetplan.workers import die_with_parent
 
 
 @dataclass(frozen=True)
@@ -389,7 +390,8 @@ def read_many(
 class _Worker:
     def __init__(self, ctx, limits: Limits, task=None) -> None:
         parent, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, limits, task), name="sheetplan-reader", daemon=True)
+        self.process = ctx.Process(target=_serve, args=(child, limits, task, os.getpid()), name="sheetplan-reader",
+                                   daemon=True)
         self.process.start()
         child.close()
         self.conn = parent
@@ -542,8 +544,10 @@ def _size(path: str) -> int:
         return 0
 
 
-def _serve(conn, limits: Limits, task=None) -> None:
+def _serve(conn, limits: Limits, task=None, parent: int | None = None) -> None:
     """Worker loop: fence the process once, then read one file per message until told to stop."""
+    if parent is not None:
+        die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.disable()  # inherited from a parent such as pytest; a crash here is reported as data
     # A native abort prints a backtrace; the file's Problem already says what happened.

@@ -19,6 +19,7 @@ from sheetplan.templates.builders import (
     build_split,
 )
 from sheetplan.templates.stamp import Stamper
+from sheetplan.workers import die_with_parent
 from sheetplan.workspace.store import SentRecord
 from sheetplan.xlsx.layout import Template
 from sheetplan.xlsx.writer import write_atomic
@@ -80,7 +81,8 @@ def _run(job: Job, ctx: Context, stamper: Stamper) -> tuple[str, str, str]:
 _WORKER: dict = {}
 
 
-def _init_worker(ctx: Context, password: str) -> None:
+def _init_worker(ctx: Context, password: str, parent: int) -> None:
+    die_with_parent(parent)
     _WORKER["ctx"], _WORKER["stamper"] = ctx, Stamper(password)
 
 
@@ -110,7 +112,7 @@ def run_jobs(jobs: Iterable[Job], ctx: Context, password: str, workers: int | No
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     window = workers * 16
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(ctx, password)) as pool:
+                             initargs=(ctx, password, os.getpid())) as pool:
         pending: deque = deque()
         for job in jobs:
             pending.append((job, pool.submit(_run_in_worker, job)))

@@ -275,6 +275,7 @@ def workspace_lock(root: str | Path, command: str, wait: float | None = None) ->
                 if time.monotonic() >= deadline:
                     raise WorkspaceBusy(_busy_message(path, wait)) from None
                 time.sleep(0.05)
+        remove_stale_temporaries(path.parent.parent)
         holder = {"command": command, "pid": os.getpid(),
                   "since": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())}
         os.ftruncate(fd, 0)
@@ -296,3 +297,25 @@ def _busy_message(path: Path, wait: float) -> str:
         who = "another sheetplan command"
     return (f"the workspace {path.parent.parent} is busy: {who} is writing to it; waited {wait:.0f} s. "
             "Run this again when it has finished.")
+
+
+STALE_AFTER = 60.0  # seconds: a temporary file this old belongs to no running write
+
+
+def remove_stale_temporaries(root: Path, older_than: float = STALE_AFTER) -> int:
+    """Remove the hidden .tmp-* files a killed run left in outbox/, reports/, archive/ and inbox/ (every
+    write goes through a temporary beside its target and a rename); returns how many were removed."""
+    limit = time.time() - older_than
+    removed = 0
+    for folder in ("outbox", "reports", "archive", "inbox"):
+        base = root / folder
+        if not base.is_dir():
+            continue
+        for tmp in base.rglob(".tmp-*"):
+            try:
+                if tmp.is_file() and not tmp.is_symlink() and tmp.stat().st_mtime < limit:
+                    tmp.unlink()
+                    removed += 1
+            except OSError:
+                continue  # gone meanwhile, or not ours to remove
+    return removed
