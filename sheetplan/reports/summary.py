@@ -404,6 +404,23 @@ def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = F
     return team_files, person_files
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with every text cell that a spreadsheet program would run as a formula when it opens the
+    CSV (it starts with = + - @, a tab or a CR: team and group names are free text) prefixed with an
+    apostrophe, which Excel and LibreOffice read as "this is text". Numbers are left as they are."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_object_dtype(out[column]) or pd.api.types.is_string_dtype(out[column]):
+            values = out[column]
+            risky = values.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+            if risky.any():
+                out.loc[risky, column] = "'" + values[risky]
+    return out
+
+
 def run_consolidation(workspace: Workspace, month: str | None = None, output: Path | None = None,
                       people: bool = False, csv: Path | None = None, parquet: Path | None = None) -> Consolidation:
     """consolidate() plus its files: the summary workbook, team (and person) workbooks, exports."""
@@ -414,7 +431,7 @@ def run_consolidation(workspace: Workspace, month: str | None = None, output: Pa
                                    reports / f"summary-{result.month}.xlsx")
     result.team_files, result.person_files = write_team_books(workspace, result, reports / result.month, people)
     if csv:
-        write_atomic(Path(csv), result.facts.to_csv(index=False).encode("utf-8"))
+        write_atomic(Path(csv), csv_safe(result.facts).to_csv(index=False).encode("utf-8"))
     if parquet:
         import io
 
