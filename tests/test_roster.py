@@ -309,3 +309,20 @@ def test_history_missing_columns():
         parse_history(rows, HISTORY_CONFIG, roster)
     assert found(caught.value.problems) == {("history-missing-column", None, "metric"),
                                             ("history-missing-column", None, "value")}
+
+
+@pytest.mark.parametrize("char", ["\r", "\n", "\x00", "\t", "\x1b", "\x7f", "\x85", "\u202e"],
+                         ids=["CR", "LF", "NUL", "TAB", "ESC", "DEL", "NEL", "RLO"])
+@pytest.mark.parametrize(("person", "column"), [("R1", "name"), ("M1", "team"), ("R3", "name")])
+def test_control_characters_in_a_text_field_are_rejected_with_row_and_field(char, person, column):
+    """They broke mail headers (CR/LF in a name), file names and the signed canonical text (a team name
+    with CR came back as LF from the spreadsheet and looked tampered)."""
+    value = dict(zip(ROSTER_COLUMNS, BASE[ROW[person] - 2]))[column]
+    problems = roster_problems(records({person: {column: value[:2] + char + value[2:]}}))
+    assert ("roster-control-character", ROW[person], column) in problems
+
+
+def test_formula_like_quotes_and_non_ascii_names_are_plain_text():
+    roster = parse_roster(records({"R1": {"name": "=HYPERLINK(\"x\")"}, "R3": {"name": "O'Brien \"Rhea\" 王小明"},
+                                   "S1": {"name": "+Sam @Super -x"}}))
+    assert roster.get("R1").name == '=HYPERLINK("x")' and roster.get("R3").name == "O'Brien \"Rhea\" 王小明"

@@ -6,6 +6,7 @@ import math
 import numbers
 import re
 import tomllib
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,27 @@ class Config:
         return fiscal_months(self.fiscal_year, self.start_month)
 
 
+# Bidirectional overrides reorder what a reader sees (a name can show as someone else's); with the C0/C1
+# controls (CR, LF, NUL, ...) they break mail headers, file names and the signature's canonical text.
+_BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def control_characters(text: str) -> list[str]:
+    """The control characters in a free-text setting or roster field, as U+XXXX, in order of appearance."""
+    return [f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS]
+
+
+def _walk_strings(value, path: str):
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk_strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk_strings(item, f"{path}[{index}]")
+
+
 class _Checker:
     """Reads typed values out of the parsed TOML and remembers every problem."""
 
@@ -260,6 +282,10 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         raise ConfigError(f"{source} is not valid TOML: {exc}",
                           [Problem("config-syntax", str(exc), file=source)]) from None
     check = _Checker(source)
+    for path, text in _walk_strings(data, ""):
+        if found := control_characters(text):
+            check.fail(path, f"holds control characters ({', '.join(found)}); type the text on one line, "
+                             "without tabs or invisible characters", text)
     check.unknown(data, {"company", "fiscal", "planning", "metrics", "allocation", "rollover", "flags",
                          "protection", "approvals", "mail", "deadlines", "review"}, "")
 

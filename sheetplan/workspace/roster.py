@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sheetplan.errors import ConfigError
 from sheetplan.problems import WARNING, Problem
-from sheetplan.workspace.config import ROLES, Config
+from sheetplan.workspace.config import ROLES, Config, control_characters
 
 ROSTER_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to", "start_month", "end_month", "active")
 REQUIRED_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to")
@@ -131,6 +131,11 @@ def parse_roster(records: list[dict], source: str = "roster.xlsx", first_row: in
         person_id = _text(record.get("person_id"))
         if not any(_text(v) for v in record.values()):
             continue  # blank lines in a hand-edited roster are harmless
+        for column, value in record.items():
+            if isinstance(value, str) and (found := control_characters(value)):
+                fail(row, str(column), f"{column} holds control characters ({', '.join(found)}): they break "
+                     "mail headers, file names and signatures; type it on one line", value,
+                     "roster-control-character")
         if not _PERSON_ID.match(person_id):
             fail(row, "person_id", "person_id must be 1-40 letters, digits, '.', '_' or '-' "
                  "(it becomes part of file names)", person_id)
