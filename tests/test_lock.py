@@ -109,3 +109,50 @@ def test_reader_workers_end_when_ingest_is_killed(make_workspace):
     alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}")
              and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
     assert alive == []
+
+
+
+def descendants_of(pid: int) -> set[int]:
+    found, todo = set(), [pid]
+    while todo:
+        try:
+            kids = children_of(todo.pop())
+        except OSError:  # ended while we looked
+            continue
+        todo.extend(kids - found)
+        found |= kids
+    return found
+
+
+def test_forkserver_readers_also_end_when_their_command_is_killed(tmp_path):
+    """A caller running other threads (a mail server, a notebook) reads through a forkserver, whose
+    workers are the server's children rather than the command's; they still start (an earlier check of
+    the parent pid made them exit at once) and still end when the command is killed."""
+    import time
+
+    import xlsxwriter
+
+    book = tmp_path / "one.xlsx"
+    with xlsxwriter.Workbook(str(book)) as workbook:
+        workbook.add_worksheet("Plan").write_row(0, 0, ["a", 1])
+    script = tmp_path / "reads.py"
+    script.write_text(
+        "import sys, threading, time\n"
+        "from sheetplan.returns.reader import read_many\n"
+        "if __name__ == '__main__':\n"
+        "    threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n"
+        "    for result in read_many([sys.argv[1]] * 3, workers=2):\n"
+        "        print('read' if not result.problems else result.problems, flush=True)\n"
+        "        time.sleep(600)\n")
+    run = subprocess.Popen([sys.executable, str(script), str(book)], stdout=subprocess.PIPE, text=True)
+    assert run.stdout.readline().strip() == "read"  # the forkserver's workers started and read the file
+    helpers = descendants_of(run.pid)
+    assert len(helpers) >= 3  # the forkserver and its two readers
+    run.kill()
+    run.wait(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in helpers):
+        time.sleep(0.05)
+    alive = [pid for pid in helpers if os.path.exists(f"/proc/{pid}")
+             and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+    assert alive == []

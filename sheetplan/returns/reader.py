@@ -390,7 +390,9 @@ def read_many(
 class _Worker:
     def __init__(self, ctx, limits: Limits, task=None) -> None:
         parent, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child, limits, task, os.getpid()), name="sheetplan-reader",
+        # Only a forked or spawned worker is the command's own child; a forkserver's is the server's.
+        parent_pid = None if ctx.get_start_method() == "forkserver" else os.getpid()
+        self.process = ctx.Process(target=_serve, args=(child, limits, task, parent_pid), name="sheetplan-reader",
                                    daemon=True)
         self.process.start()
         child.close()
@@ -546,8 +548,7 @@ def _size(path: str) -> int:
 
 def _serve(conn, limits: Limits, task=None, parent: int | None = None) -> None:
     """Worker loop: fence the process once, then read one file per message until told to stop."""
-    if parent is not None:
-        die_with_parent(parent)
+    die_with_parent(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     faulthandler.disable()  # inherited from a parent such as pytest; a crash here is reported as data
     # A native abort prints a backtrace; the file's Problem already says what happened.
