@@ -209,8 +209,8 @@ def _summary_sheet(b, workspace: Workspace, s: AnnualSummary, ws, teams_name: st
         first, last = blocks[metric.key]
         chart = b.book.add_chart({"type": "column"})
         for col in (5, 4):  # actual, then target, of the Teams sheet's block for this metric
-            chart.add_series({"name": [teams_name, 0, col], "categories": [teams_name, first, 1, last, 1],
-                              "values": [teams_name, first, col, last, col]})
+            b.add_series(chart, [teams_name, 0, col], [teams_name, first, 1, last, 1],
+                         [teams_name, first, col, last, col])
         chart.set_title({"name": L("annual.chart_teams", metric=metric.label(L.lang))})
         chart.set_y_axis({"min": 0})
         chart.set_size({"width": 620, "height": 320})

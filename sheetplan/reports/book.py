@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 
 import numpy as np
@@ -33,6 +35,8 @@ class ReportBook:
         self.green, self.amber, self.red = (add({"bg_color": c}) for c in (GREEN, AMBER, RED))
         self.pending: list = []  # big tables streamed in after close (see fastsheet)
         self.folder = os.path.dirname(os.path.abspath(path))
+        # what value() and header() wrote, per sheet: constant_memory keeps no cells to fill chart caches from
+        self.written: dict[str, dict[tuple[int, int], object]] = {}
 
     def sheet(self, name: str, landscape: bool = True):
         ws = self.book.add_worksheet(name[:31])
@@ -53,9 +57,40 @@ class ReportBook:
     def header(self, ws, row: int, names: list[str], col: int = 0) -> None:
         for offset, name in enumerate(names):
             ws.write_string(row, col + offset, name, self.head)
+            self.written.setdefault(ws.name, {})[(row, col + offset)] = name
 
     def value(self, ws, row: int, col: int, value, fmt=None) -> None:
         write_value(ws, row, col, value, fmt)  # user text stays text, never a formula; INF/NaN never fail
+        self.written.setdefault(ws.name, {})[(row, col)] = value
+
+    def add_series(self, chart, name, categories: list, values: list, **options) -> None:
+        """chart.add_series with its caches filled from what value() and header() wrote.
+
+        In constant_memory mode xlsxwriter has no cells to cache: the categories are declared numeric with
+        empty caches (Gnumeric labels months 46388...) and previewers draw an empty chart. `name` is a
+        [sheet, row, col] cell or a literal; `categories` and `values` are [sheet, first_row, col,
+        last_row, col]. Categories are cached as text.
+        """
+        spec = {"categories": categories, "values": values, **options,
+                "categories_data": [_as_text(v) for v in self._column(categories)],
+                "values_data": [_as_number(v) for v in self._column(values)]}
+        if isinstance(name, list):
+            spec.update(name=name, name_data=[_as_text(self._cells(name[0])[(name[1], name[2])])])
+        else:
+            spec["name"] = name
+        chart.add_series(spec)
+
+    def _cells(self, sheet: str) -> dict[tuple[int, int], object]:
+        if sheet not in self.written:
+            raise KeyError(f"a chart refers to sheet {sheet!r}, which has no values written through ReportBook")
+        return self.written[sheet]
+
+    def _column(self, ref: list) -> list:
+        sheet, first, col, last, last_col = ref
+        if col != last_col:
+            raise ValueError(f"a chart series is one column, not {ref}")
+        cells = self._cells(sheet)
+        return [cells.get((row, col)) for row in range(first, last + 1)]
 
     def traffic(self, ws, first_row: int, first_col: int, last_row: int, last_col: int, flags) -> None:
         if last_row < first_row:
@@ -67,6 +102,19 @@ class ReportBook:
             "maximum": flags.behind_pace - 1e-9, "format": self.amber})
         ws.conditional_format(first_row, first_col, last_row, last_col, {
             "type": "cell", "criteria": "<", "value": flags.far_behind, "format": self.red})
+
+
+def _as_text(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _as_number(value) -> str | None:
+    """A chart cache holds finite numbers (as xlsxwriter caches cells: 16 digits); a blank, text or
+    non-finite cell is a gap."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    number = float(value)
+    return f"{number:.16g}" if math.isfinite(number) else None
 
 
 def _xf(fmt):

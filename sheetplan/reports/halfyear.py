@@ -192,8 +192,7 @@ def _summary_sheet(b, workspace: Workspace, review: HalfReview, ws, name: str) -
         return
     chart = b.book.add_chart({"type": "column"})
     for j in range(len(config.metrics)):
-        chart.add_series({"name": [name, top + 1, 3 + j], "categories": [name, first, 0, last, 0],
-                          "values": [name, first, 3 + j, last, 3 + j]})
+        b.add_series(chart, [name, top + 1, 3 + j], [name, first, 0, last, 0], [name, first, 3 + j, last, 3 + j])
     chart.set_title({"name": L("half.chart")})
     chart.set_y_axis({"min": 0, "num_format": "0%"})
     chart.set_size({"width": 720, "height": 340})

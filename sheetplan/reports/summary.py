@@ -269,6 +269,7 @@ def _data_sheet(b: ReportBook, facts: pd.DataFrame, name: str) -> None:
 def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: dict, company_blocks, team_rows,
                people_rows) -> None:
     L = b.labels
+    ws.set_row(2, 30)  # two-line headers; constant_memory streams rows: a height set after its row is lost
     ws.write_string(0, 0, L("summary.title", company=workspace.config.company, month=c.month), b.title)
     b.header(ws, 2, [L("summary.metric"), L("summary.annual_target"), L("summary.ytd_target"),
                      L("summary.ytd_actual"), L("summary.ytd_attainment"), L("summary.forecast"),
@@ -290,18 +291,16 @@ def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: d
     b.traffic(ws, 3, 4, 2 + len(metrics), 4, c.flags_cfg)
     ws.set_column(0, 0, 40)
     ws.set_column(1, 6, 18)
-    ws.set_row(2, 30)  # two-line headers
     first_metric = metrics[0]
     first, last = company_blocks[first_metric.key]
     company = names["company"]
     chart = b.book.add_chart({"type": "column"})
     for col in (1, 4):  # target and actual columns of the Company block
-        chart.add_series({"name": [company, first - 1, col], "categories": [company, first, 0, last, 0],
-                          "values": [company, first, col, last, col]})
+        b.add_series(chart, [company, first - 1, col], [company, first, 0, last, 0], [company, first, col, last, col])
     line = b.book.add_chart({"type": "line"})
     for col in (7, 8):
-        line.add_series({"name": [company, first - 1, col], "categories": [company, first, 0, last, 0],
-                         "values": [company, first, col, last, col], "y2_axis": True})
+        b.add_series(line, [company, first - 1, col], [company, first, 0, last, 0], [company, first, col, last, col],
+                     y2_axis=True)
     chart.set_y_axis({"num_format": "#,##0"})
     line.set_y2_axis({"num_format": "#,##0"})
     chart.combine(line)
@@ -309,8 +308,7 @@ def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: d
     chart.set_size({"width": 760, "height": 330})
     ws.insert_chart(4 + len(metrics), 0, chart)
     teams = b.book.add_chart({"type": "bar"})
-    teams.add_series({"name": L("summary.score"), "categories": [names["teams"], 1, 0, team_rows, 0],
-                      "values": [names["teams"], 1, 1, team_rows, 1]})
+    b.add_series(teams, L("summary.score"), [names["teams"], 1, 0, team_rows, 0], [names["teams"], 1, 1, team_rows, 1])
     teams.set_title({"name": L("summary.chart_teams")})
     teams.set_legend({"none": True})
     teams.set_y_axis({"reverse": True})
@@ -321,9 +319,8 @@ def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: d
     for offset, (title, first_row) in enumerate(((L("summary.chart_top"), 1),
                                                  (L("summary.chart_bottom"), max(1, people_rows - top_n + 1)))):
         chart = b.book.add_chart({"type": "bar"})
-        chart.add_series({"name": L("summary.score"),
-                          "categories": [names["people"], first_row, 2, first_row + top_n - 1, 2],
-                          "values": [names["people"], first_row, 4, first_row + top_n - 1, 4]})
+        b.add_series(chart, L("summary.score"), [names["people"], first_row, 2, first_row + top_n - 1, 2],
+                     [names["people"], first_row, 4, first_row + top_n - 1, 4])
         chart.set_title({"name": title})
         chart.set_legend({"none": True})
         chart.set_y_axis({"reverse": True})

@@ -14,6 +14,7 @@ from sheetplan.templates.parts import (
 )
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx import a1
+from sheetplan.xlsx.calc import excel_round
 from sheetplan.xlsx.layout import Area, Block, Sheet, Template, sheet_title
 
 H1 = 6  # months 1-6 have closed and are shown as actuals; months 7-12 are planned again
@@ -84,10 +85,11 @@ def _figures(sheet: Sheet, grid: ReforecastMetric, groups: tuple[str, ...], last
                        (LEFT, "common.left_to_allocate")):
         sheet.put(row, 0, labels(label), "total_label")
     sheet.put(ANNUAL, 1, grid.annual_target, locked)
-    sheet.put(H1_ACTUAL, 1, round(h1_sum, decimals), total, f"SUM({a1.range_name(FIRST, FIRST_H1, last, LAST_H1)})")
+    sheet.put(H1_ACTUAL, 1, excel_round(h1_sum, decimals), total,
+              f"SUM({a1.range_name(FIRST, FIRST_H1, last, LAST_H1)})")
     sheet.put(REQUIRED, 1, grid.h2_required, locked)
-    sheet.put(RUN_RATE, 1, round(grid.h2_required / H1, decimals), total, f"ROUND({target}/{H1},{decimals})")
-    sheet.put(LEFT, 1, round(grid.h2_required - h2_sum, decimals), total,
+    sheet.put(RUN_RATE, 1, excel_round(grid.h2_required / H1, decimals), total, f"ROUND({target}/{H1},{decimals})")
+    sheet.put(LEFT, 1, excel_round(grid.h2_required - h2_sum, decimals), total,
               f"ROUND({target}-SUM({a1.range_name(FIRST, FIRST_H2, last, LAST_H2)}),{decimals})")
     sheet.conditional.append((Area(sheet.name, LEFT, 1, LEFT, 1), {"kind": "zero_check"}))
 
@@ -113,16 +115,16 @@ def _grid(sheet: Sheet, grid: ReforecastMetric, plan: ReforecastPlan, last: int,
         for m, value in enumerate(months):
             sheet.put(r, FIRST_H1 + m, value, number_style(metric, "locked" if m < H1 else "input"))
         h1, h2 = sum(months[:H1]), sum(months[H1:])
-        sheet.put(r, H1_TOTAL, round(h1, decimals), total, f"SUM({a1.range_name(r, FIRST_H1, r, LAST_H1)})")
-        sheet.put(r, H2_TOTAL, round(h2, decimals), total, f"SUM({a1.range_name(r, FIRST_H2, r, LAST_H2)})")
-        sheet.put(r, YEAR_TOTAL, round(h1 + h2, decimals), total,
+        sheet.put(r, H1_TOTAL, excel_round(h1, decimals), total, f"SUM({a1.range_name(r, FIRST_H1, r, LAST_H1)})")
+        sheet.put(r, H2_TOTAL, excel_round(h2, decimals), total, f"SUM({a1.range_name(r, FIRST_H2, r, LAST_H2)})")
+        sheet.put(r, YEAR_TOTAL, excel_round(h1 + h2, decimals), total,
                   f"{a1.cell_name(r, H1_TOTAL)}+{a1.cell_name(r, H2_TOTAL)}")
     total_row = last + 1
     sheet.put(total_row, 0, labels("common.total"), "total_label")
     sums = [sum(row[m] for row in rows) for m in range(2 * H1)]
     cached = sums + [sum(sums[:H1]), sum(sums[H1:]), sum(sums)]
     for col, value in zip(range(FIRST_H1, YEAR_TOTAL + 1), cached, strict=True):
-        sheet.put(total_row, col, round(value, decimals), total, f"SUM({a1.range_name(FIRST, col, last, col)})")
+        sheet.put(total_row, col, excel_round(value, decimals), total, f"SUM({a1.range_name(FIRST, col, last, col)})")
 
 
 def _original(sheet: Sheet, grid: ReforecastMetric, plan: ReforecastPlan, head: int,
@@ -139,7 +141,7 @@ def _original(sheet: Sheet, grid: ReforecastMetric, plan: ReforecastPlan, head: 
         sheet.put(r, 0, group, "text")
         for m, value in enumerate(grid.h2_original[group]):
             sheet.put(r, FIRST_H2 + m, value, number_style(metric, "locked"))
-        sheet.put(r, H2_TOTAL, round(sum(grid.h2_original[group]), metric.decimals), number_style(metric, "total"),
-                  f"SUM({a1.range_name(r, FIRST_H2, r, LAST_H2)})")
+        sheet.put(r, H2_TOTAL, excel_round(sum(grid.h2_original[group]), metric.decimals),
+                  number_style(metric, "total"), f"SUM({a1.range_name(r, FIRST_H2, r, LAST_H2)})")
     sheet.put(last + 1, 0, labels("reforecast.original_note"), "note")
     return first, last

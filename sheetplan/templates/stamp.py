@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from sheetplan.xlsx.layout import META_SHEET, Cell, Template
+from sheetplan.xlsx.text import fit_print_text, needs_shared_string, shared_strings_xml, xml_text
 from sheetplan.xlsx.writer import render_with_styles
 
 _SHEET_DATA = re.compile(rb"<sheetData/>|<sheetData>.*?</sheetData>", re.S)
 _ODD_HEADER = re.compile(rb"<oddHeader>.*?</oddHeader>", re.S)
 _TITLE = re.compile(rb"<dc:title>.*?</dc:title>", re.S)
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _EMPTY_SST = (b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
               b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="0" uniqueCount="0"/>')
 _LETTERS = [""] * 64
@@ -41,14 +41,14 @@ def _col(col: int) -> str:
 
 
 def _text(value: str) -> str:
-    if not value.isprintable():
-        # XML 1.0 cannot hold most control characters; Excel's own escape is _xHHHH_.
-        value = _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
-    return escape(value)
+    """Excel reads _xHHHH_ in cell text as one character: xml_text escapes a literal one (and control
+    characters XML cannot hold), as xlsxwriter does for the skeleton's own strings."""
+    return xml_text(value)
 
 
-def _value_xml(cell: Cell) -> str:
-    """The part of a <c> element after its fixed r= and s= attributes."""
+def _value_xml(cell: Cell, shared: dict[str, int]) -> str:
+    """The part of a <c> element after its fixed r= and s= attributes. Text that Excel would store with an
+    _xHHHH_ escape goes to this file's shared strings (`shared`: text -> index), all other text inline."""
     value = cell.value
     if type(value) is float and cell.formula is None:
         return f"><v>{value!r}</v></c>"
@@ -64,6 +64,8 @@ def _value_xml(cell: Cell) -> str:
     if isinstance(value, (int, float)):
         return f"><v>{_number(value)}</v></c>"
     text = str(value)
+    if needs_shared_string(text):
+        return f' t="s"><v>{shared.setdefault(text, len(shared))}</v></c>'
     space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
     return f' t="inlineStr"><is><t{space}>{_text(text)}</t></is></c>'
 
@@ -97,10 +99,10 @@ def _sheet_plan(cells: list[Cell], styles: dict[str, int]) -> _SheetPlan:
     return _SheetPlan(tuple(order), tuple(prefixes))
 
 
-def _sheet_data(plan: _SheetPlan, cells: list[Cell]) -> bytes:
+def _sheet_data(plan: _SheetPlan, cells: list[Cell], shared: dict[str, int]) -> bytes:
     if not plan.order:
         return b"<sheetData/>"
-    body = "".join(prefix + _value_xml(cells[i]) for i, prefix in zip(plan.order, plan.prefixes))
+    body = "".join(prefix + _value_xml(cells[i], shared) for i, prefix in zip(plan.order, plan.prefixes))
     return ("<sheetData>" + body + "</row></sheetData>").encode("utf-8")
 
 
@@ -130,6 +132,16 @@ def shape_key(template: Template) -> str:
     digest.update(repr(sorted((n, a.ref) for n, a in template.names.items())).encode())
     digest.update(repr(list(template.meta)).encode())
     return digest.hexdigest()
+
+
+def _stamp_header(data: bytes, header: str, entry: str) -> bytes:
+    """This recipient's print header, fitted to Excel's 255 UTF-16 units on its own: the skeleton came
+    from another recipient of the layout, whose header may have been shorter or longer."""
+    element = b"<oddHeader>" + _text(fit_print_text(header)).encode() + b"</oddHeader>"
+    stamped, count = _ODD_HEADER.subn(lambda _m: element, data, count=1)
+    if not count:
+        raise ValueError(f"{entry}: the skeleton has no print header to replace")
+    return stamped
 
 
 @dataclass
@@ -165,24 +177,25 @@ class Stamper:
         return _Skeleton(entries, sheet_entries, plans)
 
     def _stamp(self, skeleton: _Skeleton, template: Template) -> bytes:
+        shared: dict[str, int] = {}  # this recipient's own strings only: nothing leaks between files
+        sheets = {}
+        for name, index in skeleton.sheet_entries.items():
+            cells = _meta_cells(template) if index < 0 else _all_cells(template.sheets[index])
+            sheets[name] = _sheet_data(skeleton.plans[index], cells, shared)
+        names = {info.filename for info, _data in skeleton.entries}
+        if shared and "xl/sharedStrings.xml" not in names:
+            raise ValueError("the skeleton has no shared-string table for text with _xHHHH_ in it")
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             for info, data in skeleton.entries:
                 name = info.filename
                 if name in skeleton.sheet_entries:
                     index = skeleton.sheet_entries[name]
-                    if index < 0:
-                        cells = _meta_cells(template)
-                    else:
-                        sheet = template.sheets[index]
-                        cells = _all_cells(sheet)
-                        if sheet.header:
-                            header = b"<oddHeader>" + _text(sheet.header[:255]).encode() + b"</oddHeader>"
-                            data = _ODD_HEADER.sub(lambda _m, h=header: h, data, count=1)
-                    body = _sheet_data(skeleton.plans[index], cells)
-                    data = _SHEET_DATA.sub(lambda _m, b=body: b, data, count=1)
+                    if index >= 0 and template.sheets[index].header:
+                        data = _stamp_header(data, template.sheets[index].header, name)
+                    data = _SHEET_DATA.sub(lambda _m, b=sheets[name]: b, data, count=1)
                 elif name == "xl/sharedStrings.xml":
-                    data = _EMPTY_SST
+                    data = shared_strings_xml(list(shared)) if shared else _EMPTY_SST
                 elif name == "docProps/core.xml":
                     title = f"{template.kind} {template.period} {template.owner}"
                     data = _TITLE.sub(lambda _m, t=title: b"<dc:title>" + _text(t).encode() + b"</dc:title>",

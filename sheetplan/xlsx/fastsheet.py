@@ -12,25 +12,52 @@ import re
 import shutil
 import tempfile
 import zipfile
-from xml.sax.saxutils import escape
 
 import numpy as np
 import pandas as pd
 
 from sheetplan.xlsx.a1 import col_letter
 from sheetplan.xlsx.links import portable_rels
+from sheetplan.xlsx.text import needs_shared_string, shared_strings_xml, string_item, xml_text
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CHUNK = 20_000
 
 
-def _text_cells(values: np.ndarray, letter: str, rows: np.ndarray) -> np.ndarray:
-    """Inline-string cells for a text column; empty text gives no cell at all."""
+def _clean(text: str) -> str:
+    return _CONTROL.sub("", text)
+
+
+def _cell_body(text: str, shared: dict[str, int]) -> str:
+    """What follows <c r=".."> for one text: a shared-string reference when the text carries a literal
+    _xHHHH_ (openpyxl decodes escapes only in shared strings), else an inline string with edge spaces kept."""
+    text = _clean(text)
+    if text in shared:
+        return f' t="s"><v>{shared[text]}</v></c>'
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    return f' t="inlineStr"><is><t{space}>{xml_text(text)}</t></is></c>'
+
+
+def _text_cells(values: np.ndarray, letter: str, rows: np.ndarray, shared: dict[str, int]) -> np.ndarray:
+    """Text cells for a text column; empty text gives no cell at all."""
     uniques, inverse = np.unique(values.astype(str), return_inverse=True)
-    escaped = np.array([escape(_CONTROL.sub("", u)) for u in uniques], dtype=object)[inverse]
-    cells = np.char.add(np.char.add(f'<c r="{letter}', rows), '" t="inlineStr"><is><t>').astype(object)
-    cells = cells + escaped + "</t></is></c>"
+    bodies = np.array([_cell_body(u, shared) for u in uniques], dtype=object)[inverse]
+    cells = np.char.add(np.char.add(f'<c r="{letter}', rows), '"').astype(object) + bodies
     return np.where(values.astype(str) == "", "", cells)
+
+
+def _special_texts(frame: pd.DataFrame, kinds: list[str]) -> dict[str, int]:
+    """Each text of the frame that must be a shared string, with how many cells hold it."""
+    found: dict[str, int] = {}
+    for col, kind in enumerate(kinds):
+        if kind != "s":
+            continue
+        uniques, counts = np.unique(frame.iloc[:, col].to_numpy().astype(str), return_counts=True)
+        for text, count in zip(uniques.tolist(), counts.tolist()):
+            text = _clean(text)
+            if text and needs_shared_string(text):
+                found[text] = found.get(text, 0) + count
+    return found
 
 
 def _number_cells(values: np.ndarray, letter: str, rows: np.ndarray, style, optional: bool = False) -> np.ndarray:
@@ -54,9 +81,11 @@ def _bool_cells(values: np.ndarray, letter: str, rows: np.ndarray) -> np.ndarray
     return opening + np.where(values.astype(bool), "1", "0").astype(object) + "</v></c>"
 
 
-def sheet_rows(frame: pd.DataFrame, kinds: list[str], styles: list[int | None], first_row: int):
+def sheet_rows(frame: pd.DataFrame, kinds: list[str], styles: list[int | None], first_row: int,
+               shared: dict[str, int] | None = None):
     """Yield the <row> elements of `frame` as UTF-8 chunks; kinds per column: 's' text, 'n' number,
-    'o' optional number (blank when missing) or 'b' boolean."""
+    'o' optional number (blank when missing) or 'b' boolean. `shared`: texts stored as shared strings."""
+    shared = shared or {}
     for start in range(0, len(frame), CHUNK):
         part = frame.iloc[start:start + CHUNK]
         rows = np.arange(first_row + start + 1, first_row + start + 1 + len(part)).astype(str)
@@ -67,7 +96,7 @@ def sheet_rows(frame: pd.DataFrame, kinds: list[str], styles: list[int | None], 
             if isinstance(style, np.ndarray):
                 style = style[start:start + CHUNK]
             if kind == "s":
-                cells = cells + _text_cells(values, letter, rows)
+                cells = cells + _text_cells(values, letter, rows, shared)
             elif kind == "b":
                 cells = cells + _bool_cells(values, letter, rows)
             else:
@@ -79,33 +108,92 @@ def sheet_rows(frame: pd.DataFrame, kinds: list[str], styles: list[int | None], 
 def replace_sheet_rows(path: str, sheet_number: int, frame: pd.DataFrame, kinds: list[str],
                        styles: list[int | None], header_rows: int = 1) -> None:
     """Keep the first `header_rows` rows xlsxwriter wrote and stream `frame` below them."""
-    entry = f"xl/worksheets/sheet{sheet_number}.xml"
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=os.path.dirname(path))
     os.close(fd)
     try:
-        with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
-                                                              compresslevel=1) as target:
-            for info in source.infolist():
-                if info.filename.endswith(".rels"):
-                    target.writestr(info, portable_rels(source.read(info)))
-                    continue
-                if info.filename != entry:
-                    with source.open(info) as src, target.open(info, "w") as dst:
-                        shutil.copyfileobj(src, dst, 1 << 20)
-                    continue
-                xml = source.read(info).decode("utf-8")
-                head, _, rest = xml.partition("<sheetData>")
-                body, _, tail = rest.partition("</sheetData>")
-                kept = "".join(re.findall(r"<row [^>]*>.*?</row>", body, re.S)[:header_rows])
-                last = f"{col_letter(len(kinds) - 1)}{header_rows + len(frame)}"
-                head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
-                # opened by name, the entry takes the archive's compression (deflate, level 1)
-                with target.open(entry, "w", force_zip64=True) as dst:
-                    dst.write((head + "<sheetData>" + kept).encode("utf-8"))
-                    for chunk in sheet_rows(frame, kinds, styles, header_rows):
-                        dst.write(chunk)
-                    dst.write(("</sheetData>" + tail).encode("utf-8"))
+        try:
+            _rewrite(path, tmp, sheet_number, frame, kinds, styles, header_rows, zip64=False)
+        except _NeedsZip64:
+            _rewrite(path, tmp, sheet_number, frame, kinds, styles, header_rows, zip64=True)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+class _NeedsZip64(Exception):
+    """The streamed sheet came out larger than a standard ZIP entry holds."""
+
+
+def _rewrite(path: str, tmp: str, sheet_number: int, frame: pd.DataFrame, kinds: list[str],
+             styles: list[int | None], header_rows: int, zip64: bool) -> None:
+    """Copy the workbook into `tmp` with the sheet's rows streamed in.
+
+    The streamed entry's size is unknown when its local header is written. Declaring it ZIP64 up front
+    (force_zip64) puts 0xFFFFFFFF sizes in the local header while the central directory holds 32-bit ones,
+    and SheetJS refuses such a file. So the entry is written as standard ZIP, and only when it turns out
+    too large for that is the whole file written again with the entry in ZIP64, where both headers agree.
+    """
+    entry = f"xl/worksheets/sheet{sheet_number}.xml"
+    special = _special_texts(frame, kinds)
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED,
+                                                          compresslevel=1) as target:
+        present = set(source.namelist())
+        table = source.read(SST).decode("utf-8") if SST in present else None
+        base = table.count("<si>") + table.count("<si ") if table is not None else 0
+        shared = {text: base + i for i, text in enumerate(special)}
+        for info in source.infolist():
+            if info.filename.endswith(".rels"):
+                body = source.read(info)
+                if special and table is None and info.filename == "xl/_rels/workbook.xml.rels":
+                    body = body.replace(b"</Relationships>", _SST_REL + b"</Relationships>")
+                target.writestr(info, portable_rels(body))
+                continue
+            if special and info.filename == SST:
+                target.writestr(info, _extended_table(table, special))
+                continue
+            if special and table is None and info.filename == "[Content_Types].xml":
+                target.writestr(info, source.read(info).replace(b"</Types>", _SST_TYPE + b"</Types>"))
+                continue
+            if info.filename != entry:
+                with source.open(info) as src, target.open(info, "w") as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                continue
+            xml = source.read(info).decode("utf-8")
+            head, _, rest = xml.partition("<sheetData>")
+            body, _, tail = rest.partition("</sheetData>")
+            kept = "".join(re.findall(r"<row [^>]*>.*?</row>", body, re.S)[:header_rows])
+            last = f"{col_letter(len(kinds) - 1)}{header_rows + len(frame)}"
+            head = re.sub(r'<dimension ref="[^"]*"/>', f'<dimension ref="A1:{last}"/>', head, count=1)
+            # opened by name, the entry takes the archive's compression (deflate, level 1)
+            try:
+                with target.open(entry, "w", force_zip64=zip64) as dst:
+                    dst.write((head + "<sheetData>" + kept).encode("utf-8"))
+                    for chunk in sheet_rows(frame, kinds, styles, header_rows, shared):
+                        dst.write(chunk)
+                    dst.write(("</sheetData>" + tail).encode("utf-8"))
+            except RuntimeError as exc:  # zipfile: "File size too large, try using force_zip64"
+                if zip64 or "force_zip64" not in str(exc):
+                    raise
+                raise _NeedsZip64() from exc
+        if special and table is None:
+            target.writestr(SST, shared_strings_xml(list(special), sum(special.values())))
+
+
+SST = "xl/sharedStrings.xml"
+_SST_REL = (b'<Relationship Id="rIdSheetplanSst" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+            b'relationships/sharedStrings" Target="sharedStrings.xml"/>')
+_SST_TYPE = (b'<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-'
+             b'officedocument.spreadsheetml.sharedStrings+xml"/>')
+
+
+def _extended_table(table: str, special: dict[str, int]) -> bytes:
+    """xlsxwriter's shared-string table with the streamed texts appended and both counts raised."""
+    def raised(match: re.Match, by: int) -> str:
+        return f'{match.group(1)}="{int(match.group(2)) + by}"'
+
+    table = re.sub(r"<sst\b([^>]*)/>", r"<sst\1></sst>", table, count=1)
+    head, _, _ = table.rpartition("</sst>")
+    head = re.sub(r'\b(count)="(\d+)"', lambda m: raised(m, sum(special.values())), head, count=1)
+    head = re.sub(r'\b(uniqueCount)="(\d+)"', lambda m: raised(m, len(special)), head, count=1)
+    return (head + "".join(string_item(t) for t in special) + "</sst>").encode("utf-8")

@@ -13,6 +13,7 @@ from pathlib import Path
 import xlsxwriter
 
 from sheetplan.xlsx.layout import META_SHEET, Template
+from sheetplan.xlsx.text import fit_print_text, utf16_prefix
 
 INPUT_FILL = "#FFF2CC"
 LOCKED_FILL = "#F2F2F2"
@@ -115,9 +116,11 @@ def render_with_styles(template: Template, password: str) -> tuple[bytes, dict[s
                            "" if value is None else value, styles[style])
         for rule in sheet.validations:
             area = rule.area
-            options = {"validate": rule.kind, "input_title": rule.title[:32], "input_message": rule.message[:255],
-                       "error_title": rule.error_title[:32], "error_message": rule.error[:255],
-                       "error_type": "stop", "ignore_blank": True}
+            # Excel's limits are UTF-16 units; xlsxwriter drops the whole rule when a text is over them
+            options = {"validate": rule.kind, "input_title": utf16_prefix(rule.title, 32),
+                       "input_message": utf16_prefix(rule.message, 255),
+                       "error_title": utf16_prefix(rule.error_title, 32),
+                       "error_message": utf16_prefix(rule.error, 255), "error_type": "stop", "ignore_blank": True}
             if rule.kind == "list":
                 options["source"] = list(rule.choices)
             else:
@@ -130,10 +133,10 @@ def render_with_styles(template: Template, password: str) -> tuple[bytes, dict[s
         ws.set_landscape()
         ws.set_paper(9)
         ws.fit_to_pages(1, 0)
-        if sheet.header:
-            ws.set_header(sheet.header[:255])
+        if sheet.header:  # over 255 UTF-16 units xlsxwriter would drop it without a word
+            ws.set_header(fit_print_text(sheet.header))
         if sheet.footer:
-            ws.set_footer(sheet.footer[:255])
+            ws.set_footer(fit_print_text(sheet.footer))
         ws.protect(password, protect)
     meta = book.add_worksheet(META_SHEET)
     meta.set_column(0, 0, 18)
