@@ -47,10 +47,12 @@ _LAZY = {
     "collect": "sheetplan.mail.collect:collect",
     "run_demo": "sheetplan.demo.run:run_demo",
     "workspace_lock": "sheetplan.workspace.folder:workspace_lock",
+    "quarantined": "sheetplan.returns.quarantine:held",
+    "round_copies": "sheetplan.reports.status:round_copies",
 }
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "ingest", "KINDS",
-           *_LAZY]
+           "release_quarantined", *_LAZY]
 
 
 def __getattr__(name: str):
@@ -98,6 +100,13 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, **options)
     from sheetplan.returns.ingest import ingest as ingest_files
 
     return ingest_files(workspace, paths, send_back=send_back, **options)
+
+
+def release_quarantined(workspace: Workspace, ids: list[int], by: str, **options):
+    """Let held workbooks through (an analyst's decision, recorded with `by`) and ingest them now."""
+    from sheetplan.returns.quarantine import release
+
+    return ingest(workspace, release(workspace, list(ids), by), **options)
 
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

@@ -161,8 +161,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool, move: boo
             click.echo(f"{outcome.status.upper():<9} {outcome.name}  [{who}]{detail}")
     counts = report.counts
     click.echo(("Dry run: nothing recorded. " if dry_run else "") +
-               ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "duplicate", "stale",
-                                                              "superseded", "warnings")) +
+               ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "quarantined", "duplicate",
+                                                              "stale", "superseded", "warnings")) +
                f" in {report.seconds:.1f} s.")
     if report.report_path:
         click.echo(f"Report: {report.report_path}")
@@ -194,12 +194,15 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
 
     Example: sheetplan status --kind month --period 2027-03
     """
-    from sheetplan.api import round_status
+    from sheetplan.api import round_copies, round_status
 
-    frame = round_status(_open(ctx, writes=False), kind, period)
+    workspace = _open(ctx, writes=False)
+    frame = round_status(workspace, kind, period)
     if frame.empty:
         click.echo("Nothing has been sent yet.")
         return
+    copies = round_copies(workspace, kind, period)
+    several = {key: rows for key, rows in copies.groupby(["kind", "period", "owner"]) if len(rows) > 1}
     for (k, p), rows in frame.groupby(["kind", "period"], sort=False):
         counts = rows["status"].value_counts()
         click.echo(f"{k} {p}: {len(rows)} sent, " + ", ".join(f"{counts.get(s, 0)} {s}" for s in
@@ -209,6 +212,15 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
             for row in members.itertuples():
                 reason = f"  {row.reasons}" if row.reasons else ""
                 click.echo(f"    {row.status:<9} {row.owner:<8} {row.name}{reason}")
+                for copy in several.get((k, p, row.owner), copies.iloc[:0]).itertuples():
+                    _echo_copy(copy, "      ")
+
+
+def _echo_copy(copy, indent: str) -> None:
+    """One returned copy: the time that decided, the time it claimed, and why it stands or not."""
+    claimed = f", claims {copy.claimed_at}" if copy.claimed_at and copy.claimed_at != copy.received_at else ""
+    click.echo(f"{indent}#{copy.submission_id} r{copy.revision} {copy.status:<10} received {copy.received_at} "
+               f"({copy.received_via}{claimed})  {copy.file}: {copy.why}")
 
 
 @main.command()
@@ -366,7 +378,9 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
     for a in result.attachments:
         verdict = f"  -> {a.outcome.upper()}" if a.outcome else ""
         target = a.saved or "(the same file was received before)"
-        click.echo(f"{a.status.upper():<9} {target}  from {a.sender or '?'} {a.date[:16]}{verdict}")
+        claim = f" (dated {a.date[:16]})" if a.date[:16] != a.received_at[:16] else ""
+        click.echo(f"{a.status.upper():<9} {target}  from {a.sender or '?'} received {a.received_at[:16]}{claim}"
+                   f"{verdict}")
     for item in result.ignored:
         if item.reason != "inline image":
             click.echo(f"IGNORED   {item.name} ({item.reason}) in {item.source} from {item.sender or '?'}")
@@ -379,10 +393,52 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
     if result.report:
         counts = result.report.counts
         click.echo("Ingest: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in
-                                          ("accepted", "rejected", "duplicate", "stale", "superseded")) + ".")
+                                          ("accepted", "rejected", "quarantined", "duplicate", "stale",
+                                           "superseded")) + ".")
+        if counts.get("quarantined"):
+            click.echo("Quarantined workbooks wait for an analyst: sheetplan quarantine")
         if result.report.report_path:
             click.echo(f"Report: {result.report.report_path}")
     ctx.exit(result.exit_code)
+
+
+@main.group(invoke_without_command=True)
+@click.option("--all", "show_all", is_flag=True, help="Also the workbooks released before, and by whom.")
+@click.pass_context
+def quarantine(ctx: click.Context, show_all: bool) -> None:
+    """Workbooks mailed in by someone the [collect] senders policy does not allow: kept, not ingested.
+
+    Example: sheetplan quarantine   (then: sheetplan quarantine release 3 --by "Mia Chen")
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from sheetplan.api import quarantined
+
+    held = quarantined(_open(ctx, writes=False), include_released=show_all)
+    if not held:
+        click.echo("Nothing is in quarantine.")
+        return
+    for item in held:
+        released = f"  released {item.released_at} by {item.released_by}" if item.released_at else ""
+        click.echo(f"{item.id:>4}  {item.kind} {item.period} {item.owner}  from {item.sender}  {item.path}"
+                   f"  since {item.quarantined_at}{released}")
+
+
+@quarantine.command("release")
+@click.argument("ids", nargs=-1, required=True, type=int)
+@click.option("--by", required=True, help="Who decided to let the workbooks through (kept in the store).")
+@click.pass_context
+def quarantine_release(ctx: click.Context, ids: tuple[int, ...], by: str) -> None:
+    """Let quarantined workbooks through and ingest them now. Exit status as for ingest; 2 for an unknown id."""
+    from sheetplan.api import release_quarantined
+
+    try:
+        report = release_quarantined(_open(ctx), list(ids), by=by)
+    except KeyError as exc:
+        raise click.UsageError(f"not in quarantine: {exc.args[0]} (see: sheetplan quarantine)") from None
+    for outcome in report.outcomes:
+        click.echo(f"{outcome.status.upper():<9} {outcome.name}  [{outcome.kind} {outcome.period} {outcome.owner}]")
+    ctx.exit(report.exit_code)
 # --- end email -----------------------------------------------------------------------------------------
 
 
@@ -402,7 +458,7 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
     """
     import pandas as pd
 
-    from sheetplan.api import Labels, target_history
+    from sheetplan.api import Labels, round_copies, target_history
 
     workspace = _open(ctx, writes=False)
     frame = target_history(workspace, owner, metric)
@@ -413,6 +469,8 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
         frame = frame[frame["period"] == str(workspace.config.fiscal_year)]
     if frame.empty:
         click.echo(labels("audit.no_changes", owner=owner))
+        if metric is None:
+            _echo_copies(round_copies(workspace, owner=owner))
         return
     click.echo(labels("audit.history_title", owner=owner))
     for r in frame.itertuples(index=False):
@@ -426,6 +484,16 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
         comment = f": {r.comment}" if r.comment else ""
         click.echo(f"{where} v{r.version}{kind}: {before} -> {r.value:,.{d}f}{change}  {r.submitted_file}{revision}"
                    f"  {r.received_at}{approved}{comment}")
+    if metric is None:  # the returned files behind every version, and the copies that did not stand
+        _echo_copies(round_copies(workspace, owner=owner))
+
+
+def _echo_copies(copies) -> None:
+    if len(copies):
+        click.echo("Returned copies (the time that decides is when the mailbox or sheetplan received the file):")
+        for copy in copies.itertuples():
+            click.echo(f"  {copy.kind} {copy.period}", nl=False)
+            _echo_copy(copy, " ")
 # --- end history ---------------------------------------------------------------------------------------
 
 

@@ -116,9 +116,10 @@ def sent_file(ws, kind: str, owner: str, revision: int | None = None) -> Path:
 
 
 TABLES = {
-    # table -> columns that identify a row's content; ids and clock readings are left out on purpose
-    "submissions": "sha256, original_name, source_path, received_at, kind, owner, period, revision, status,"
-                   " problems, archive_path",
+    # table -> columns that identify a row's content; ids and clock readings (received_at is when sheetplan
+    # first saw the file) are left out on purpose; the time the file claims is content
+    "submissions": "sha256, original_name, source_path, claimed_at, received_via, kind, owner, period, revision,"
+                   " status, problems, archive_path",
     "submitted_values": "(SELECT sha256 FROM submissions s WHERE s.id = submission_id), block, row_key, col_key,"
                         " value",
     "submitted_texts": "(SELECT sha256 FROM submissions s WHERE s.id = submission_id), block, row_key, col_key,"

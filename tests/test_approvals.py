@@ -34,7 +34,7 @@ MONTH = "2027-03"
 DECIMALS = {"revenue": 2, "quantity": 0, "new_customers": 0, "expenses": 2}  # the demo config's metrics
 DECISION_CELL = ("Decisions", "K6")  # the first item's Decision cell: the first row under the header on row 5
 REVISION_CELL = ("Report", "C16")  # the revenue row of the month report's revision block, column 'requested'
-_TICKS = itertools.count(1_800_000_000, 60)  # file times: the ledger orders returns by them, so each is later
+_TICKS = itertools.count(1_700_000_000, 60)  # file times in the past (a future one is not trusted), each later
 
 
 # --- helpers -------------------------------------------------------------------------------------------

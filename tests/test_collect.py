@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import mailbox
 import shutil
 import sqlite3
+import time
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
 import pytest
@@ -23,8 +26,7 @@ from sheetplan.workspace.folder import ENV_VAR, open_workspace
 YEAR = 2027
 MONTH = "2027-03"
 RETURNS = "returns@larkfield.example"
-DATE = "Thu, 01 Apr 2027 09:30:00 +0200"  # 07:30 UTC: saved under inbox/2027-04-01/
-DAY = "2027-04-01"
+DAY = datetime.now(UTC).date().isoformat()  # messages arrive now: saved under inbox/<today>/
 STRANGER = "someone@elsewhere.example"
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9aw"
                        "AAAABJRU5ErkJggg==")  # a 1x1 pixel
@@ -63,13 +65,24 @@ def person(ws, owner: str):
     return ws.roster.get(owner)
 
 
+def received(at: datetime) -> str:
+    """The Received: header the collecting mailbox's server puts on top: its clock, not the sender's."""
+    return f"from mx.larkfield.example by returns.larkfield.example; {format_datetime(at)}"
+
+
 def message(sender: str, subject: str, attachments=(), message_id: bool = True, signature: bool = False,
-            text: str = "Please find my report attached.") -> EmailMessage:
+            text: str = "Please find my report attached.", date: datetime | None = None,
+            arrived: datetime | None = None) -> EmailMessage:
+    """A message as the collecting mailbox holds it: the sender's Date: (now unless given), and on top the
+    server's Received: line (now unless given)."""
+    now = datetime.now(UTC).replace(microsecond=0)
     msg = EmailMessage()
+    msg["Received"] = received(arrived or now)
+    msg["Received"] = f"from laptop.home by mx.larkfield.example; {format_datetime(now - timedelta(hours=1))}"
     msg["From"] = sender
     msg["To"] = RETURNS
     msg["Subject"] = subject
-    msg["Date"] = DATE
+    msg["Date"] = format_datetime(date or now)
     if message_id:
         msg["Message-ID"] = make_msgid(domain="larkfield.example")
     msg.set_content(text)
@@ -89,7 +102,8 @@ def encoded_word_message(sender: str, name: str, data: bytes) -> bytes:
     """What some mail programs send: the file name as an RFC 2047 encoded word inside the quotes."""
     word = "=?UTF-8?B?" + base64.b64encode(name.encode()).decode() + "?="
     body = base64.encodebytes(data).decode()
-    return (f"From: {sender}\nTo: {RETURNS}\nSubject: report\nDate: {DATE}\nMessage-ID: <ew-1@larkfield.example>\n"
+    date = format_datetime(datetime.now(UTC))
+    return (f"From: {sender}\nTo: {RETURNS}\nSubject: report\nDate: {date}\nMessage-ID: <ew-1@larkfield.example>\n"
             "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b1\"\n\n--b1\n"
             "Content-Type: text/plain; charset=utf-8\n\nhere it is\n--b1\n"
             f"Content-Type: application/octet-stream; name=\"{word}\"\n"
@@ -157,26 +171,124 @@ def test_collect_saves_each_workbook_once_and_ingests_it(ws, mailboxes):
     assert {a.status for a in result.attachments} == {"saved"}
     for owner, attachment in saved.items():
         path = ws.root / attachment.saved
-        assert path.parent == ws.root / "inbox" / DAY
+        assert attachment.saved.startswith(f"inbox/{DAY}/")
+        assert attachment.date[:10] == DAY and attachment.received_at[:10] == DAY
+        if owner == who["stranger"]:  # held back by the [collect] policy: see the quarantine test
+            assert attachment.outcome == "quarantined" and not path.exists()
+            continue
         assert path.read_bytes() == data[owner]
-        assert attachment.date.startswith(f"{DAY}T07:30:00")
         assert attachment.outcome == "accepted"
     assert sorted(p.name for p in (ws.root / "inbox").rglob("*") if p.is_file()) == sorted(
-        Path(a.saved).name for a in result.attachments)
+        Path(a.saved).name for a in result.attachments if a.owner != who["stranger"])
     # names: RFC 2231, an encoded word and a hostile path all become safe base names
     assert Path(saved[who["chinese"]].saved).name == f"月报-{who['chinese']}-三月.xlsx"
     assert Path(saved[who["encoded"]].saved).name == f"{who['encoded']}-报表.xlsx"
     assert Path(saved[who["hostile"]].saved).name.startswith("month-2027-03-")
     assert saved[who["forwarded"]].sender == ws.roster.chain(who["forwarded"])[0].email
-    assert submissions(ws) == {owner: "accepted" for owner in who.values()}
-    assert result.report is not None and result.exit_code == 0
+    assert submissions(ws) == {owner: "accepted" for owner in who.values() if owner != who["stranger"]}
+    assert result.report is not None and result.exit_code == 1  # the quarantined workbook needs an analyst
 
 
-def test_senders_who_are_not_owner_or_manager_are_warned_about(ws, mailboxes):
-    _sources, who, _data = mailboxes
-    result = collect(ws, _sources)
+def test_a_workbook_from_outside_the_owners_line_waits_in_quarantine_until_released(ws, mailboxes):
+    """Default [collect] senders = "owner-and-managers": the forwarded copy from the owner's manager counts,
+    the stranger's copy is kept in quarantine/, listed, not ingested; an analyst's release ingests it."""
+    sources, who, data = mailboxes
+    result = collect(ws, sources)
+    outcome = next(o for o in result.report.outcomes if o.owner == who["stranger"])
+    assert outcome.status == "quarantined" and [p.code for p in outcome.problems] == ["sender-not-allowed"]
+    assert STRANGER in outcome.problems[0].message and result.warnings == []
+    held = api.quarantined(ws)
+    assert [(q.owner, q.sender, q.released_at) for q in held] == [(who["stranger"], STRANGER, "")]
+    assert (ws.root / held[0].path).read_bytes() == data[who["stranger"]]
+    assert who["stranger"] not in submissions(ws)
+    again = collect(ws, sources)  # nothing new: the quarantined file is not taken on a rerun either
+    assert again.report is None and who["stranger"] not in submissions(ws)
+    released = api.release_quarantined(ws, [held[0].id], by="analyst")
+    assert [(o.owner, o.status) for o in released.outcomes] == [(who["stranger"], "accepted")]
+    assert submissions(ws)[who["stranger"]] == "accepted"
+    assert [q.released_by for q in api.quarantined(ws, include_released=True)] == ["analyst"]
+    assert api.quarantined(ws) == []
+
+
+def test_with_senders_anyone_a_stranger_is_only_a_warning(ws, mailboxes):
+    sources, who, _data = mailboxes
+    config = ws.root / "sheetplan.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('senders = "owner-and-managers"',
+                                                                 'senders = "anyone"'), encoding="utf-8")
+    result = collect(open_workspace(ws.root), sources)
     assert [(w.code, w.severity, w.value) for w in result.warnings] == [("unexpected-sender", "warning", STRANGER)]
     assert who["stranger"] in result.warnings[0].message
+    assert submissions(ws)[who["stranger"]] == "accepted"
+
+
+def test_only_the_owner_may_send_when_the_policy_says_owner(ws, mailboxes):
+    sources, who, _data = mailboxes
+    config = ws.root / "sheetplan.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('senders = "owner-and-managers"',
+                                                                 'senders = "owner"'), encoding="utf-8")
+    result = collect(open_workspace(ws.root), sources)
+    held = {o.owner for o in result.report.outcomes if o.status == "quarantined"}
+    assert held == {who["stranger"], who["forwarded"]}  # the manager's forward too
+
+
+def test_a_forged_date_never_beats_the_correction_that_arrives_after_it(ws, pristine, tmp_path):
+    """P's first copy claims Date: 2100-01-01; the corrected copy of the same revision arrives after it with
+    an honest date. The mailbox's own clock (the topmost Received:) orders them: the correction stands, in
+    one collect run and in two."""
+    owner, path = next(iter(pristine[1].items()))
+    email_of = person(ws, owner).email
+    wrong = simulate.fill_months([path], tmp_path / "wrong", {m.key: m.decimals for m in ws.config.metrics},
+                                 seed=99)[0].path
+    with ws.store() as store:  # the mailbox received both after the template was generated
+        generated = datetime.fromisoformat(max(r.generated_at for r in store.sent("month", MONTH)))
+    while datetime.now(UTC) < generated + timedelta(seconds=3):
+        time.sleep(0.2)
+    forged = message(email_of, "report", [(path.name, wrong.read_bytes(), XLSX)],
+                     date=datetime(2100, 1, 1, tzinfo=UTC), arrived=generated + timedelta(seconds=1))
+    correction = message(email_of, "report (corrected)", [(path.name, path.read_bytes(), XLSX)],
+                         arrived=generated + timedelta(seconds=2))
+    box = mailbox.mbox(tmp_path / "both.mbox")
+    box.add(correction)  # listed first, received last: the mailbox order is not what decides
+    box.add(forged)
+    box.close()
+    result = collect(ws, [tmp_path / "both.mbox"])
+    by_name = {o.sha256: o for o in result.report.outcomes}
+
+    genuine = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert hashlib.sha256(wrong.read_bytes()).hexdigest() != genuine
+    assert {o.status for o in by_name.values()} == {"accepted"} and result.exit_code == 0
+    stands = current(ws, owner)
+    assert stands == (genuine, "mailbox")
+    doubts = [p.code for o in by_name.values() for p in o.problems]
+    assert doubts == ["claimed-time-untrusted"]  # the 2100 date is shown, not used
+    copies = api.round_copies(ws, "month", MONTH, owner=owner)
+    assert list(copies["status"]) == ["superseded", "accepted"]
+    assert copies["received_via"].tolist() == ["mailbox", "mailbox"]
+    assert copies["claimed_at"].iloc[0].startswith("2100-01-01")
+    assert "not trusted (in the future)" in copies["why"].iloc[0] and "replaced by #" in copies["why"].iloc[0]
+    for command in (["status", "--kind", "month", "--period", MONTH], ["history", owner]):
+        shown = CliRunner().invoke(main, ["-w", str(ws.root), *command], catch_exceptions=False).stdout
+        lines = [line for line in shown.splitlines() if "received" in line and "r1" in line]
+        assert len(lines) == 2 and "claims 2100-01-01" in lines[0] and "stands" in lines[1], shown
+    # two runs: the forged one first, the correction later
+    second = ws.root.parent / "ws2"
+    shutil.copytree(pristine[0], second)
+    ws2 = open_workspace(second)
+    (tmp_path / "forged.eml").write_bytes(forged.as_bytes())
+    (tmp_path / "correction.eml").write_bytes(correction.as_bytes())
+    assert collect(ws2, [tmp_path / "forged.eml"]).exit_code == 0
+    later = collect(ws2, [tmp_path / "correction.eml"])
+    assert [o.status for o in later.report.outcomes] == ["accepted"]
+    assert current(ws2, owner)[0] == genuine
+
+
+def current(ws, owner: str) -> tuple[str, str]:
+    db = sqlite3.connect(ws.root / ".sheetplan" / "plan.sqlite")
+    try:
+        return db.execute("SELECT sha256, received_via FROM submissions WHERE owner = ? AND status = 'accepted'",
+                          (owner,)).fetchone()
+    finally:
+        db.close()
 
 
 def test_other_attachments_are_ignored_and_listed(ws, mailboxes):
@@ -264,12 +376,20 @@ def test_cli_collect(ws, mailboxes, pristine, tmp_path):
     sources, _who, _data = mailboxes
     runner = CliRunner()
     result = runner.invoke(main, ["-w", str(ws.root), "collect", *map(str, sources)], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # one workbook from a stranger waits in quarantine
     lines = result.stdout.splitlines()
     assert sum(1 for line in lines if line.startswith("SAVED")) == 6
     assert [line.split()[1] for line in lines if line.startswith("IGNORED")] == ["notes.pdf"]
-    assert sum(1 for line in lines if line.startswith("WARNING")) == 1
-    assert "Ingest: 6 accepted, 0 rejected" in result.stdout
+    assert sum(1 for line in lines if line.startswith("WARNING")) == 0
+    assert "Ingest: 5 accepted, 0 rejected, 1 quarantined" in result.stdout
+    listed = runner.invoke(main, ["-w", str(ws.root), "quarantine"], catch_exceptions=False)
+    assert listed.exit_code == 0 and STRANGER in listed.stdout
+    held = listed.stdout.split()[0]
+    unknown = runner.invoke(main, ["-w", str(ws.root), "quarantine", "release", "999", "--by", "me"])
+    assert unknown.exit_code == 2 and "not in quarantine: 999" in unknown.output
+    released = runner.invoke(main, ["-w", str(ws.root), "quarantine", "release", held, "--by", "Mia"])
+    assert released.exit_code == 0 and released.stdout.startswith("ACCEPTED"), released.output
+    assert runner.invoke(main, ["-w", str(ws.root), "quarantine"]).stdout == "Nothing is in quarantine.\n"
     again = runner.invoke(main, ["-w", str(ws.root), "collect", *map(str, sources)], catch_exceptions=False)
     assert again.exit_code == 0 and again.stdout.startswith("7 message(s): 7 collected before, 0 workbook(s) saved")
     bad_owner, bad_path = list(pristine[1].items())[6]

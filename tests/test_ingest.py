@@ -12,6 +12,7 @@ import hashlib
 import os
 import shutil
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,7 +28,7 @@ YEAR = "2027"
 MONTH = "2027-03"
 GROUPS = ("Key accounts", "Distributors", "OEM", "Public sector", "Online")
 METRICS = {"revenue": 2, "quantity": 0, "new_customers": 0, "expenses": 2}  # metric -> decimals (demo config)
-T0 = 1_800_000_000  # file times are set explicitly: the ledger orders returns by them
+T0 = 1_700_000_000  # file times (2023, in the past) order the copies that one ingest first sees together
 
 # One month report typed by hand, and what the store must hold for it.
 MONTH_TYPED = {
@@ -454,17 +455,21 @@ def test_corrected_copy_received_later_supersedes(make_workspace):
     assert current_month_values(ws, "P004") == expected
 
 
-def test_same_revision_saved_earlier_but_ingested_later_is_stale(make_workspace):
-    """'Received later' is judged by the file's modification time, not by when ingest runs."""
+def test_a_copy_first_seen_later_stands_whatever_time_the_file_claims(make_workspace):
+    """A file's modification time is the sender's to set (and every copy or unzip resets it), so the copy of
+    one revision that sheetplan sees later stands even if it claims to be older; the claim is kept beside."""
     ws = make_workspace("older-copy")
     first_report = ingest(ws, [month_return(ws, "P004", ws.root / "r" / "march.xlsx", T0)], write_report=False)
     old_id = first_report.outcomes[0].submission_id
     earlier = month_return(ws, "P004", ws.root / "r" / "march-earlier.xlsx", T0 - 3600,
                            in_quantity=[[99], [0], [3], [7], [1]])
     outcome = ingest(ws, [earlier], write_report=False).outcomes[0]
-    assert (outcome.status, outcome.superseded) == ("stale", None)
-    assert statuses(ws) == {old_id: "accepted", outcome.submission_id: "stale"}
-    assert current_month_values(ws, "P004") == sorted(MONTH_STORED)
+    assert (outcome.status, outcome.superseded) == ("accepted", old_id)
+    assert statuses(ws) == {old_id: "superseded", outcome.submission_id: "accepted"}
+    with ws.store() as store:
+        claimed, via = store.db.execute("SELECT claimed_at, received_via FROM submissions WHERE id = ?",
+                                        (outcome.submission_id,)).fetchone()
+    assert (claimed, via) == (datetime.fromtimestamp(T0 - 3600, UTC).isoformat(), "first-seen")
 
 
 def test_newer_revision_supersedes_and_an_older_revision_arriving_later_is_stale(make_workspace, dump_store):
@@ -491,7 +496,7 @@ def test_newer_revision_supersedes_and_an_older_revision_arriving_later_is_stale
     assert current_month_values(ws, "P005") == expected
     after = dump_store(ws)
     assert after["targets"] == before["targets"]
-    assert [row for row in after["submissions"] if row[8] != "stale"] == before["submissions"]
+    assert [row for row in after["submissions"] if row[9] != "stale"] == before["submissions"]
 
 
 def test_rejected_files_do_not_change_the_plan(make_workspace, dump_store):
@@ -510,7 +515,7 @@ def test_rejected_files_do_not_change_the_plan(make_workspace, dump_store):
     assert after["targets"] == before["targets"]
     assert after["submitted_values"] == before["submitted_values"]
     assert after["submitted_texts"] == before["submitted_texts"]
-    assert [row for row in after["submissions"] if row[8] != "rejected"] == before["submissions"]
+    assert [row for row in after["submissions"] if row[9] != "rejected"] == before["submissions"]
     assert statuses(ws)[accepted.submission_id] == "accepted"
     assert current_month_values(ws, "P006") == sorted(MONTH_STORED)
     assert report.exit_code == 1
@@ -541,10 +546,13 @@ def test_input_files_are_never_modified_and_move_takes_only_accepted_files(make_
     assert sha256(processed / "good.xlsx") == hashes[good]
     for path in (bad, dup, outside):
         assert (sha256(path), path.stat().st_mtime) == (hashes[path], times[path])
-    # a second run skips inbox/processed and sees the rest as duplicates
+    # a second run skips inbox/processed, sees the good copy as a duplicate, and the bad file (still not
+    # corrected) as rejected again, with its problems
     again = ingest(ws, move=True, write_report=False)
-    assert sorted((o.name, o.status) for o in again.outcomes) == [("bad.xlsx", "duplicate"),
+    assert sorted((o.name, o.status) for o in again.outcomes) == [("bad.xlsx", "rejected"),
                                                                   ("good-again.xlsx", "duplicate")]
+    assert [p.code for p in again.outcomes[[o.name for o in again.outcomes].index("bad.xlsx")].errors] == \
+        [p.code for p in report.outcomes[1].errors]
     assert (processed / "good.xlsx").exists() and not list(processed.glob("good-*.xlsx"))
 
 

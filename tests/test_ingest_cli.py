@@ -21,8 +21,8 @@ VALUES = {
     "in_new_customers": [[1], [0], [0], [2], [0]],
     "in_expenses": [[100.1], [0], [0], [0], [250]],
 }
-SUMMARY = re.compile(r"^(Dry run: nothing recorded\. )?(\d+) accepted, (\d+) rejected, (\d+) duplicate, (\d+) stale, "
-                     r"(\d+) superseded, (\d+) warnings in \d+\.\d s\.$")
+SUMMARY = re.compile(r"^(Dry run: nothing recorded\. )?(\d+) accepted, (\d+) rejected, 0 quarantined, (\d+) duplicate, "
+                     r"(\d+) stale, (\d+) superseded, (\d+) warnings in \d+\.\d s\.$")
 
 
 def month_return(ws, owner: str, target: Path, **changes) -> Path:
@@ -56,7 +56,7 @@ def summary(stdout: str) -> tuple:
 
 def file_lines(stdout: str) -> list[tuple[str, str, str]]:
     """(STATUS, file name, [kind period owner]) of each per-file line."""
-    pattern = re.compile(r"^(ACCEPTED|REJECTED|DUPLICATE|STALE)\s+(\S+)  \[([^\]]*)\]")
+    pattern = re.compile(r"^(ACCEPTED|REJECTED|QUARANTINED|DUPLICATE|STALE)\s+(\S+)  \[([^\]]*)\]")
     return [m.groups() for m in map(pattern.match, stdout.splitlines()) if m]
 
 
@@ -99,9 +99,10 @@ def test_exit_1_when_any_file_is_rejected_and_accepted_files_are_still_recorded(
     assert summary(result.stdout) == (False, (1, 1, 0, 0, 0, 0))
     assert ("good.xlsx", "P006", "accepted") in submissions(ws)
     assert ("bad.xlsx", "P007", "rejected") in submissions(ws)
+    # run again: the good file is a duplicate; the bad one still stands rejected, so it is reported again
     again = run("-w", ws.root, "ingest", "--quiet", folder)
-    assert again.exit_code == 0 and file_lines(again.stdout) == []
-    assert summary(again.stdout) == (False, (0, 0, 2, 0, 0, 0))
+    assert again.exit_code == 1 and file_lines(again.stdout) == []
+    assert summary(again.stdout) == (False, (0, 1, 1, 0, 0, 0))
 
 
 def test_dry_run_says_so_and_records_nothing(ws):

@@ -24,7 +24,7 @@ from conftest import sent_file
 from sheetplan.demo.simulate import input_areas, read_block, write_block
 
 MONTH = "2027-03"
-T0 = 1_800_000_000
+T0 = 1_700_000_000  # file times in the past: a future one is never trusted
 GROUPS = 5
 
 
@@ -190,7 +190,7 @@ def test_rerun_after_the_kill_gives_the_store_of_one_clean_run(killed_run, clean
     after = dump_store(ws)
     for table in ("submissions", "submitted_values", "submitted_texts", "targets"):
         assert after[table] == clean[table], table
-    statuses = sorted(row[8] for row in clean["submissions"])
+    statuses = sorted(row[9] for row in clean["submissions"])
     assert statuses == ["accepted"] * 36 + ["rejected"] * 2 + ["superseded"]
 
 
@@ -198,3 +198,29 @@ def test_batch_files_are_untouched_by_the_killed_and_rerun_ingests(batch, killed
     folder, files, hashes = batch
     assert sorted(folder.iterdir()) == sorted(files)
     assert {f: hashlib.sha256(f.read_bytes()).hexdigest() for f in files} == hashes
+
+
+def test_whatever_moment_the_kill_comes_every_rejection_gets_its_feedback_and_its_report_row(
+        make_workspace, batch, clean_run, dump_store):
+    """Killed after 1, 7 (one rejection recorded), 33 (both) and all 40 files (before the feedback is written):
+    the rerun gives the clean store, a feedback copy for every rejected submission, and lists each rejected
+    file (a file seen again that stands rejected is reported again, not passed over as a duplicate)."""
+    from sheetplan.returns.feedback import feedback_path
+
+    folder, _files, _hashes = batch
+    _clean_ws, clean = clean_run
+    total = len(clean["submissions"])
+    for moment in (1, 7, 33, total):
+        ws = make_workspace(f"crash-matrix-{moment}")
+        kill_part_way(ws, folder, moment)
+        done = subprocess.run(command(ws, folder)[:-2] + [str(folder)], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 1, done.stderr
+        assert dump_store(ws)["submissions"] == clean["submissions"], moment
+        with sqlite3.connect(store_path(ws)) as db:
+            rejected = [name for (name,) in db.execute("SELECT original_name FROM submissions"
+                                                       " WHERE status = 'rejected'")]
+        assert len(rejected) == 2
+        for name in rejected:
+            assert feedback_path(ws, name).is_file(), (moment, name)
+            assert any(line.startswith("REJECTED") and name in line for line in done.stdout.splitlines()), \
+                (moment, done.stdout)

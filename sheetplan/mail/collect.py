@@ -7,19 +7,21 @@ the workbook itself goes through ingest's safe reader like any other returned fi
 
 from __future__ import annotations
 
-import email
+import functools
 import hashlib
 import mailbox
 import os
+import shutil
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from email import policy
 from email.message import EmailMessage
 from email.utils import parseaddr
 from pathlib import Path
+from typing import BinaryIO
 
+from sheetplan.mail.mimestream import Scanned, scan
 from sheetplan.problems import WARNING, Problem
 from sheetplan.returns.ingest import IngestReport
 from sheetplan.returns.limits import Limits
@@ -36,7 +38,6 @@ WORKBOOK_TYPES = {
     "application/vnd.ms-excel.sheet.binary.macroenabled.12": ".xlsb",
     "application/vnd.oasis.opendocument.spreadsheet": ".ods",
 }
-MAX_MESSAGE_BYTES = 100 * 1024 * 1024
 _WINDOWS_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                      *(f"lpt{i}" for i in range(1, 10))}
 
@@ -48,13 +49,14 @@ class Attachment:
     name: str  # the file name as the sender's mail program gave it
     saved: str  # path relative to the workspace ('' when the same bytes had been collected before)
     sender: str
-    date: str  # the message's date, ISO 8601 in UTC
+    date: str  # the message's Date: header, ISO 8601 in UTC: the sender's claim, shown but never trusted
     message_id: str
     source: str  # the mailbox file or folder, and the message in it
     sha256: str
     status: str  # saved | duplicate
     owner: str = ""  # the template's owner, when ingest could identify the file
-    outcome: str = ""  # ingest's verdict: accepted, rejected, duplicate, stale
+    outcome: str = ""  # ingest's verdict: accepted, rejected, duplicate, stale, quarantined
+    received_at: str = ""  # when the collecting mailbox's server received it (else when collect saw it)
 
 
 @dataclass(frozen=True)
@@ -100,8 +102,9 @@ def _is_maildir(path: Path) -> bool:
     return all((path / sub).is_dir() for sub in ("cur", "new", "tmp"))
 
 
-def read_messages(source: Path) -> Iterator[tuple[str, bytes]]:
-    """(label, raw bytes) of every message in a .eml file, an mbox file, a Maildir or a folder of .eml files."""
+def open_messages(source: Path) -> Iterator[tuple[str, Callable[[], BinaryIO]]]:
+    """(label, open) of every message in a .eml file, an mbox file, a Maildir or a folder of .eml files;
+    `open()` gives the message as a binary file, read as a stream (never held in memory whole)."""
     source = Path(source)
     if not source.exists():
         raise FileNotFoundError(source)
@@ -109,11 +112,11 @@ def read_messages(source: Path) -> Iterator[tuple[str, bytes]]:
         if _is_maildir(source):
             box = mailbox.Maildir(source, factory=None, create=False)
             for key in sorted(box.keys()):
-                yield f"{source.name}/{key}", box.get_bytes(key)
+                yield f"{source.name}/{key}", functools.partial(box.get_file, key)
             return
         for child in sorted(source.iterdir()):
             if child.is_file() and child.suffix.lower() == ".eml":
-                yield from read_messages(child)
+                yield from open_messages(child)
         return
     with source.open("rb") as handle:
         head = handle.read(5)
@@ -121,14 +124,18 @@ def read_messages(source: Path) -> Iterator[tuple[str, bytes]]:
         box = mailbox.mbox(source, factory=None, create=False)
         try:
             for index, key in enumerate(box.keys(), start=1):
-                yield f"{source.name}#{index}", box.get_bytes(key)
+                yield f"{source.name}#{index}", functools.partial(box.get_file, key)
         finally:
             box.close()
         return
-    if source.stat().st_size > MAX_MESSAGE_BYTES:
-        yield source.name, b""  # too large to read: reported as ignored
-        return
-    yield source.name, source.read_bytes()
+    yield source.name, functools.partial(source.open, "rb")
+
+
+def read_messages(source: Path) -> Iterator[tuple[str, bytes]]:
+    """(label, raw bytes) of every message in `source`: for tests and small tools; collect streams instead."""
+    for label, opener in open_messages(source):
+        with opener() as handle:
+            yield label, handle.read()
 
 
 # ------------------------------------------------------------------------------------------- one message
@@ -155,6 +162,24 @@ def _date(message: EmailMessage) -> datetime:
     if stamp.tzinfo is None:  # a date without a zone: RFC 5322 says -0000, "unknown"; take it as UTC
         stamp = stamp.replace(tzinfo=UTC)
     return stamp.astimezone(UTC)
+
+
+def _received(message: EmailMessage, now: datetime) -> tuple[datetime, str]:
+    """When the collecting mailbox got the message, by its own server's clock: the topmost Received: header
+    is the one that server added (every earlier hop, and the sender, add theirs below it). Missing, garbled,
+    or ahead of this machine's clock: the message counts as received now, when collect saw it."""
+    from email.utils import parsedate_to_datetime
+
+    from sheetplan.returns.arrival import CLOCK_SKEW, FIRST_SEEN, MAILBOX
+
+    try:
+        headers = message.get_all("received") or []
+        stamp = parsedate_to_datetime(str(headers[0]).rsplit(";", 1)[1].strip()) if headers else None
+    except (IndexError, TypeError, ValueError):
+        stamp = None
+    if stamp is None or stamp.tzinfo is None or stamp > now + CLOCK_SKEW:
+        return now, FIRST_SEEN
+    return stamp.astimezone(UTC), MAILBOX
 
 
 def _header(message: EmailMessage, name: str) -> str:
@@ -186,42 +211,35 @@ def _is_workbook(name: str | None, content_type: str) -> bool:
     return content_type in WORKBOOK_TYPES
 
 
-def _parts(message: EmailMessage) -> Iterator[EmailMessage]:
-    """Leaf parts, forwarded messages (message/rfc822) included: walk() descends into them."""
-    for part in message.walk():
-        if not part.is_multipart():
-            yield part
-
-
-def _save(folder: Path, name: str, data: bytes, stamp: datetime) -> Path:
-    """Write without ever replacing a file: the first free name of name, name-2, name-3 ..."""
-    from sheetplan.xlsx.writer import write_atomic
-
+def _save(folder: Path, name: str, decoded: Path) -> Path:
+    """Move the decoded part into place without ever replacing a file: the first free name of name,
+    name-2, name-3 ... (a hard link fails if the name is taken, even by a file made a moment ago)."""
     folder.mkdir(parents=True, exist_ok=True)
     stem, suffix = os.path.splitext(name)
-    tmp = folder / f".collect-{os.getpid()}{suffix}"
-    write_atomic(tmp, data)
-    try:
-        counter = 1
-        while True:
-            target = folder / (name if counter == 1 else f"{stem}-{counter}{suffix}")
+    os.chmod(decoded, 0o666 & ~_umask())
+    counter = 1
+    while True:
+        target = folder / (name if counter == 1 else f"{stem}-{counter}{suffix}")
+        try:
+            os.link(decoded, target)
+            break
+        except FileExistsError:
+            counter += 1
+        except OSError:  # a file system without hard links: exclusive creation, not atomic but safe
             try:
-                os.link(tmp, target)  # fails if the name is taken, even by a file made a moment ago
+                with open(target, "xb") as handle, decoded.open("rb") as source:
+                    shutil.copyfileobj(source, handle)
                 break
             except FileExistsError:
                 counter += 1
-            except OSError:  # a file system without hard links: exclusive creation, not atomic but safe
-                try:
-                    with open(target, "xb") as handle:
-                        handle.write(data)
-                    break
-                except FileExistsError:
-                    counter += 1
-    finally:
-        tmp.unlink(missing_ok=True)
-    # Ingest takes a file's modification time as when it was received: make that the message's date.
-    os.utime(target, (stamp.timestamp(), stamp.timestamp()))
+    decoded.unlink(missing_ok=True)
     return target
+
+
+def _umask() -> int:
+    from sheetplan.xlsx.writer import current_umask
+
+    return current_umask()
 
 
 # ------------------------------------------------------------------------------------------- collect
@@ -232,30 +250,31 @@ def collect(workspace: Workspace, sources: Iterable[Path], ingest: bool = True, 
     """Save every workbook attached to the messages in `sources` into inbox/<date>/, then ingest them.
 
     Messages collected before (same Message-ID, or the same bytes when there is none) are skipped; so are
-    workbooks whose bytes were collected before. A sender who is neither the template's owner nor one of
-    the owner's managers is a warning.
+    workbooks whose bytes were collected before. A workbook from a sender the [collect] policy does not
+    allow waits in quarantine/; with `senders = "anyone"`, one from outside the owner's reporting line is
+    a warning.
     """
     result = CollectResult()
     inbox = workspace.folder("inbox")
     seen: set[str] = set()
     with workspace.store() as store:
         for source in sources:
-            for label, raw in read_messages(Path(source)):
+            for label, opener in open_messages(Path(source)):
                 result.messages += 1
-                where = label
-                if not raw or len(raw) > MAX_MESSAGE_BYTES:
-                    result.ignored.append(Ignored(where, "message/rfc822", "message too large", where, ""))
-                    continue
-                digest = hashlib.sha256(raw).hexdigest()
-                message = email.message_from_bytes(raw, policy=policy.default)
-                message_id = _header(message, "message-id")
-                key = message_id or f"sha256:{digest}"
-                if key in seen or store.db.execute("SELECT 1 FROM collected WHERE message_key = ?",
-                                                   (key,)).fetchone():
-                    result.skipped.append(where)
-                    continue
-                seen.add(key)
-                _collect_message(workspace, store, message, key, message_id, digest, where, inbox, limits, result)
+                inbox.mkdir(parents=True, exist_ok=True)
+                with opener() as handle:
+                    scanned = scan(handle, _wanted, inbox, limits.max_file_bytes)
+                try:
+                    message_id = _header(scanned.headers, "message-id")
+                    key = message_id or f"sha256:{scanned.sha256}"
+                    if key in seen or store.db.execute("SELECT 1 FROM collected WHERE message_key = ?",
+                                                       (key,)).fetchone():
+                        result.skipped.append(label)
+                        continue
+                    seen.add(key)
+                    _collect_message(workspace, store, scanned, key, message_id, label, inbox, result)
+                finally:
+                    scanned.discard()  # what was not saved into the inbox
     if ingest and result.saved:
         from sheetplan.returns.ingest import ingest as run_ingest
 
@@ -264,51 +283,70 @@ def collect(workspace: Workspace, sources: Iterable[Path], ingest: bool = True, 
     return result
 
 
-def _collect_message(workspace: Workspace, store, message: EmailMessage, key: str, message_id: str, digest: str,
-                     where: str, inbox: Path, limits: Limits, result: CollectResult) -> None:
+def _wanted(headers: EmailMessage) -> bool:
+    """Only workbook parts are decoded to disk; every other body is read past."""
+    try:
+        name = headers.get_filename()
+    except (TypeError, ValueError):
+        name = None
+    return _is_workbook(name, headers.get_content_type())
+
+
+def _collect_message(workspace: Workspace, store, scanned: Scanned, key: str, message_id: str, where: str,
+                     inbox: Path, result: CollectResult) -> None:
+    message = scanned.headers
     sender, stamp = _sender(message), _date(message)
+    received, via = _received(message, datetime.now(UTC).replace(microsecond=0))
     subject = _header(message, "subject")
     rows = []
-    for part in _parts(message):
+    for part in scanned.parts:
+        headers = part.headers
         try:
-            name = part.get_filename()
+            name = headers.get_filename()
         except (TypeError, ValueError):
             name = None
-        content_type = part.get_content_type()
-        disposition = part.get_content_disposition()
+        content_type = headers.get_content_type()
+        disposition = headers.get_content_disposition()
         if name is None and disposition != "attachment" and content_type not in WORKBOOK_TYPES:
             continue  # the text or HTML body
         shown = name or content_type
         if not _is_workbook(name, content_type):
-            inline = disposition == "inline" or (part.get("content-id") and content_type.startswith("image/"))
+            inline = disposition == "inline" or (headers.get("content-id") and content_type.startswith("image/"))
             reason = "inline image" if inline and content_type.startswith("image/") else "not a workbook"
             result.ignored.append(Ignored(shown, content_type, reason, where, sender))
             continue
-        encoded = part.get_payload()
-        # Bound the size before decoding: base64 text is 4/3 of the bytes it carries.
-        if isinstance(encoded, str) and len(encoded) * 3 // 4 > limits.max_file_bytes * 1.05:
+        if part.too_large or part.saved is None:
             result.ignored.append(Ignored(shown, content_type, "too large", where, sender))
             continue
-        data = part.get_payload(decode=True) or b""
-        if len(data) > limits.max_file_bytes:
-            result.ignored.append(Ignored(shown, content_type, "too large", where, sender))
-            continue
-        sha = hashlib.sha256(data).hexdigest()
+        sha = _file_sha256(part.saved)
         known = store.db.execute("SELECT saved_path FROM collected WHERE attachment_sha256 = ? AND saved_path != ''"
                                  " UNION ALL SELECT source_path FROM submissions WHERE sha256 = ? LIMIT 1",
                                  (sha, sha)).fetchone()
         earlier = next((a for a in result.attachments if a.sha256 == sha and a.status == "saved"), None)
-        attachment = Attachment(name or shown, "", sender, stamp.isoformat(), message_id, where, sha, "duplicate")
+        attachment = Attachment(name or shown, "", sender, stamp.isoformat(), message_id, where, sha, "duplicate",
+                                received_at=received.isoformat())
         if known is None and earlier is None:
-            path = _save(inbox / stamp.date().isoformat(), safe_file_name(name, content_type), data, stamp)
+            # Filed by the day the mailbox received it: the sender's Date: must not choose the folder.
+            path = _save(inbox / received.date().isoformat(), safe_file_name(name, content_type), part.saved)
+            part.saved = None  # it is in the inbox now
             attachment.saved, attachment.status = os.path.relpath(path, workspace.root), "saved"
         result.attachments.append(attachment)
         rows.append((attachment.saved, sha))
     with store.transaction() as db:
         for saved, sha in rows or [("", "")]:  # a message with no workbook is remembered too
             db.execute("INSERT INTO collected (message_key, message_id, message_sha256, sender, message_date, subject,"
-                       " source, saved_path, attachment_sha256, collected_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (key, message_id, digest, sender, stamp.isoformat(), subject, where, saved, sha, now_iso()))
+                       " source, saved_path, attachment_sha256, collected_at, received_at, received_via)"
+                       " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                       (key, message_id, scanned.sha256, sender, stamp.isoformat(), subject, where, saved, sha,
+                        now_iso(), received.isoformat(), via))
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _identify(workspace: Workspace, result: CollectResult) -> None:
@@ -332,8 +370,8 @@ def _identify(workspace: Workspace, result: CollectResult) -> None:
             owners.get(attachment.sha256, ("", "", ""))
         attachment.owner = owner
         person = roster.get(owner) if owner else None
-        if person is None:
-            continue  # not identified (or not ours): ingest has said why
+        if person is None or attachment.outcome == "quarantined":
+            continue  # not identified (or not ours), or held back by the [collect] policy: ingest has said why
         allowed = {person.email.lower(), *(m.email.lower() for m in roster.chain(owner))}
         if attachment.sender not in allowed:
             result.warnings.append(Problem(

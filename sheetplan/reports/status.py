@@ -56,3 +56,44 @@ def round_status(workspace: Workspace, kind: str | None = None, period: str | No
         frame = frame.assign(_k=frame["kind"].map(order)).sort_values(["_k", "period", "team", "owner"])
         frame = frame.drop(columns="_k").reset_index(drop=True)
     return frame
+
+
+COPY_COLUMNS = ["kind", "period", "owner", "submission_id", "file", "revision", "status", "received_at",
+                "received_via", "claimed_at", "why"]
+
+
+def round_copies(workspace: Workspace, kind: str | None = None, period: str | None = None,
+                 owner: str | None = None):
+    """Every copy returned for each template, with the time that decided (received_at, from the mailbox's
+    server or when sheetplan first saw it), the time the file claimed, and why it stands or does not."""
+    import pandas as pd
+
+    from sheetplan.returns.arrival import claim_doubt
+
+    with workspace.store() as store:
+        subs = [s for s in submissions(store, kind, period) if s["owner"] and (owner is None or s["owner"] == owner)]
+        generated = {(r.kind, r.owner, r.period, r.revision): r.generated_at for r in store.sent(kind, period)}
+    standing = {(s["kind"], s["period"], s["owner"]): s for s in subs if s["status"] == "accepted"}
+    rows = []
+    for sub in subs:
+        key = (sub["kind"], sub["period"], sub["owner"])
+        stands = standing.get(key)
+        other = f"#{stands['id']} (r{stands['revision']}, received {stands['received_at']})" if stands else ""
+        why = {
+            "accepted": "stands: the latest revision, received last",
+            "superseded": f"replaced by {other}" if other else "replaced by a later copy",
+            "stale": f"older than {other}, which stands" if other else "older than the copy that stands",
+        }.get(sub["status"], "")
+        if sub["status"] == "rejected":
+            codes = sorted({p["code"] for p in json.loads(sub["problems"]) if p["severity"] == "error"})
+            why = "rejected: " + ", ".join(codes)
+        template_made = generated.get((sub["kind"], sub["owner"], sub["period"], sub["revision"]), "")
+        doubt = claim_doubt(sub["claimed_at"], template_made, sub["ingested_at"])
+        if doubt:
+            reason = "in the future" if doubt == "future" else "before the template was generated"
+            why += f"; the time it claims is not trusted ({reason})"
+        rows.append({"kind": sub["kind"], "period": sub["period"], "owner": sub["owner"], "submission_id": sub["id"],
+                     "file": sub["original_name"], "revision": sub["revision"], "status": sub["status"],
+                     "received_at": sub["received_at"], "received_via": sub["received_via"] or "file time",
+                     "claimed_at": sub["claimed_at"], "why": why})
+    return pd.DataFrame(rows, columns=COPY_COLUMNS)

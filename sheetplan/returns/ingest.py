@@ -9,13 +9,12 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sheetplan import problems as problems_module
 from sheetplan.plan import approvals
-from sheetplan.problems import ERROR, Problem, Report
-from sheetplan.returns import ledger
+from sheetplan.problems import ERROR, WARNING, Problem, Report
+from sheetplan.returns import arrival, ledger, quarantine
 from sheetplan.returns.validate import Checked, check_inputs, check_tampering, check_totals, parse_payload, read_meta
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.store import now_iso
@@ -29,7 +28,7 @@ PROCESSED = "processed"
 class FileOutcome:
     path: str
     name: str
-    status: str  # accepted | rejected | duplicate | stale
+    status: str  # accepted | rejected | duplicate | stale | quarantined
     kind: str = ""
     owner: str = ""
     period: str = ""
@@ -75,7 +74,7 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(o.status == "rejected" for o in self.outcomes) else 0
+        return 1 if any(o.status in ("rejected", "quarantined") for o in self.outcomes) else 0
 
     FILE_COLUMNS = ("file", "status", "kind", "owner", "period", "revision", "errors", "warnings",
                     "first_problem", "path")
@@ -92,26 +91,32 @@ class IngestReport:
         return pd.DataFrame(self.file_rows(), columns=list(self.FILE_COLUMNS))
 
 
-def collect_paths(paths: Iterable[Path], skip: Path | None = None) -> list[Path]:
-    """Files under the given paths (folders recursively), oldest first so a later copy wins."""
+def collect_paths(paths: Iterable[Path], skip: Path | None = None) -> tuple[list[Path], list[Path]]:
+    """(files, refused) under the given paths (folders recursively), in name order; ingest then orders the
+    files by arrival. A file found in a folder through a link that leads outside that folder is refused:
+    a link in the inbox must not make ingest read (and archive) whatever it points at. A file named
+    explicitly is taken as named."""
     found: dict[Path, None] = {}
+    refused: list[Path] = []
     for path in paths:
         path = Path(path)
         if path.is_dir():
+            folder = path.resolve()
             for child in sorted(path.rglob("*")):
                 if skip and skip in child.parents:
                     continue
-                if child.is_file() and not child.name.startswith(_IGNORED_PREFIXES):
-                    found.setdefault(child.resolve(), None)
+                if child.name.startswith(_IGNORED_PREFIXES) or not child.is_file():
+                    continue
+                resolved = child.resolve()
+                if not resolved.is_relative_to(folder):
+                    refused.append(child)
+                    continue
+                found.setdefault(resolved, None)
         elif path.is_file():
             found.setdefault(path.resolve(), None)
         else:
             raise FileNotFoundError(path)
-    return sorted(found, key=lambda p: (p.stat().st_mtime, str(p)))
-
-
-def _received_at(path: Path) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat(timespec="seconds")
+    return sorted(found, key=str), refused
 
 
 def _archive(workspace: Workspace, source: Path, sha256: str) -> str:
@@ -265,8 +270,12 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
 
     began = time.perf_counter()
     inbox = workspace.folder("inbox")
-    files = collect_paths(list(paths) if paths else [inbox], skip=inbox / PROCESSED)
+    files, refused = collect_paths(list(paths) if paths else [inbox], skip=inbox / PROCESSED)
     report = IngestReport(dry_run=dry_run)
+    for link in refused:  # never opened, so never recorded: there is nothing of the sender's to keep
+        report.outcomes.append(FileOutcome(str(link), link.name, "rejected", problems=[Problem(
+            "link-outside-folder", f"{link} is a link to {link.resolve()}, outside the folder being ingested; "
+            "copy the file itself into the inbox", file=link.name)]))
     if start:
         start(len(files))
     ingested_at = now_iso()
@@ -274,6 +283,8 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
     planned: dict = {}  # dry run: what this batch would have accepted so far, per template
     lean = dataclasses.replace(workspace, _history=None)  # what the workers need, without the history frame
     with workspace.store() as store:
+        arrived = arrival.arrivals(store, workspace.root, files, ingested_at)
+        files = arrival.arrival_order(files, arrived, ingested_at)
         parent_lookup = SentLookup(store)
         task = (check_in_worker, (lean, not dry_run))
         for item in read_many([str(f) for f in files], workers=workers, task=task):
@@ -283,8 +294,27 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
             source = Path(result.path)
             known = ledger.find_by_hash(store, result.sha256) if result.sha256 else None
             if known or result.sha256 in seen:
-                outcome = FileOutcome(result.path, result.name, "duplicate", sha256=result.sha256,
-                                      submission_id=known[0] if known else seen[result.sha256])
+                earlier = known[0] if known else seen[result.sha256]
+                report.outcomes.append(_seen_before(store, workspace, result, earlier))
+                if progress:
+                    progress(1)
+                continue
+            came = arrived.get(source) or arrival.Arrival(ingested_at, arrival.FIRST_SEEN, "")
+            sent = parent_lookup(outcome.kind, outcome.owner, outcome.period, outcome.revision) \
+                if outcome.owner else None
+            came = arrival.checked_against_template(came, sent.generated_at if sent else "", ingested_at)
+            # Only a message's Date: is worth a word: a file's own time is reset by every copy and unzip.
+            doubt = came.claim_doubt(sent.generated_at if sent else "", ingested_at) if came.sender else ""
+            if doubt:
+                outcome.problems.append(_claim_problem(result.name, came, doubt))
+            refusal = quarantine.sender_refusal(store, workspace, came.sender, outcome.kind, outcome.owner,
+                                                outcome.period, result.name, result.sha256)
+            if refusal is not None:
+                outcome.problems = [refusal]  # its other problems are for whoever may send it
+                if not dry_run:
+                    quarantine.hold(store, workspace, source, result.sha256, result.name, came.sender, outcome.kind,
+                                    outcome.owner, outcome.period, outcome.revision, refusal.message)
+                outcome.status = "quarantined"
                 report.outcomes.append(outcome)
                 if progress:
                     progress(1)
@@ -300,12 +330,12 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                 if dry_run and result.sha256:
                     outcome.status, outcome.superseded = ledger.preview(
                         store, outcome.kind, outcome.owner, outcome.period, outcome.revision,
-                        _received_at(source), planned)
+                        came.received_at, planned)
             if not dry_run and result.sha256:
                 submission = ledger.Submission(
-                    result.sha256, result.name, str(source), _received_at(source), ingested_at, outcome.kind,
+                    result.sha256, result.name, str(source), came.received_at, ingested_at, outcome.kind,
                     outcome.owner, outcome.period, outcome.revision,
-                    item.archive_path or _archive(workspace, source, result.sha256))
+                    item.archive_path or _archive(workspace, source, result.sha256), came.claimed_at, came.via)
                 outcome.submission_id, status, outcome.superseded, effects = ledger.record(
                     store, submission, outcome.problems, checked.numbers, checked.texts,
                     _on_accept(store, workspace, outcome, usable, checked.numbers))
@@ -333,9 +363,54 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
 
         if not dry_run:
             report.feedback = write_feedback_copies(workspace, report)
+            owed = _owed_feedback(workspace, report)
+            if owed:  # rejected by a run that died before its feedback: made now, from the archived copy
+                report.feedback += write_feedback_copies(workspace, IngestReport(outcomes=owed))
         report.report_path = write_ingest_report(workspace, report)
     report.seconds = time.perf_counter() - began
     return report
+
+
+def _seen_before(store, workspace: Workspace, result, submission_id: int) -> FileOutcome:
+    """Bytes already in the ledger. A file rejected before is rejected again, with its problems, so the
+    sender and the analyst hear it again (and a run that died before writing its feedback is made up for);
+    anything else is a plain duplicate that changes nothing."""
+    again = ledger.rejected_again(store, submission_id)
+    if again is None:
+        return FileOutcome(result.path, result.name, "duplicate", sha256=result.sha256, submission_id=submission_id)
+    problems = [p if p.file == result.name else dataclasses.replace(p, file=result.name) for p in again["problems"]]
+    return FileOutcome(result.path, result.name, "rejected", again["kind"], again["owner"], again["period"],
+                       again["revision"], workspace.config.language, problems=problems, submission_id=submission_id,
+                       sha256=result.sha256)
+
+
+def _owed_feedback(workspace: Workspace, report: IngestReport) -> list[FileOutcome]:
+    """Rejected submissions still standing (no later copy of their template accepted) whose feedback copy is
+    not on disk: a run killed after recording them never wrote it, and mail would have nothing to send."""
+    from sheetplan.returns.feedback import feedback_path
+
+    done = {o.submission_id for o in report.outcomes}
+    owed = []
+    with workspace.store() as store:
+        rows = store.db.execute("SELECT id, original_name, archive_path FROM submissions WHERE status = 'rejected'"
+                                " AND kind != '' ORDER BY id").fetchall()
+        for submission_id, name, archive in rows:
+            if submission_id in done or feedback_path(workspace, name).exists():
+                continue
+            again = ledger.rejected_again(store, submission_id)
+            if again is None or not (workspace.root / archive).is_file():
+                continue
+            owed.append(FileOutcome(str(workspace.root / archive), name, "rejected", again["kind"], again["owner"],
+                                    again["period"], again["revision"], workspace.config.language,
+                                    problems=again["problems"], submission_id=submission_id))
+    return owed
+
+
+def _claim_problem(name: str, came: arrival.Arrival, doubt: str) -> Problem:
+    why = "is in the future" if doubt == "future" else "is before the template was generated"
+    return Problem("claimed-time-untrusted", f"the file claims the time {came.claimed_at}, which {why}; "
+                   f"it counts as received {came.received_at} ({came.via})", severity=WARNING, file=name,
+                   field="date", value=came.claimed_at)
 
 
 def _approval_checks(store, workspace: Workspace, lookup: SentLookup, outcome: FileOutcome,

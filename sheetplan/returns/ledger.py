@@ -25,6 +25,8 @@ class Submission:
     period: str
     revision: int
     archive_path: str
+    claimed_at: str = ""  # what the file or message said about its own time: kept, shown, never decides
+    received_via: str = ""  # mailbox | first-seen: which clock received_at comes from
 
 
 def find_by_hash(store: Store, sha256: str) -> tuple[int, str] | None:
@@ -81,9 +83,10 @@ def record(store: Store, sub: Submission, problems: list[Problem], numbers: list
             status, superseded = _decide(db, sub)
         cursor = db.execute(
             "INSERT INTO submissions (sha256, original_name, source_path, received_at, ingested_at, kind, owner,"
-            " period, revision, status, problems, archive_path) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " period, revision, status, problems, archive_path, claimed_at, received_via)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (sub.sha256, sub.original_name, sub.source_path, sub.received_at, sub.ingested_at, sub.kind, sub.owner,
-             sub.period, sub.revision, status, payload, sub.archive_path))
+             sub.period, sub.revision, status, payload, sub.archive_path, sub.claimed_at, sub.received_via))
         submission_id = cursor.lastrowid
         if status != REJECTED:
             db.executemany("INSERT INTO submitted_values (submission_id, block, row_key, col_key, value)"
@@ -97,9 +100,30 @@ def record(store: Store, sub: Submission, problems: list[Problem], numbers: list
     return submission_id, status, superseded, effects
 
 
+def stored_problems(payload: str) -> list[Problem]:
+    return [Problem(**p) for p in json.loads(payload)]
+
+
+def rejected_again(store: Store, submission_id: int) -> dict | None:
+    """The ledger row of a rejected submission, for a file sent again unchanged: it is rejected again,
+    with the same problems, rather than passed over as a silent duplicate. Once a later copy of the same
+    template stands, the old rejected file is settled and only a duplicate (None)."""
+    row = store.db.execute("SELECT kind, owner, period, revision, problems, archive_path FROM submissions"
+                           " WHERE id = ? AND status = 'rejected'", (submission_id,)).fetchone()
+    if row is None:
+        return None
+    kind, owner, period, revision, payload, archive = row
+    if owner and store.db.execute("SELECT 1 FROM submissions WHERE kind = ? AND owner = ? AND period = ? AND id > ?"
+                                  " AND status IN ('accepted', 'superseded')",
+                                  (kind, owner, period, submission_id)).fetchone():
+        return None
+    return {"kind": kind, "owner": owner, "period": period, "revision": revision,
+            "problems": stored_problems(payload), "archive_path": archive}
+
+
 def submissions(store: Store, kind: str | None = None, period: str | None = None) -> list[dict]:
     query = ("SELECT id, sha256, original_name, source_path, received_at, kind, owner, period, revision, status,"
-             " problems FROM submissions WHERE 1 = 1")
+             " problems, claimed_at, received_via, ingested_at FROM submissions WHERE 1 = 1")
     columns = ("id", "sha256", "original_name", "source_path", "received_at", "kind", "owner", "period",
-               "revision", "status", "problems")
+               "revision", "status", "problems", "claimed_at", "received_via", "ingested_at")
     return [dict(zip(columns, row)) for row in store.select(query, kind, period)]

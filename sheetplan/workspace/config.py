@@ -108,6 +108,19 @@ class Mail:
 # --- end [mail] -----------------------------------------------------------------------------
 
 
+# --- [collect] (who may send a template back by mail) -----------------------------------------
+SENDER_POLICIES = ("owner", "owner-and-managers", "anyone")
+
+
+@dataclass(frozen=True)
+class Collect:
+    """Who may return a template by mail. A workbook from anyone else is quarantined, not ingested: a
+    template forwarded to a stranger must not become someone's figures without an analyst saying so."""
+
+    senders: str = "owner-and-managers"
+# --- end [collect] --------------------------------------------------------------------------
+
+
 # --- [approvals] ------------------------------------------------------------------------------
 # What needs approving, and by which roles in the owner's reporting line, lowest level first.
 APPROVAL_ITEMS = ("company", "team", "person", "revision", "reforecast")
@@ -170,6 +183,7 @@ class Config:
     mail: Mail = Mail()
     review: Review = Review()  # [review]
     approvals: Approvals = Approvals()  # [approvals]
+    collect: Collect = Collect()  # [collect]
 
     def metric(self, key: str) -> Metric:
         for metric in self.metrics:
@@ -287,7 +301,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             check.fail(path, f"holds control characters ({', '.join(found)}); type the text on one line, "
                              "without tabs or invisible characters", text)
     check.unknown(data, {"company", "fiscal", "planning", "metrics", "allocation", "rollover", "flags",
-                         "protection", "approvals", "mail", "deadlines", "review"}, "")
+                         "protection", "approvals", "mail", "deadlines", "review", "collect"}, "")
 
     company = check.table(data, "company", "company")
     check.unknown(company, {"name", "currency", "language"}, "company")
@@ -337,6 +351,9 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     mail = _mail(check, data)
     review = _review(check, data)  # [review]
     approvals = _approvals(check, data)
+    collect_table = check.table(data, "collect", "collect", required=False)
+    check.unknown(collect_table, {"senders"}, "collect")
+    senders = check.get(collect_table, "senders", "collect", str, Collect().senders, choices=SENDER_POLICIES)
 
     if check.problems:
         raise ConfigError(f"{source} has {len(check.problems)} problem(s); nothing was generated",
@@ -345,7 +362,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         company=name, currency=currency, language=language, fiscal_year=year, start_month=start_month,
         metrics=tuple(metrics), customer_groups=tuple(groups), selling_roles=tuple(roles),
         allocation=allocation, rollover=rollover, flags=flags, password=password or "", mail=mail,
-        review=review, approvals=approvals,
+        review=review, approvals=approvals, collect=Collect(senders or Collect().senders),
     )
 
 

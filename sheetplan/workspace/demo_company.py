@@ -385,6 +385,9 @@ def _config_toml(year: int, lang: str, company: str, currency: str) -> str:
         _kv("security", '"starttls"', "starttls | tls | none"),
         _kv("password_env", '"SHEETPLAN_SMTP_PASSWORD"', "the password comes from this variable, never a file"),
         _kv("deadline", _q(f"{year}-01-20"), "shown in every message"),
+        "",
+        "[collect]",
+        _kv("senders", '"owner-and-managers"', "who may mail a template back: owner | owner-and-managers | anyone"),
     ]
     return "\n".join(lines) + "\n"
 

@@ -91,6 +91,9 @@ plan_tolerance = 0.0
 
 [protection]
 password = ""              # empty: a random password is kept in .sheetplan/password
+
+[collect]
+senders = "owner-and-managers"  # who may mail a template back: owner | owner-and-managers | anyone
 """
 
 

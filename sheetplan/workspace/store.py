@@ -189,6 +189,32 @@ MIGRATIONS: tuple[str, ...] = (
     FROM targets t JOIN submissions s ON s.id = t.submission_id
     WHERE t.source = 'accepted' AND s.status = 'accepted';
     """,
+    # 9: times a sender cannot set. received_at becomes when the collecting mailbox got the file (its
+    # server's Received: header) or when sheetplan first saw it; what the message or file claimed is kept
+    # beside it, never used to decide. Workbooks from senders the [collect] policy does not allow wait in
+    # quarantine until an analyst releases them.
+    """
+    ALTER TABLE submissions ADD COLUMN claimed_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE submissions ADD COLUMN received_via TEXT NOT NULL DEFAULT '';
+    ALTER TABLE collected ADD COLUMN received_at TEXT NOT NULL DEFAULT '';
+    ALTER TABLE collected ADD COLUMN received_via TEXT NOT NULL DEFAULT '';
+    CREATE TABLE quarantine (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL,
+        original_name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        sender TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        period TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        quarantined_at TEXT NOT NULL,
+        released_at TEXT NOT NULL DEFAULT '',
+        released_by TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX quarantine_sha ON quarantine (sha256);
+    """,
 )
 
 SUGGESTION = "suggestion"
