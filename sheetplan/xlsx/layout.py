@@ -163,7 +163,9 @@ def canonical_value(value: Any) -> str:
         return format(number + 0.0, ".15g") if number != 0 else "0"
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return unicodedata.normalize("NFC", str(value))
+    # XML turns a CR LF into LF when a program saves the file, and some programs compose accents (NFC).
+    text = str(value).replace("\r\n", "\n").replace("\r", "\n")
+    return unicodedata.normalize("NFC", text)
 
 
 def canonical_form(meta: dict[str, Any], names: dict[str, str], values: dict[str, list]) -> dict:
