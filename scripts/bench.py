@@ -771,7 +771,100 @@ def cmd_consolidate(args: argparse.Namespace) -> None:
 
 # ---------------------------------------------------------------------------------------------
 
+# ---------------------------------------------------------------------------------------------
+# collect
+
+COLLECT_MEMORY_MB = 200
+
+
+def make_big_message(path: Path, attachment_mb: int, small: Path | None = None) -> None:
+    """A message as a mail program writes it: a text body, then one attachment of `attachment_mb` MB in
+    base64 (76-character lines), written in pieces so making it costs no memory either."""
+    import base64
+
+    boundary = "bench-boundary-1"
+    with path.open("wb") as out:
+        out.write((f"From: someone@example.com\nTo: returns@example.com\nSubject: big\n"
+                   f"Date: Mon, 01 Mar 2027 09:00:00 +0000\nMessage-ID: <big-{attachment_mb}@example.com>\n"
+                   f"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\n\n"
+                   f"--{boundary}\nContent-Type: text/plain\n\nthe report\n--{boundary}\n"
+                   "Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\n"
+                   "Content-Disposition: attachment; filename=\"big.xlsx\"\n"
+                   "Content-Transfer-Encoding: base64\n\n").encode())
+        chunk = 57 * 1024  # 57 bytes -> one 76-character line
+        rng = random.Random(5)
+        left = attachment_mb * 1024 * 1024
+        while left > 0:
+            data = rng.randbytes(min(chunk, left))
+            left -= len(data)
+            out.write(base64.encodebytes(data))
+        if small is not None:  # a second, ordinary attachment after the big one: it must still be found
+            out.write(f"--{boundary}\nContent-Type: application/octet-stream\n"
+                      "Content-Disposition: attachment; filename=\"small.xlsx\"\n"
+                      "Content-Transfer-Encoding: base64\n\n".encode())
+            out.write(base64.encodebytes(small.read_bytes()))
+        out.write(f"--{boundary}--\n".encode())
+
+
+def _collect_sheetplan(workspace: str, message: str) -> tuple[int, Stopwatch, dict]:
+    from sheetplan.api import collect, open_workspace
+
+    ws = open_workspace(Path(workspace))
+    watch = Stopwatch()
+    with watch:
+        result = collect(ws, [Path(message)], ingest=False)
+    return 1, watch, {"saved": len(result.saved), "ignored": [i.reason for i in result.ignored]}
+
+
+def _collect_email_package(message: str) -> tuple[int, Stopwatch, dict]:
+    """The naive way: parse the whole message with the email package and decode each attachment."""
+    import email
+    from email import policy
+
+    watch = Stopwatch()
+    with watch:
+        parsed = email.message_from_bytes(Path(message).read_bytes(), policy=policy.default)
+        sizes = [len(part.get_payload(decode=True) or b"") for part in parsed.walk() if not part.is_multipart()]
+    return 1, watch, {"parts": len(sizes)}
+
+
+def cmd_collect(args: argparse.Namespace) -> None:
+    """Peak memory of collect on messages of 50 and 95 MB, against the email package parsing them whole."""
+    with tempfile.TemporaryDirectory(prefix="sheetplan-bench-") as tmp:
+        root = Path(tmp)
+        _note("bench collect: a workspace and two large messages")
+        base = _timed_step("workspace, 20 people", make_workspace, root / "base", 20)
+        small = root / "small.xlsx"
+        small.write_bytes(b"PK\x03\x04" + bytes(2000))
+        rows = []
+        for attachment_mb in (37, 70):  # base64 makes them messages of about 50 and 95 MB
+            message = root / f"big-{attachment_mb}.eml"
+            make_big_message(message, attachment_mb, small)
+            size_mb = message.stat().st_size / 1024 / 1024
+            copy = _copy_workspace(base, root / f"run-{attachment_mb}")
+            ours = _timed_step(f"sheetplan collect ({size_mb:.0f} MB message)", measure, "collect-sheetplan",
+                               workspace=copy, message=str(message))
+            naive = _timed_step(f"email package ({size_mb:.0f} MB message)", measure, "collect-email",
+                                message=str(message))
+            rows.append((size_mb, ours, naive))
+    print(f"collect: one message with a large attachment (base64) and a small one after it, {os.cpu_count()} CPUs")
+    print(f"{'message':>9}  {'sheetplan peak':>15}  {'email package peak':>19}  {'ratio':>6}  {'seconds':>8}  saved")
+    for size_mb, ours, naive in rows:
+        if ours.error or naive.error:
+            print(f"{size_mb:7.0f} MB  error: {ours.error or naive.error}")
+            continue
+        ratio = naive.peak_mb / ours.peak_mb if ours.peak_mb else float("nan")
+        print(f"{size_mb:7.0f} MB  {ours.peak_mb:12.0f} MB  {naive.peak_mb:16.0f} MB  {ratio:5.1f}x  "
+              f"{ours.seconds:8.2f}  {ours.extra['saved']} saved, ignored: {', '.join(ours.extra['ignored'])}")
+    worst = max((ours.peak_mb for _s, ours, _n in rows if not ours.error), default=float("nan"))
+    verdict = "met" if worst < COLLECT_MEMORY_MB else "NOT met"
+    print(f"target: collect peak under {COLLECT_MEMORY_MB} MB whatever the message size: {verdict} "
+          f"(largest peak {worst:.0f} MB)")
+
+
 SIDES = {
+    "collect-sheetplan": _collect_sheetplan,
+    "collect-email": _collect_email_package,
     "generate-sheetplan": _generate_sheetplan,
     "generate-openpyxl": _generate_openpyxl,
     "plan-state": _plan_state_only,
@@ -805,6 +898,8 @@ def main(argv: list[str] | None = None) -> int:
     con = commands.add_parser("consolidate", help=cmd_consolidate.__doc__, description=cmd_consolidate.__doc__)
     con.add_argument("--people", type=_count, default=2000, help="sellers in the workspace (default 2000)")
     con.set_defaults(func=cmd_consolidate)
+    col = commands.add_parser("collect", help=cmd_collect.__doc__, description=cmd_collect.__doc__)
+    col.set_defaults(func=cmd_collect)
     args = parser.parse_args(argv)
     args.func(args)
     return 0
