@@ -172,6 +172,8 @@ def test_escape_xstring_escapes_a_literal_escape_and_control_characters():
     assert escape_xstring("_x0041_") == "_x005F_x0041_"
     assert escape_xstring("a\x07b") == "a_x0007_b"
     assert decode_xstring(escape_xstring("_x0041_ and _xABCD_")) == "_x0041_ and _xABCD_"
+    # xlsxwriter escapes only the first of two escapes that share an underscore; Excel then shows "_x005FA"
+    assert decode_xstring(escape_xstring("_x005F_x0041_")) == "_x005F_x0041_"
 
 
 def test_stamped_text_keeps_a_literal_xhhhh(tmp_path):
@@ -219,4 +221,20 @@ def test_report_chart_categories_are_text_with_caches(tmp_path):
     assert "<c:strRef>" in categories and "<c:numRef>" not in categories
     assert re.findall(r"<c:v>([^<]*)</c:v>", categories) == list(MONTHS[:3])
     assert "<c:v>Target</c:v>" in xml and "<c:v>300</c:v>" in xml
+    assert check_workbook(path) == []
+
+
+def test_report_text_with_an_escape_reads_the_same_in_openpyxl(tmp_path):
+    """constant_memory writes text inline, where openpyxl does not decode _xHHHH_: such text is shared."""
+    path = tmp_path / "report.xlsx"
+    b = ReportBook(str(path), Labels("en"))
+    ws = b.sheet("People")
+    ws.write_string(0, 0, "Acme _x0041_ & Co")  # a title written straight through xlsxwriter
+    b.value(ws, 1, 0, "Ann _x0041_")
+    b.value(ws, 2, 0, "Bob")
+    close_book(b, str(path))
+    sheet = openpyxl.load_workbook(path).worksheets[0]
+    assert [sheet.cell(r, 1).value for r in (1, 2, 3)] == ["Acme _x0041_ & Co", "Ann _x0041_", "Bob"]
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
+    assert [r[0] for r in rows] == ["Acme _x0041_ & Co", "Ann _x0041_", "Bob"]
     assert check_workbook(path) == []

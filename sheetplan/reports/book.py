@@ -130,9 +130,10 @@ def _xf(fmt):
 
 def close_book(b: ReportBook, path: str) -> None:
     """Close the workbook, then stream every deferred table into its sheet."""
-    from sheetplan.xlsx.fastsheet import replace_sheet_rows
+    from sheetplan.xlsx.fastsheet import replace_sheet_rows, share_escaped_strings
 
     b.book.close()
     for number, frame, kinds, formats in b.pending:
         styles = [_xf(f) for f in formats]
         replace_sheet_rows(path, number, frame, kinds, styles)  # also makes file links portable
+    share_escaped_strings(path, skip={number for number, *_ in b.pending})  # constant_memory wrote them inline

@@ -18,7 +18,7 @@ import pandas as pd
 
 from sheetplan.xlsx.a1 import col_letter
 from sheetplan.xlsx.links import portable_rels
-from sheetplan.xlsx.text import needs_shared_string, shared_strings_xml, string_item, xml_text
+from sheetplan.xlsx.text import decode_xstring, needs_shared_string, shared_strings_xml, string_item, xml_text
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 CHUNK = 20_000
@@ -197,3 +197,65 @@ def _extended_table(table: str, special: dict[str, int]) -> bytes:
     head = re.sub(r'\b(count)="(\d+)"', lambda m: raised(m, sum(special.values())), head, count=1)
     head = re.sub(r'\b(uniqueCount)="(\d+)"', lambda m: raised(m, len(special)), head, count=1)
     return (head + "".join(string_item(t) for t in special) + "</sst>").encode("utf-8")
+
+
+_ESCAPED_INLINE = re.compile(rb'(<c\b[^>]*?) t="inlineStr"((?: [^>]*)?)><is><t(?: xml:space="preserve")?>'
+                             rb'([^<]*_x[0-9A-Fa-f]{4}_[^<]*)</t></is></c>')
+_XML_ENTITY = {b"&amp;": "&", b"&lt;": "<", b"&gt;": ">", b"&quot;": '"', b"&apos;": "'"}
+
+
+def share_escaped_strings(path: str, skip: set[int] = frozenset()) -> None:
+    """Move every inline string that holds an _xHHHH_ escape into the shared-string table.
+
+    xlsxwriter's constant_memory mode writes all text inline; Excel, calamine, LibreOffice and SheetJS decode
+    the escape there, openpyxl and ExcelJS only in shared strings, so a name like "Ann _x0041_" read back
+    as "Ann _x005F_x0041_". `skip`: sheet numbers streamed by replace_sheet_rows (they share such text already).
+    """
+    with zipfile.ZipFile(path) as source:
+        sheets = {}
+        for info in source.infolist():
+            match = re.fullmatch(r"xl/worksheets/sheet(\d+)\.xml", info.filename)
+            if match and int(match.group(1)) not in skip:
+                data = source.read(info)
+                if b"_x" in data and _ESCAPED_INLINE.search(data):
+                    sheets[info.filename] = data
+        if not sheets:
+            return
+        present = set(source.namelist())
+        table = source.read(SST).decode("utf-8") if SST in present else None
+        base = table.count("<si>") + table.count("<si ") if table is not None else 0
+        special: dict[str, int] = {}  # text -> cells
+        index: dict[str, int] = {}
+
+        def shared(match: re.Match) -> bytes:
+            text = decode_xstring(re.sub(rb"&(amp|lt|gt|quot|apos);", lambda m: _XML_ENTITY[m.group()].encode(),
+                                         match.group(3)).decode("utf-8"))
+            special[text] = special.get(text, 0) + 1
+            number = index.setdefault(text, base + len(index))
+            return match.group(1) + b' t="s"' + match.group(2) + f"><v>{number}</v></c>".encode()
+
+        rewritten = {name: _ESCAPED_INLINE.sub(shared, data) for name, data in sheets.items()}
+        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".xlsx", dir=os.path.dirname(path))
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as target:
+                for info in source.infolist():
+                    name = info.filename
+                    if name in rewritten:
+                        target.writestr(info, rewritten[name])
+                    elif name == SST:
+                        target.writestr(info, _extended_table(table, special))
+                    elif table is None and name == "xl/_rels/workbook.xml.rels":
+                        target.writestr(info, source.read(info).replace(b"</Relationships>",
+                                                                        _SST_REL + b"</Relationships>"))
+                    elif table is None and name == "[Content_Types].xml":
+                        target.writestr(info, source.read(info).replace(b"</Types>", _SST_TYPE + b"</Types>"))
+                    else:
+                        with source.open(info) as src, target.open(info, "w") as dst:
+                            shutil.copyfileobj(src, dst, 1 << 20)
+                if table is None:
+                    target.writestr(SST, shared_strings_xml(list(special), sum(special.values())))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)

@@ -456,7 +456,8 @@ class _Package:
                     self.add(part, "merge", f"merged ranges {ref} and {other[4]} overlap")
 
     def _charts(self) -> None:
-        """Every series reference in a chart carries its cached points: a previewer draws from the cache."""
+        """Every series reference in a chart carries its cache (a previewer draws from it; blank cells are
+        simply points left out)."""
         for key, name in self.names.items():
             if not (key.startswith("xl/charts/chart") and key.endswith(".xml")):
                 continue
@@ -469,9 +470,10 @@ class _Package:
                     continue
                 cache = next((e for e in element if _local(e.tag) in ("numCache", "strCache")), None)
                 formula = next((e.text for e in element if _local(e.tag) == "f"), "")
-                points = [] if cache is None else [e for e in cache if _local(e.tag) == "pt"]
-                if not points:
-                    self.add(name, "chart_cache", f"{tag} {formula} has no cached points")
+                count = None if cache is None else next((e.get("val") for e in cache if _local(e.tag) == "ptCount"),
+                                                        None)
+                if count in (None, "0"):
+                    self.add(name, "chart_cache", f"{tag} {formula} has no cache")
 
 
 __all__ = ["Finding", "check_workbook", "check_zip"]

@@ -13,7 +13,8 @@ from xml.sax.saxutils import escape
 MAX_PRINT_TEXT = 255  # a print header or footer, in UTF-16 units; xlsxwriter drops a longer one silently
 ELLIPSIS = "\u2026"
 
-_LITERAL_ESCAPE = re.compile(r"_(x[0-9A-Fa-f]{4}_)")
+# every underscore that starts an _xHHHH_, overlapping ones too: "_x005F_x0041_" shares one between two
+_LITERAL_ESCAPE = re.compile(r"_(?=x[0-9A-Fa-f]{4}_)")
 # XML 1.0 cannot hold these (nor U+FFFE/U+FFFF); Excel stores them as _xHHHH_.
 _UNWRITABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DECODE = re.compile(r"_x([0-9A-Fa-f]{4})_")
@@ -29,7 +30,7 @@ def escape_xstring(text: str) -> str:
     """`text` as an ST_Xstring value (cell text, header, footer), before XML escaping: a literal `_xHHHH_`
     gets its underscore escaped, characters XML cannot hold become `_xHHHH_`."""
     if "_x" in text:
-        text = _LITERAL_ESCAPE.sub(r"_x005F_\1", text)
+        text = _LITERAL_ESCAPE.sub("_x005F_", text)
     if not text.isprintable():
         text = _UNWRITABLE.sub(lambda m: f"_x{ord(m.group()):04X}_", text)
     return text
