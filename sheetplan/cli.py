@@ -300,11 +300,31 @@ def _echo_mail(results: list, mode: str) -> int:
     if not results:
         click.echo("Nothing to mail.")
         return 0
-    counts = {s: sum(1 for r in results if r.status == s) for s in ("drafted", "sent", "skipped", "failed")}
+    counts = {s: sum(1 for r in results if r.status == s)
+              for s in ("drafted", "sent", "skipped", "failed", "in-doubt")}
     done = "drafted" if mode == "drafts" else "sent"
+    doubt = f", {counts['in-doubt']} in doubt (not sent again; see above)" if counts["in-doubt"] else ""
     click.echo(f"{counts[done]} {done}, {counts['skipped']} skipped (already {done}; --resend to repeat), "
-               f"{counts['failed']} failed.")
-    return 1 if counts["failed"] else 0
+               f"{counts['failed']} failed{doubt}.")
+    return 1 if counts["failed"] or counts["in-doubt"] else 0
+
+
+def _echo_sent_mail(workspace, kind: str | None, period: str | None) -> None:
+    """mail --list: messages in doubt first (they need a person's decision), then the rest, oldest first."""
+    from sheetplan.api import sent_mail
+
+    frame = sent_mail(workspace, kind, period)
+    if not len(frame):
+        click.echo("Nothing was mailed yet.")
+        return
+    rows = sorted(frame.itertuples(), key=lambda r: r.state != "in-doubt")
+    for r in rows:
+        detail = f"  ({r.detail})" if r.detail else ""
+        click.echo(f"{r.state.upper():<9} {r.sent_at[:16].replace('T', ' ')}  {r.kind} {r.period} {r.owner:<8} "
+                   f"{r.recipient:<40} {r.message_id}  {r.subject}{detail}")
+    doubt = int((frame["state"] == "in-doubt").sum())
+    click.echo(f"{len(frame)} message(s), {doubt} in doubt." + (" A message in doubt is sent again only with "
+                                                               "--resend (and the same Message-ID)." if doubt else ""))
 
 
 @main.command()
@@ -316,19 +336,27 @@ def _echo_mail(results: list, mode: str) -> int:
 @click.option("--only", multiple=True, help="Only these recipients (person id or team name); repeatable.")
 @click.option("--drafts", "mode", flag_value="drafts", help="Write .eml drafts into outbox/mail/KIND/PERIOD/.")
 @click.option("--send", "mode", flag_value="send", help="Send over SMTP as set in [mail] of sheetplan.toml.")
-@click.option("--resend", is_flag=True, help="Also repeat messages already drafted or sent.")
+@click.option("--resend", is_flag=True, help="Also repeat messages already drafted or sent, and those in doubt "
+                                            "(with their Message-ID).")
+@click.option("--list", "listing", is_flag=True, help="Mail nothing: list what was drafted or sent (state, "
+                                                      "Message-ID), messages in doubt first.")
 @click.pass_context
 def mail(ctx: click.Context, kind: str | None, period: str | None, only: tuple[str, ...], mode: str | None,
-         resend: bool) -> None:
+         resend: bool, listing: bool) -> None:
     """Email each recipient their workbook: one message per person, Reply-To the collecting address.
 
-    A second run skips what was already sent. Exit status: 0 when every message went out (or was skipped),
-    1 when any failed, 2 on a usage or setup error.
+    A second run skips what was already sent. A message that reached the server without its final answer
+    (a timeout, a dropped connection, a killed run) is IN-DOUBT: listed with its Message-ID and not sent again
+    without --resend. Exit status: 0 when every message went out (or was skipped), 1 when any failed or is in
+    doubt, 2 on a usage or setup error.
 
     Example: sheetplan mail --kind month --period 2027-03 --send
     """
     from sheetplan.api import mail_round
 
+    if listing:
+        _echo_sent_mail(_open(ctx, writes=False), kind, period)
+        return
     mode = _mode(mode)
     results = mail_round(_open(ctx), kind, period, only or None, mode, resend, progress=_echo_message)
     ctx.exit(_echo_mail(results, mode))
@@ -341,13 +369,14 @@ def mail(ctx: click.Context, kind: str | None, period: str | None, only: tuple[s
 @click.option("--only", multiple=True, help="Only these recipients (person id or team name); repeatable.")
 @click.option("--drafts", "mode", flag_value="drafts", help="Write .eml drafts into outbox/mail/reminder/.")
 @click.option("--send", "mode", flag_value="send", help="Send over SMTP as set in [mail] of sheetplan.toml.")
-@click.option("--resend", is_flag=True, help="Remind again even if a reminder already went out today.")
+@click.option("--resend", is_flag=True, help="Remind again even if a reminder already went out (or is in doubt) "
+                                            "today.")
 @click.pass_context
 def remind(ctx: click.Context, kind: str | None, period: str | None, only: tuple[str, ...], mode: str | None,
            resend: bool) -> None:
     """Remind everyone still missing (template attached again) or rejected (problems listed, feedback copy attached).
 
-    Exit status: 0 when every reminder went out, 1 when any failed, 2 on a usage or setup error.
+    Exit status: 0 when every reminder went out, 1 when any failed or is in doubt, 2 on a usage or setup error.
 
     Example: sheetplan remind --kind month --period 2027-03 --drafts
     """

@@ -19,10 +19,11 @@ from email import policy
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
+from functools import partial
 from pathlib import Path
 
 from sheetplan.errors import ConfigError, EnvironmentProblem
-from sheetplan.mail.smtp import Permanent, SmtpConnection, Transient
+from sheetplan.mail.smtp import InDoubt, Permanent, SmtpConnection, Transient
 from sheetplan.problems import Problem
 from sheetplan.returns.feedback import feedback_path
 from sheetplan.workspace.folder import Workspace
@@ -324,8 +325,11 @@ def _domain(address: str) -> str:
     return parseaddr(address)[1].rpartition("@")[2] or "sheetplan.invalid"
 
 
-def build_message(workspace: Workspace, outgoing: Outgoing, draft: bool = False) -> EmailMessage:
-    """A standard MIME message: text body in UTF-8, the workbook attached with its real type and name."""
+def build_message(workspace: Workspace, outgoing: Outgoing, draft: bool = False,
+                  message_id: str | None = None) -> EmailMessage:
+    """A standard MIME message: text body in UTF-8, the workbook attached with its real type and name.
+
+    `message_id`: see `message_id()`; `deliver` passes a stable one, without it the message gets a new one."""
     settings = workspace.config.mail
     # policy.SMTP: CRLF line ends, as SMTP and the .eml files Outlook and Thunderbird open expect.
     message = EmailMessage(policy=policy.SMTP)
@@ -338,7 +342,7 @@ def build_message(workspace: Workspace, outgoing: Outgoing, draft: bool = False)
     message["Subject"] = outgoing.subject
     message["Date"] = format_datetime(datetime.now(UTC))
     # make_msgid's default looks up this machine's name in the DNS: slow, and leaks the host name.
-    message["Message-ID"] = make_msgid(domain=_domain(settings.from_address or settings.reply_to))
+    message["Message-ID"] = message_id or make_msgid(domain=_domain(settings.from_address or settings.reply_to))
     if draft:
         message["X-Unsent"] = "1"  # Outlook opens the file as a draft, ready to send
     # base64 for non-ASCII text: short, and safe through servers without 8BITMIME.
@@ -359,26 +363,115 @@ def build_message(workspace: Workspace, outgoing: Outgoing, draft: bool = False)
 # ------------------------------------------------------------------------------------------- delivery
 
 
-def _already(store, outgoing: Outgoing, recipient: str, digest: str, mode: str, today: str) -> bool:
+# States of a mail_sent row. 'sending' is committed before the server's final reply to DATA is awaited;
+# a 'sending' row that a new run finds belongs to a run that died waiting: its message is in doubt.
+SENDING, IN_DOUBT, DONE = "sending", "in-doubt", "done"
+INTERRUPTED = "interrupted"  # an in-doubt reason beside smtp.TIMEOUT and smtp.DROPPED
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """A mail_sent row of the same message (same round, recipient and attachment; a reminder: same day)."""
+
+    id: int
+    state: str
+    message_id: str
+    doubt: str
+    sent_at: str
+
+
+def _earlier(store, outgoing: Outgoing, recipient: str, digest: str, mode: str, day: str) -> list[_Earlier]:
     if outgoing.kind.startswith(REMINDER):
         # A reminder may be repeated, but not twice the same day: a rerun after a crash sends nothing twice.
-        row = store.db.execute("SELECT 1 FROM mail_sent WHERE kind = ? AND period = ? AND owner = ? AND mode = ?"
-                               " AND substr(sent_at, 1, 10) = ?",
-                               (outgoing.kind, outgoing.period, outgoing.owner, mode, today)).fetchone()
+        rows = store.db.execute("SELECT id, state, message_id, doubt, sent_at FROM mail_sent WHERE kind = ?"
+                                " AND period = ? AND owner = ? AND mode = ? AND substr(sent_at, 1, 10) = ?"
+                                " ORDER BY id", (outgoing.kind, outgoing.period, outgoing.owner, mode, day))
     else:
-        row = store.db.execute("SELECT 1 FROM mail_sent WHERE kind = ? AND period = ? AND owner = ? AND recipient = ?"
-                               " AND attachment_sha256 = ? AND mode = ?",
-                               (outgoing.kind, outgoing.period, outgoing.owner, recipient, digest, mode)).fetchone()
-    return row is not None
+        rows = store.db.execute("SELECT id, state, message_id, doubt, sent_at FROM mail_sent WHERE kind = ?"
+                                " AND period = ? AND owner = ? AND recipient = ? AND attachment_sha256 = ?"
+                                " AND mode = ? ORDER BY id",
+                                (outgoing.kind, outgoing.period, outgoing.owner, recipient, digest, mode))
+    return [_Earlier(*row) for row in rows]
+
+
+def message_id(workspace: Workspace, outgoing: Outgoing, recipient: str, digest: str, day: str = "",
+               repeat: int = 0) -> str:
+    """The same Message-ID every time the same message of a round goes to the same recipient, so that a
+    receiving system can drop a second copy. `digest` (the attachment's SHA-256) tells revisions apart,
+    `day` reminders of different days, `repeat` (deliveries confirmed before) a deliberate --resend."""
+    parts = (workspace.workspace_id, outgoing.kind, outgoing.period, outgoing.owner, recipient.lower(), digest,
+             day, str(repeat))
+    key = hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+    settings = workspace.config.mail
+    return f"<sheetplan.{key}@{_domain(settings.from_address or settings.reply_to)}>"
+
+
+def _since(sent_at: str) -> str:
+    return f"{sent_at[:16].replace('T', ' ')} UTC" if sent_at else "?"
 
 
 def _record(store, outgoing: Outgoing, recipient: str, message_id: str, attachment: str, digest: str,
-            mode: str) -> None:
+            mode: str, state: str = DONE) -> int:
     with store.transaction() as db:
-        db.execute("INSERT INTO mail_sent (kind, period, owner, recipient, message_id, subject, attachment,"
-                   " attachment_sha256, sent_at, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                   (outgoing.kind, outgoing.period, outgoing.owner, recipient, message_id, outgoing.subject,
-                    attachment, digest, now_iso(), mode))
+        cursor = db.execute(
+            "INSERT INTO mail_sent (kind, period, owner, recipient, message_id, subject, attachment,"
+            " attachment_sha256, sent_at, mode, state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (outgoing.kind, outgoing.period, outgoing.owner, recipient, message_id, outgoing.subject, attachment,
+             digest, now_iso(), mode, state))
+    return cursor.lastrowid
+
+
+def _orphans_in_doubt(store) -> None:
+    """'sending' rows left by a run that died before the server's reply: the server may have the message."""
+    with store.transaction() as db:
+        db.execute("UPDATE mail_sent SET state = ?, doubt = ?, settled_at = ? WHERE state = ?",
+                   (IN_DOUBT, INTERRUPTED, now_iso(), SENDING))
+
+
+class _Claim:
+    """The store's row of one message while it is sent: committed as 'sending' before the data's final dot,
+    so a crash from then on leaves a trace; then 'done', 'in-doubt', or gone again when the server said no."""
+
+    def __init__(self, store, record: Callable[[], int], doubtful: _Earlier | None) -> None:
+        self.store = store
+        self.record = record  # inserts the 'sending' row, returns its id
+        self.doubtful = doubtful  # the in-doubt row being resent: a refusal now leaves it in doubt
+        self.row: int | None = None
+
+    def _set(self, state: str, doubt: str) -> None:
+        with self.store.transaction() as db:
+            db.execute("UPDATE mail_sent SET state = ?, doubt = ?, settled_at = ? WHERE id = ?",
+                       (state, doubt, now_iso(), self.row))
+
+    def sending(self) -> None:
+        if self.row is not None:
+            return
+        if self.doubtful is None:
+            self.row = self.record()
+        else:
+            self.row = self.doubtful.id
+            with self.store.transaction() as db:  # sent again now: a reminder's day is today's
+                db.execute("UPDATE mail_sent SET state = ?, doubt = '', sent_at = ?, settled_at = '' WHERE id = ?",
+                           (SENDING, now_iso(), self.row))
+
+    def done(self) -> None:
+        if self.row is not None:
+            self._set(DONE, "")
+
+    def in_doubt(self, reason: str) -> None:
+        if self.row is not None:
+            self._set(IN_DOUBT, reason)
+
+    def refused(self) -> None:
+        """The server answered no: this copy was not delivered (an earlier one may still have been)."""
+        if self.row is None:
+            return
+        if self.doubtful is not None:
+            self._set(IN_DOUBT, self.doubtful.doubt)
+        else:
+            with self.store.transaction() as db:
+                db.execute("DELETE FROM mail_sent WHERE id = ?", (self.row,))
+        self.row = None
 
 
 def _draft_path(workspace: Workspace, outgoing: Outgoing) -> Path:
@@ -405,6 +498,9 @@ def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resen
     What was already drafted (and is still on disk) or sent with the same attachment is skipped unless
     `resend`. Temporary failures (4xx, dropped connections) are retried `mail.retries` times with
     exponential backoff starting at `backoff` seconds; permanent ones (5xx) fail that message only.
+    A message that reached the server without a final reply (no answer within `timeout`, a dropped
+    connection, a run killed while waiting) is 'in-doubt': recorded before the next message starts and
+    never sent again without `resend`, which then keeps its Message-ID.
     """
     from sheetplan.xlsx.writer import write_atomic
 
@@ -415,11 +511,15 @@ def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resen
     if mode == "send" and not envelope_from:
         raise ConfigError("sending needs [mail] from_address in sheetplan.toml (and reply_to, the mailbox "
                           "that collects the returns)")
+    texts = _delivery_texts(workspace)
     today = datetime.now(UTC).date().isoformat()
     results: list[MailResult] = []
     smtp: SmtpConnection | None = None
     sent = 0
     with workspace.store() as store:
+        # the 'sending' record must outlive a power cut as well as a killed process
+        store.db.execute("PRAGMA synchronous=FULL")
+        _orphans_in_doubt(store)
         try:
             for outgoing in messages:
                 attachment = os.path.relpath(outgoing.attachment, workspace.root) if outgoing.attachment else ""
@@ -432,31 +532,62 @@ def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resen
                     continue
                 digest = hashlib.sha256(outgoing.attachment.read_bytes()).hexdigest() if outgoing.attachment else ""
                 draft = _draft_path(workspace, outgoing)
-                done = _already(store, outgoing, outgoing.recipient, digest, mode, today)
-                if done and not resend and (mode == "send" or draft.exists()):
-                    result.status, result.detail = "skipped", "already " + ("sent" if mode == "send" else "drafted")
-                    _report(progress, result)
-                    continue
-                message = build_message(workspace, outgoing, draft=mode == "drafts")
-                result.message_id = message["Message-ID"]
+                day = today if outgoing.kind.startswith(REMINDER) else ""
+                earlier = _earlier(store, outgoing, outgoing.recipient, digest, mode, today)
+                last = earlier[-1] if earlier else None
+                if last is not None and not resend:
+                    if last.state == DONE and (mode == "send" or draft.exists()):
+                        result.status, result.detail = "skipped", "already " + ("sent" if mode == "send" else "drafted")
+                        _report(progress, result)
+                        continue
+                    if last.state != DONE:
+                        result.status, result.message_id = IN_DOUBT, last.message_id
+                        result.detail = _doubt_text(texts, "in_doubt", last)
+                        _report(progress, result)
+                        continue
+                doubtful = last if last is not None and last.state != DONE else None
+                result.message_id = doubtful.message_id if doubtful else message_id(
+                    workspace, outgoing, outgoing.recipient, digest, day, sum(e.state == DONE for e in earlier))
+                message = build_message(workspace, outgoing, draft=mode == "drafts", message_id=result.message_id)
                 if mode == "drafts":
                     write_atomic(draft, message.as_bytes())
                     result.status, result.draft = "drafted", os.path.relpath(draft, workspace.root)
                     result.attempts = 1
-                else:
-                    if smtp is None:
-                        smtp = SmtpConnection(workspace.config.mail, _password(workspace), timeout)
-                    _send(smtp, message, envelope_from, outgoing.recipient, settings.retries, backoff, result, sent)
-                    if result.status != "sent":
-                        _report(progress, result)
-                        continue
+                    _record(store, outgoing, outgoing.recipient, result.message_id, attachment, digest, mode)
+                    _report(progress, result)
+                    continue
+                if smtp is None:
+                    smtp = SmtpConnection(workspace.config.mail, _password(workspace), timeout)
+                claim = _Claim(store, partial(_record, store, outgoing, outgoing.recipient, result.message_id,
+                                              attachment, digest, mode, SENDING), doubtful)
+                _send(smtp, message, envelope_from, outgoing.recipient, settings.retries, backoff, result, sent,
+                      claim, texts)
+                if result.status == "sent":
                     sent += 1
-                _record(store, outgoing, outgoing.recipient, result.message_id, attachment, digest, mode)
                 _report(progress, result)
         finally:
             if smtp is not None:
                 smtp.close()
     return results
+
+
+def _delivery_texts(workspace: Workspace) -> dict[str, str]:
+    """The [delivery] texts, checked up front: a hand-edited catalogue must not stop a batch half-way."""
+    lang = workspace.config.language
+    texts = mail_catalogue(lang).get("delivery", {})
+    sample = {"since": "", "reason": "", "message_id": ""}
+    for key in ("timeout", "dropped", INTERRUPTED, "unsettled", "in_doubt", "listed"):
+        try:
+            texts[key].format(**sample)
+        except (KeyError, IndexError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"templates/mail.{lang}.toml [delivery] {key}: missing, or an unknown or broken "
+                              f"placeholder {exc}") from None
+    return texts
+
+
+def _doubt_text(texts: dict[str, str], key: str, row: _Earlier) -> str:
+    reason = texts.get(row.doubt or "unsettled", row.doubt) if row.state == IN_DOUBT else texts["unsettled"]
+    return texts[key].format(since=_since(row.sent_at), reason=reason, message_id=row.message_id)
 
 
 def _report(progress, result: MailResult) -> None:
@@ -465,14 +596,22 @@ def _report(progress, result: MailResult) -> None:
 
 
 def _send(smtp: SmtpConnection, message: EmailMessage, sender: str, recipient: str, retries: int, backoff: float,
-          result: MailResult, sent_before: int) -> None:
+          result: MailResult, sent_before: int, claim: _Claim, texts: dict[str, str]) -> None:
     for attempt in range(retries + 1):
         if attempt:
             time.sleep(min(backoff * 2 ** (attempt - 1), 60.0))
         result.attempts = attempt + 1
         try:
-            smtp.send(message, sender, recipient)
+            smtp.send(message, sender, recipient, before_end=claim.sending)
+        except InDoubt as exc:
+            # The server may have it: retrying could deliver it twice, so it waits for a person's --resend.
+            claim.in_doubt(exc.reason)
+            result.status = IN_DOUBT
+            result.detail = _doubt_text(texts, "in_doubt", _Earlier(claim.row or 0, IN_DOUBT, result.message_id,
+                                                                    exc.reason, now_iso()))
+            return
         except Transient as exc:
+            claim.refused()
             result.detail = str(exc)
             if exc.unreachable and attempt == retries:
                 s = smtp.settings
@@ -482,8 +621,10 @@ def _send(smtp: SmtpConnection, message: EmailMessage, sender: str, recipient: s
                     "the rest") from None
             continue
         except Permanent as exc:
+            claim.refused()
             result.detail = f"refused: {exc}"
             return
+        claim.done()
         result.status, result.detail = "sent", "" if attempt == 0 else f"sent after {attempt + 1} attempts"
         return
     result.detail = f"gave up after {retries + 1} attempts: {result.detail}"
@@ -491,25 +632,42 @@ def _send(smtp: SmtpConnection, message: EmailMessage, sender: str, recipient: s
 
 def mail_round(workspace: Workspace, kind: str | None = None, period: str | None = None,
                only: Iterable[str] | None = None, mode: str = "drafts", resend: bool = False,
-               backoff: float = 2.0, progress: Callable[[MailResult], None] | None = None) -> list[MailResult]:
+               backoff: float = 2.0, progress: Callable[[MailResult], None] | None = None,
+               timeout: float = 30.0) -> list[MailResult]:
     """`sheetplan mail`: compose the round's messages, then write them as drafts or send them."""
-    return deliver(workspace, compose(workspace, kind, period, only), mode, resend, backoff, progress=progress)
+    return deliver(workspace, compose(workspace, kind, period, only), mode, resend, backoff, timeout, progress)
 
 
 def remind(workspace: Workspace, kind: str | None = None, period: str | None = None,
            only: Iterable[str] | None = None, mode: str = "drafts", resend: bool = False,
-           backoff: float = 2.0, progress: Callable[[MailResult], None] | None = None) -> list[MailResult]:
+           backoff: float = 2.0, progress: Callable[[MailResult], None] | None = None,
+           timeout: float = 30.0) -> list[MailResult]:
     """`sheetplan remind`: remind everyone missing or rejected in a round; at most once a day unless `resend`."""
-    return deliver(workspace, compose_reminders(workspace, kind, period, only), mode, resend, backoff,
-                   progress=progress)
+    return deliver(workspace, compose_reminders(workspace, kind, period, only), mode, resend, backoff, timeout,
+                   progress)
+
+
+SENT_MAIL_COLUMNS = ["kind", "period", "owner", "recipient", "subject", "attachment", "attachment_sha256",
+                     "message_id", "sent_at", "mode", "state", "detail"]
 
 
 def sent_mail(workspace: Workspace, kind: str | None = None, period: str | None = None):
-    """What was drafted or sent, as a DataFrame (one row per message), for notebooks."""
+    """What was drafted or sent, as a DataFrame (one row per message), for notebooks.
+
+    `state` is 'drafted', 'sent' or 'in-doubt' (the server may or may not have it; `detail` says why, in
+    the workspace language), so a message in doubt is seen wherever sent mail is listed."""
     import pandas as pd
 
+    texts = _delivery_texts(workspace)
     with workspace.store() as store:
         rows = store.select("SELECT kind, period, owner, recipient, subject, attachment, attachment_sha256,"
-                            " message_id, sent_at, mode FROM mail_sent WHERE 1 = 1", kind, period).fetchall()
-    return pd.DataFrame(rows, columns=["kind", "period", "owner", "recipient", "subject", "attachment",
-                                       "attachment_sha256", "message_id", "sent_at", "mode"])
+                            " message_id, sent_at, mode, id, state, doubt FROM mail_sent WHERE 1 = 1",
+                            kind, period).fetchall()
+    listed = []
+    for *columns, row_id, state, doubt in rows:
+        if state == DONE:
+            listed.append([*columns, "drafted" if columns[9] == "drafts" else "sent", ""])
+        else:
+            row = _Earlier(row_id, state, columns[7], doubt, columns[8])
+            listed.append([*columns, IN_DOUBT, _doubt_text(texts, "listed", row)])
+    return pd.DataFrame(listed, columns=SENT_MAIL_COLUMNS)

@@ -215,6 +215,15 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX quarantine_sha ON quarantine (sha256);
     """,
+    # 10: mail whose delivery is in doubt. A message is 'sending' (committed) before the server's final
+    # reply to DATA is awaited, then 'done'; no reply (a timeout, a dropped connection, a killed run) makes
+    # it 'in-doubt', why in `doubt`. The server may have it, so it is never sent again on its own.
+    """
+    ALTER TABLE mail_sent ADD COLUMN state TEXT NOT NULL DEFAULT 'done'
+        CHECK (state IN ('sending', 'in-doubt', 'done'));
+    ALTER TABLE mail_sent ADD COLUMN doubt TEXT NOT NULL DEFAULT '';
+    ALTER TABLE mail_sent ADD COLUMN settled_at TEXT NOT NULL DEFAULT '';
+    """,
 )
 
 SUGGESTION = "suggestion"
