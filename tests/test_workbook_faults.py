@@ -236,3 +236,73 @@ def test_report_text_with_an_escape_reads_the_same_in_openpyxl(tmp_path):
     rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python()
     assert [r[0] for r in rows] == ["Acme _x0041_ & Co", "Ann _x0041_", "Bob"]
     assert check_workbook(path) == []
+
+
+# --- the structural checks themselves ---------------------------------------------------------------------------
+
+
+def _workbook_bytes() -> bytes:
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    sheet = book.add_worksheet("Plan")
+    sheet.write_string(0, 0, "name")
+    sheet.write_string(1, 0, "Ann")
+    sheet.merge_range(3, 0, 3, 2, "merged")
+    sheet.set_header("&Lok")
+    sheet.data_validation(5, 0, 5, 0, {"validate": "list", "source": ["a", "b"], "input_message": "pick"})
+    book.define_name("in_plan", "=Plan!$A$1:$A$2")
+    book.close()
+    return buffer.getvalue()
+
+
+def _edited(data: bytes, edits: dict[str, tuple[str, str]], extra: list[tuple[str, bytes]] = ()) -> bytes:
+    """A copy of the archive with text replaced in some entries (and entries added, duplicates allowed)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            body = source.read(info)
+            if info.filename in edits:
+                old, new = edits[info.filename]
+                assert old.encode() in body, (info.filename, old)
+                body = body.replace(old.encode(), new.encode(), 1)
+            target.writestr(info.filename, body)
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # zipfile warns about the duplicate name on purpose
+            for name, body in extra:
+                target.writestr(name, body)
+    return out.getvalue()
+
+
+def codes(data: bytes, tmp_path: Path) -> set[str]:
+    path = tmp_path / "check.xlsx"
+    path.write_bytes(data)
+    return {f.code for f in check_workbook(path)}
+
+
+def test_structural_checks_pass_a_plain_workbook_and_find_each_breach(tmp_path):
+    data = _workbook_bytes()
+    assert codes(data, tmp_path) == set()
+    sheet = "xl/worksheets/sheet1.xml"
+    breaches = {
+        "sheet_name": {"xl/workbook.xml": ('name="Plan"', 'name="Plan: 2027"')},
+        "defined_name": {"xl/workbook.xml": ('name="in_plan"', 'name="A1"')},
+        "shared_string": {sheet: ('<v>1</v>', '<v>99</v>')},
+        "row_order": {sheet: ('<row r="2"', '<row r="1"')},
+        "header_footer": {sheet: ("&amp;Lok", "&amp;L" + "x" * 300)},
+        "validation": {sheet: ('prompt="pick"', 'prompt="' + "p" * 300 + '"')},
+        "style": {sheet: ('<c r="A1" t="s">', '<c r="A1" s="999" t="s">')},
+        "merge": {sheet: ('<mergeCell ref="A4:C4"/>', '<mergeCell ref="A4:C4"/><mergeCell ref="B4:B5"/>')},
+        "relationship": {"xl/_rels/workbook.xml.rels": ('Target="styles.xml"', 'Target="missing.xml"')},
+        "content_type": {"[Content_Types].xml": ('<Default Extension="rels" ContentType="application/vnd.'
+                                                 'openxmlformats-package.relationships+xml"/>', "")},
+    }
+    for code, edits in breaches.items():
+        assert code in codes(_edited(data, edits), tmp_path), code
+    text = {sheet: ('<c r="A1" t="s"><v>0</v></c>', '<c r="A1" t="inlineStr"><is><t>' + "t" * 32_768 + "</t></is></c>")}
+    assert "cell_text" in codes(_edited(data, text), tmp_path)
+    duplicate = _edited(data, {}, extra=[("xl/styles.xml", b"<styleSheet/>")])
+    assert "duplicate_entry" in codes(duplicate, tmp_path)
