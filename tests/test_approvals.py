@@ -68,7 +68,8 @@ def plan_return(ws, kind: str, owner: str, target: Path, amount: float = 10,
                 source: Path | None = None) -> tuple[Path, dict[str, list[list]]]:
     """A plan returned with `amount` moved inside every metric's block; returns the file and what was typed."""
     source = source or sent_file(ws, kind, owner)
-    typed = {name: moved(rows, DECIMALS[name[3:]], amount) for name, rows in blocks_of(source).items()}
+    typed = {name: moved(rows, DECIMALS[name[3:]], amount) for name, rows in blocks_of(source).items()
+             if not name.startswith("in_company_")}  # the company target stays as suggested
     return type_into(source, target, typed), typed
 
 

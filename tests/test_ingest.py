@@ -221,6 +221,9 @@ def test_round_trip_plan_values_are_stored_as_typed(round_trip, kind):
             cols = months if kind == "person" else ["target"]
             for c, col_key in enumerate(cols):
                 expected.append((name, row_key, col_key, typed[kind][name][r][c]))
+        if kind == "company":  # the company target, returned as pre-filled (the suggestion)
+            (target,), = block_of(sent_file(ws, "company", "P002"), f"in_company_{metric}")
+            expected.append((f"in_company_{metric}", "company", "target", target))
     assert stored_values(ws, outcome.submission_id) == sorted(expected)
 
 

@@ -107,7 +107,7 @@ class Case:
     def formula_cells(self, key: str) -> dict[str, tuple[str, int, int]]:
         """Where the builders put the recomputed figures for one metric (sheet, row, col; zero-based)."""
         names = self.template.names
-        target, block = names[f"target_{key}"], names[f"{INPUT_PREFIX}{key}"]
+        target, block = names[target_name(self.kind, key)], names[f"{INPUT_PREFIX}{key}"]
         if self.kind in ("company", "team"):  # total above the parent target, left to allocate below it
             return {"total": (target.sheet, target.first_row - 1, target.first_col),
                     "left": (target.sheet, target.first_row + 1, target.first_col)}
@@ -118,6 +118,11 @@ class Case:
                 "total": (block.sheet, block.last_row + 1, block.first_col)}
 
 
+def target_name(kind: str, key: str) -> str:
+    """The company template's target is the VP's input; every other template's is a locked cell."""
+    return f"in_company_{key}" if kind == "company" else f"target_{key}"
+
+
 def _inputs(case: Case) -> dict[str, list[list]]:
     """Numbers for number blocks (summing to the target where there is one), text for text blocks."""
     book, out = case.template, {}
@@ -126,7 +131,9 @@ def _inputs(case: Case) -> dict[str, list[list]]:
             continue
         rows, cols = area.last_row - area.first_row + 1, area.last_col - area.first_col + 1
         key = name[len(INPUT_PREFIX):]
-        if name == COMMENT_BLOCK:
+        if name.startswith("in_company_"):  # the VP keeps the suggested company target
+            out[name] = [list(book.values(name))]
+        elif name == COMMENT_BLOCK:
             out[name] = [[COMMENTS[r % len(COMMENTS)]] for r in range(rows)]
         elif name == REVISION_REASON:  # a merged area: the text goes in its top-left cell
             out[name] = [[REASON if (r, c) == (0, 0) else None for c in range(cols)] for r in range(rows)]
@@ -138,7 +145,7 @@ def _inputs(case: Case) -> dict[str, list[list]]:
             targets = book.values(f"target_{key}")
             out[name] = [[round(t * (0.75 + 0.1 * r) + r, case.decimals[key])] for r, t in enumerate(targets)]
         else:
-            figures = spread(book.values(f"target_{key}")[0], rows * cols, case.decimals[key])
+            figures = spread(book.values(target_name(case.kind, key))[0], rows * cols, case.decimals[key])
             out[name] = [figures[r * cols:(r + 1) * cols] for r in range(rows)]
     return out
 
@@ -146,7 +153,9 @@ def _inputs(case: Case) -> dict[str, list[list]]:
 def _refusals(case: Case) -> dict[str, tuple[str, list[list]]]:
     """Locked cells a salesperson might try to overwrite: a target, a header, a formula, _meta, the title."""
     names, key = case.template.names, case.metrics[0]
-    target, rows = names[f"target_{key}"], names[f"rows_{key}"]
+    # the company's own target is the VP's input: there the locked suggestions stand in for a locked target
+    target = names[f"target_{key}"] if case.kind != "company" else names[f"locked_suggested_{key}"]
+    rows = names[f"rows_{key}"]
     formula = case.formula_cells(key)["variance" if case.kind == "month" else "left"]
     instructions = case.template.book.sheetnames[0]
     signature_row = list(case.template.meta).index("signature")
@@ -332,7 +341,7 @@ def test_recalculated_totals_follow_the_inputs(office, case):
                 assert variance == pytest.approx(actual - target, abs=1e-6)
             assert shown["total"] == pytest.approx(sum(typed), abs=1e-6)
         else:
-            target = case.template.values(f"target_{key}")[0]
+            target = case.template.values(target_name(case.kind, key))[0]
             assert sum(typed) == pytest.approx(target, abs=10 ** -places / 2)
             assert shown["left"] == 0, f"{case.kind} {key}: left to allocate after filling the target exactly"
             assert shown["total"] == pytest.approx(target, abs=10 ** -places / 2)

@@ -180,13 +180,15 @@ def test_unlocked_cells_are_exactly_the_input_blocks(run, kind):
         assert inputs - unlocked == set(), f"{b.name}: locked cells inside an in_ block"
 
 
-def expected_validation(config, name: str, position: int) -> tuple[str, float]:
+def expected_validation(config, name: str, position: int, teams: int = 1) -> tuple[str, float]:
     """(openpyxl validation type, upper bound) an input cell needs; `position` is its row in the block."""
     if name in (layout.COMMENT_BLOCK, layout.REVISION_REASON):
         return "textLength", layout.MAX_TEXT
     one_row_per_metric = (layout.REVISION_BLOCK, layout.REVISION_MONTHS)
-    metric = config.metrics[position] if name in one_row_per_metric else config.metric(name[3:])
-    return ("whole" if metric.decimals == 0 else "decimal"), metric.max_value
+    key = name[3:].removeprefix("company_")  # in_company_<metric>: the company target the VP types
+    metric = config.metrics[position] if name in one_row_per_metric else config.metric(key)
+    bound = metric.max_value * (teams if name.startswith("in_company_") else 1)  # a total of one cell per team
+    return ("whole" if metric.decimals == 0 else "decimal"), bound
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -205,7 +207,7 @@ def test_every_input_cell_has_one_validation_of_the_right_type(run, kind):
                     wrong.append((*where, f"{len(rules)} validations"))
                     continue
                 rule = rules[0]
-                kind_needed, maximum = expected_validation(config, name, r - first_row)
+                kind_needed, maximum = expected_validation(config, name, r - first_row, len(run.ws.roster.teams))
                 if rule.type != kind_needed:
                     wrong.append((*where, f"type {rule.type}, expected {kind_needed}"))
                 if rule.operator not in (None, "between") or float(rule.formula1) != 0 \
@@ -266,8 +268,10 @@ def test_changing_one_locked_value_breaks_the_signature_but_typing_an_input_does
         finally:
             cell.value = before
 
-    assert still_signed("target_", lambda v: v)  # untouched: the copy is signed as generated
-    assert not still_signed("target_", lambda v: (v or 0) + 1)
+    # the company's target is the VP's input (in_company_<metric>); every other target is locked and signed
+    target = "in_company_" if kind == "company" else "target_"
+    assert still_signed(target, lambda v: v)  # untouched: the copy is signed as generated
+    assert still_signed(target, lambda v: (v or 0) + 1) == (kind == "company")
     assert not still_signed("rows_", lambda v: f"{v} (edited)")
     if any(n.startswith("locked_") for n in defined):
         assert not still_signed("locked_", lambda v: (v or 0) + 0.01)
@@ -276,7 +280,9 @@ def test_changing_one_locked_value_breaks_the_signature_but_typing_an_input_does
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_every_metric_has_a_target_name(run, kind):
-    expected = {f"target_{m.key}" for m in run.ws.config.metrics}
+    """The company template's target is an input the VP types (in_company_<metric>); the others are locked."""
+    prefix = "in_company_" if kind == "company" else "target_"
+    expected = {f"{prefix}{m.key}" for m in run.ws.config.metrics}
     missing = [(b.name, sorted(expected - set(b.names))) for b in books_of(run, kind) if not expected <= set(b.names)]
     assert missing == []
 
@@ -433,9 +439,10 @@ def test_left_to_allocate_is_a_formula_over_target_and_inputs(run, kind):
     text = label(run.lang, "common.left_to_allocate")
     for b in books_of(run, kind):
         for ws in data_sheets(b.book):
-            key = next(n[len("target_"):] for n, (sheet, _) in b.names.items()
-                       if sheet == ws.title and n.startswith("target_"))
-            target = b.names[f"target_{key}"][1]
+            prefix = "in_company_" if kind == "company" else "target_"
+            key = next(n[len(prefix):] for n, (sheet, _) in b.names.items()
+                       if sheet == ws.title and n.startswith(prefix))
+            target = b.names[f"{prefix}{key}"][1]
             grid = b.names[f"in_{key}"][1]
             label_cell = next(c for row in ws.iter_rows() for c in row if c.value == text)
             formula = next(c.value for c in ws[label_cell.row] if c.column > label_cell.column
@@ -481,7 +488,7 @@ def test_company_and_person_workbooks_show_the_stored_plan(en):
     for metric in en.ws.config.metrics:
         teams = company.values(f"rows_{metric.key}")
         assert company.values(f"in_{metric.key}") == [stored[("team", t, fy, metric.key, "")] for t in teams]
-        assert company.values(f"target_{metric.key}") == [stored[("company", "", fy, metric.key, "")]]
+        assert company.values(f"in_company_{metric.key}") == [stored[("company", "", fy, metric.key, "")]]
     for b in books_of(en, "person"):
         owner = b.meta["owner"]
         for metric in en.ws.config.metrics:

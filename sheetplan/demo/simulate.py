@@ -85,8 +85,9 @@ def _fill_plan(source: Path, target: Path, decimals: dict[str, int], seed: int, 
     book = openpyxl.load_workbook(source)
     owner = {row[0].value: row[1].value for row in book["_meta"].iter_rows(max_col=2)}["owner"]
     areas = input_areas(book)
+    # The VP keeps the suggested company target (in_company_<metric>); every split moves a little inside it.
     values = {name: _shift(read_block(book, area), rng, decimals.get(name[3:], 0))
-              for name, area in areas.items() if name.startswith("in_")}
+              for name, area in areas.items() if name.startswith("in_") and not name.startswith("in_company_")}
     mistake = mistakes.get(owner, "")
     if mistake == "grid-off":
         first = next(iter(values))

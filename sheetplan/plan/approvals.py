@@ -176,6 +176,9 @@ def decisions_of(db: sqlite3.Connection, item_id: int) -> list[tuple]:
 # --- figures ----------------------------------------------------------------------------------------
 
 
+COMPANY_BLOCK = "in_company_"  # the company template's one-cell input per metric: the VP's company target
+
+
 def plan_targets(kind: str, owner: str, fiscal_year: str, numbers) -> list[TargetRow]:
     """A plan's submitted figures as the target rows one level down that they set."""
     rows = []
@@ -183,7 +186,9 @@ def plan_targets(kind: str, owner: str, fiscal_year: str, numbers) -> list[Targe
         if not block.startswith("in_") or block in (REVISION_BLOCK,):
             continue
         metric = block[3:]
-        if kind == "company":
+        if kind == "company" and block.startswith(COMPANY_BLOCK):
+            rows.append(TargetRow("company", "", fiscal_year, block[len(COMPANY_BLOCK):], "", value))
+        elif kind == "company":
             rows.append(TargetRow("team", row_key, fiscal_year, metric, "", value))
         elif kind == "team":
             rows.append(TargetRow("person", row_key, fiscal_year, metric, "", value))

@@ -225,7 +225,12 @@ class PlanState:
                                      round(self.prior.team.get((team, metric.key), 0.0), metric.decimals),
                                      self.value("team", team, fy, metric.key),
                                      entered=entered.get((f"in_{metric.key}", team))))
-            metrics.append(SplitMetric(metric, self.value("company", "", fy, metric.key), tuple(rows)))
+            target = self.value("company", "", fy, metric.key)
+            no_history = not any(self.prior.team.get((team, metric.key)) for team in self.roster.teams)
+            if no_history and self.is_suggestion("company", "", fy, metric.key):
+                target = None  # nothing to suggest from: the VP sets it
+            metrics.append(SplitMetric(metric, target, tuple(rows),
+                                       entered.get((f"in_company_{metric.key}", "company"))))
         return SplitPlan("company", owner.person_id, owner.name, fy, self.config.company, tuple(metrics),
                          self.returned_note(returned))
 

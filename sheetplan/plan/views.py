@@ -20,8 +20,9 @@ class SplitRow:
 @dataclass(frozen=True)
 class SplitMetric:
     metric: Metric
-    parent_target: float
+    parent_target: float | None  # None: the company target of a metric without history, left for the VP
     rows: tuple[SplitRow, ...]
+    entered_target: float | None = None  # the company target the VP sent last time, when sent back
 
 
 @dataclass(frozen=True)

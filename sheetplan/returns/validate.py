@@ -255,7 +255,8 @@ def _check_number(out: Checked, block: dict, metrics: dict, row_key: str, col_ke
     metric_key = block["metric"] or row_key  # the revision block has one metric per row
     metric = metrics.get(metric_key)
     decimals = metric.decimals if metric else block["decimals"]
-    maximum = metric.max_value if metric else block["maximum"]
+    # The block's own bound when it has one (the company target bounds a total), else the metric's.
+    maximum = block["maximum"] or (metric.max_value if metric else 0)
     if value is None or (isinstance(value, str) and not value.strip()):
         if block["required"]:
             out.problems.append(Problem("missing-value", "this cell must be filled (type 0 for nothing)",
@@ -300,9 +301,17 @@ def check_totals(kind: str, sent_payload: str, checked: Checked, metrics: dict, 
     problems = []
     for key, metric in metrics.items():
         target_name = f"target_{key}"
-        if target_name not in values:
+        company_input = f"in_company_{key}"
+        if kind == "company" and company_input in names:
+            # The VP types the company target: the teams must add up to what was typed, not to a lock.
+            typed = [v for (block, _r, _c, v) in checked.numbers if block == company_input]
+            if not typed:
+                continue  # empty or not a number: already a problem of its own cell
+            target, target_name = typed[0], company_input
+        elif target_name not in values:
             continue
-        target = float(values[target_name][0] or 0)
+        else:
+            target = float(values[target_name][0] or 0)
         entered = [v for (block, _r, _c, v) in checked.numbers if block == f"in_{key}"]
         total = round(sum(entered), metric.decimals)
         allowed = 0.5 * 10 ** -metric.decimals + tolerance * abs(target)

@@ -83,26 +83,42 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
                       f"SUM({span.format(c=letter)})")
         target_label = labels("company.company_target") if section == "company" else labels("team.team_target")
         sheet.put(target_row, 0, target_label, "total_label")
-        sheet.put(target_row, 4, split.parent_target, number_style(metric, "locked"))
+        key = metric.key
+        target_area = Area(sheet.name, target_row, 4, target_row, 4)
+        if section == "company":
+            # The company target is the VP's to set: an input, pre-filled with the suggestion (empty for a
+            # metric without history); the teams' split must add up to whatever is typed here.
+            target = split.parent_target if split.entered_target is None else split.entered_target
+            sheet.put(target_row, 4, "" if target is None else target, number_style(metric, "input"))
+            # max_value bounds one cell; the company target is the sum of one cell per team
+            bound = metric.max_value * max(1, len(split.rows))
+            company_block = Block(f"in_company_{key}", target_area, ("company",), ("target",), key, "number",
+                                  metric.decimals, bound)
+            blocks.append(company_block)
+            sheet.validations.append(number_validation(target_area, metric, labels, bound))
+            names[company_block.name] = target_area
+        else:
+            target = split.parent_target
+            sheet.put(target_row, 4, target, number_style(metric, "locked"))
         sheet.put(left_row, 0, labels("common.left_to_allocate"), "total_label")
         left_area = Area(sheet.name, left_row, 4, left_row, 4)
-        sheet.put(left_row, 4, round(split.parent_target - total_input, metric.decimals),
+        sheet.put(left_row, 4, round((target or 0) - total_input, metric.decimals),
                   number_style(metric, "total"),
                   f"ROUND(E{target_row + 1}-SUM(E{first + 1}:E{last + 1}),{metric.decimals})")
         sheet.conditional.append((left_area, {"kind": "zero_check"}))
         input_area = Area(sheet.name, first, 4, last, 4)
-        key = metric.key
         block = Block(f"in_{key}", input_area, tuple(r.key for r in split.rows), ("target",), key, "number",
                       metric.decimals, metric.max_value)
         blocks.append(block)
         sheet.validations.append(number_validation(input_area, metric, labels))
         names[block.name] = input_area
         names[f"rows_{key}"] = Area(sheet.name, first, 0, last, 0)
-        names[f"target_{key}"] = Area(sheet.name, target_row, 4, target_row, 4)
+        if section != "company":  # the company's target cell is the input in_company_<metric>, not signed
+            names[f"target_{key}"] = target_area
+            values[f"target_{key}"] = [split.parent_target]
         names[f"locked_prior_{key}"] = Area(sheet.name, first, 2, last, 2)
         names[f"locked_suggested_{key}"] = Area(sheet.name, first, 3, last, 3)
         values[f"rows_{key}"] = [r.key for r in split.rows]
-        values[f"target_{key}"] = [split.parent_target]
         values[f"locked_prior_{key}"] = [r.prior for r in split.rows]
         values[f"locked_suggested_{key}"] = [r.suggested for r in split.rows]
         sheet.widths = {0: 22, 1: 24, 2: 18, 3: 18, 4: 18, 5: 14 if section == "company" else 22}

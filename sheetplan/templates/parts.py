@@ -39,8 +39,9 @@ def number_style(metric: Metric, role: str) -> str:
     return f"{role}_{metric.decimals}"
 
 
-def number_validation(area: Area, metric: Metric, labels: Labels) -> Validation:
-    maximum = metric.max_value
+def number_validation(area: Area, metric: Metric, labels: Labels, maximum: float | None = None) -> Validation:
+    """`maximum`: the largest figure the cell may hold, metric.max_value unless a total needs more."""
+    maximum = metric.max_value if maximum is None else maximum
     shown = f"{maximum:,.0f}"
     if metric.decimals == 0:
         message = labels("common.validation_whole", min=0, max=shown)
