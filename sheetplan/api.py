@@ -18,7 +18,7 @@ from importlib import import_module
 from pathlib import Path
 
 from sheetplan.errors import ConfigError
-from sheetplan.plan.refresh import plan_state, refresh_plan
+from sheetplan.plan.refresh import plan_state, refresh_if_inputs_changed, refresh_plan
 from sheetplan.plan.state import PlanState
 from sheetplan.templates.jobs import GenerateResult, Job, run_jobs, sent_records
 from sheetplan.templates.parts import Context
@@ -244,8 +244,11 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
     if kind not in KINDS:
         raise ConfigError(f"unknown template kind {kind!r}; choose one of {', '.join(KINDS)}")
     began = time.perf_counter()
+    refreshed = refresh_if_inputs_changed(workspace)
     state = plan_state(workspace)
     period, recipients, notes = _recipients(workspace, state, kind, month, set(only) if only else None)
+    if refreshed is not None:
+        notes = [*refreshed.lines(), *notes]
     result = GenerateResult(kind, period, notes=notes)
     if not recipients:
         return result

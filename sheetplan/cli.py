@@ -431,6 +431,33 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
     ctx.exit(result.exit_code)
 
 
+@main.group()
+def plan() -> None:
+    """The plan itself: recompute its suggestions on demand.
+
+    Example: sheetplan plan refresh
+    """
+
+
+@plan.command("refresh")
+@click.pass_context
+def plan_refresh(ctx: click.Context) -> None:
+    """Recompute every suggested target from sheetplan.toml, the roster, the history and what is official.
+
+    generate does this by itself when one of them changed; official (approved) figures never change,
+    except a leaver's months after they left (set to 0) and, under [replan] policy = "absorb", a team or
+    company target that follows what is below it.
+
+    Example: sheetplan plan refresh
+    """
+    from sheetplan.api import refresh_plan
+
+    report = refresh_plan(_open(ctx))
+    for line in report.lines() or ["nothing changed"]:
+        click.echo(line)
+    click.echo(f"{report.suggestions} suggested target cells stored.")
+
+
 @main.group(invoke_without_command=True)
 @click.option("--all", "show_all", is_flag=True, help="Also the workbooks released before, and by whom.")
 @click.pass_context

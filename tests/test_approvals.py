@@ -442,7 +442,8 @@ def test_next_approval_workbook_goes_to_whoever_now_holds_the_role(make_workspac
     set_reports_to(ws.root / "roster.xlsx", rep, other)
     moved_ws = open_workspace(ws.root)
     result = api.generate(moved_ws, "approval", only=[other])
-    assert result.notes == [f"{item.ref} moved to {other}: the roster changed above {rep}"]
+    assert result.notes == ["roster changed since the plan was last computed: suggestions recomputed",
+                            f"{item.ref} moved to {other}: the roster changed above {rep}"]
     assert refs_in(result.files[0]) == [item.ref]
     assert chain_of(query_item(moved_ws, item.id)) == [("supervisor", other), ("manager", mgr)]
     report = run(moved_ws, decide(result.files[0], tmp_path / "yes.xlsx", {item.ref: ("approve", None)}))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import openpyxl
 from conftest import sent_file, without_approvals
+from python_calamine import CalamineWorkbook
 
 from sheetplan import api
 from sheetplan.demo.simulate import input_areas, read_block, write_block
@@ -97,3 +98,164 @@ def test_a_split_that_does_not_add_up_to_the_typed_company_target_is_refused(tmp
     assert len(mismatch) == 1 and "difference -0.01" in mismatch[0].message
     area = input_areas(openpyxl.load_workbook(template))["in_company_revenue"]
     assert (mismatch[0].sheet, mismatch[0].cell) == (area.sheet, area.ref.split("!")[-1].replace("$", ""))
+
+
+def _official_plans(tmp_path, policy: str = "reallocate"):
+    """A demo workspace with no approvals needed, the company, team and person plans returned untouched
+    (so every annual target is official), and the March month round generated."""
+    from sheetplan.demo.simulate import copy_as
+
+    ws = api.init_workspace(tmp_path / "ws", demo=True, year=int(YEAR))
+    config = ws.root / "sheetplan.toml"
+    config.write_text(config.read_text(encoding="utf-8").replace('policy = "reallocate"', f'policy = "{policy}"'),
+                      encoding="utf-8")
+    without_approvals(ws.root)
+    ws = api.open_workspace(ws.root)
+    for kind in ("company", "team"):
+        files = api.generate(ws, kind).files
+        back = [copy_as(f, tmp_path / "back" / kind / f.name) for f in files]
+        assert api.ingest(ws, back).exit_code == 0
+    return ws
+
+
+def _annuals(ws) -> dict[tuple[str, str], tuple[float, str]]:
+    with ws.store() as store:
+        return {(r.level, r.owner): (r.value, r.source) for r in store.current_targets()
+                if r.period == YEAR and r.metric == "revenue"}
+
+
+def _revise(ws, tmp_path, owner: str, factor: float):
+    from sheetplan.demo.simulate import fill_months
+
+    files = [f for f in api.generate(ws, "month", month="2027-03").files if f"-{owner}-" in f.name]
+    decimals = {m.key: m.decimals for m in ws.config.metrics}
+    filled = fill_months(files, tmp_path / "back" / "month", decimals,
+                         revisions={owner: ("revenue", factor, "Lost the OEM customer")})
+    report = api.ingest(ws, [f.path for f in filled])
+    assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]
+
+
+def test_reallocate_an_approved_revision_leaves_a_team_template_that_comes_back_clean(tmp_path):
+    """P010's revenue is revised to 0.85 of its annual target; under "reallocate" North's target and the
+    company's stay. The regenerated North template pre-fills a split whose total is North's target again:
+    P010 keeps the revised figure, the gap goes to the others, so returning it untouched is accepted, and
+    afterwards North's people add up to North's unchanged target (worked here from the stored figures:
+    sum(people) = North target, to the cent)."""
+    ws = _official_plans(tmp_path)
+    person = ws.roster.get("P010")
+    before = _annuals(ws)
+    _revise(ws, tmp_path, "P010", 0.85)
+    after = _annuals(ws)
+    assert after[("person", "P010")][1] == "revision"
+    assert after[("team", person.team)] == before[("team", person.team)]
+    assert after[("company", "")] == before[("company", "")]
+    flags = api.consolidate(ws, "2027-03").flags
+    gaps = flags[flags["code"] == "plan-gap"]
+    north = gaps[(gaps["level"] == "team") & (gaps["team"] == person.team) & (gaps["metric"] == "revenue")]
+    assert len(north) == 1 and "an approved revision" in north["message"].iloc[0]
+    manager = ws.roster.manager(person.team).person_id
+    (template,) = api.generate(ws, "team", only=[manager]).files
+    pre = blocks(template)
+    assert dict(zip([r[0] for r in pre["rows_revenue"]], [r[0] for r in pre["in_revenue"]]))["P010"] == \
+        after[("person", "P010")][0]
+    from sheetplan.demo.simulate import copy_as
+
+    report = api.ingest(ws, [copy_as(template, tmp_path / "back" / "team-again.xlsx")])
+    assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]
+    final = _annuals(ws)
+    people = [p.person_id for p in ws.roster.sellers(ws.config, person.team)]
+    assert round(sum(final[("person", pid)][0] for pid in people), 2) == before[("team", person.team)][0]
+    assert final[("team", person.team)] == before[("team", person.team)]
+    assert final[("person", "P010")][0] == after[("person", "P010")][0]
+    flags = api.consolidate(ws, "2027-03").flags
+    assert flags[(flags["code"] == "plan-gap") & (flags["metric"] == "revenue")].empty
+
+
+def test_absorb_the_team_and_company_follow_an_approved_revision(tmp_path):
+    """Under "absorb", after P010's revision North's target becomes the sum of its people and the company's
+    the sum of its teams, recorded with source 'replan'; by hand: new North = old North - (P010 old - P010 new),
+    new company = old company - the same amount."""
+    ws = _official_plans(tmp_path, "absorb")
+    team = ws.roster.get("P010").team
+    before = _annuals(ws)
+    _revise(ws, tmp_path, "P010", 0.85)
+    after = _annuals(ws)
+    drop = round(before[("person", "P010")][0] - after[("person", "P010")][0], 2)
+    assert drop > 0
+    assert after[("team", team)] == (round(before[("team", team)][0] - drop, 2), "replan")
+    assert after[("company", "")] == (round(before[("company", "")][0] - drop, 2), "replan")
+    people = [p.person_id for p in ws.roster.sellers(ws.config, team)]
+    assert round(sum(after[("person", pid)][0] for pid in people), 2) == after[("team", team)][0]
+    flags = api.consolidate(ws, "2027-03").flags
+    assert flags[flags["code"] == "plan-gap"].empty  # nothing is out of line under "absorb"
+
+
+def test_a_leaver_entered_after_the_plan_is_official_carries_no_target_after_leaving(tmp_path):
+    """P008 gets end_month 2027-04 after the plans are official: from the next run on their May-December
+    cells are 0 and their annual target is what January-April held (by hand: the sum of those four months);
+    consolidate's facts give them no target after April, and the generate says so."""
+    ws = _official_plans(tmp_path)
+    with ws.store() as store:
+        months = {(r.period, r.customer_group): r.value for r in store.current_targets()
+                  if r.owner == "P008" and r.metric == "revenue" and r.period != YEAR}
+    kept = round(sum(v for (m, _g), v in months.items() if m <= "2027-04"), 2)
+    roster = ws.root / "roster.xlsx"
+    book = openpyxl.load_workbook(roster)
+    for row in book.active.iter_rows(min_row=2):
+        if row[0].value == "P008":
+            row[7].value = "2027-04"
+    book.save(roster)
+    ws = api.open_workspace(ws.root)
+    result = api.generate(ws, "month", month="2027-03")
+    assert any("P008 leaves after 2027-04" in note for note in result.notes), result.notes
+    assert _annuals(ws)[("person", "P008")] == (kept, "roster")
+    facts = api.consolidate(ws, "2027-12").facts
+    mine = facts[(facts["person"] == "P008") & (facts["metric"] == "revenue")]
+    later = mine[mine["month"] > "2027-04"]
+    assert len(mine[mine["month"] <= "2027-04"]) and later["target"].fillna(0).eq(0).all(), later
+
+
+def test_a_growth_change_after_the_first_generate_shows_in_the_next_company_template(tmp_path):
+    """growth 0.05 -> 0.50 after the first generate: the next generate recomputes, says so, and the company
+    template's suggestion is prior year x 1.50 per team (by hand from the template's own prior column)."""
+    ws = api.init_workspace(tmp_path / "ws", demo=True, year=int(YEAR))
+    first = blocks(api.generate(ws, "company").files[0])
+    config = ws.root / "sheetplan.toml"
+    text = config.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if line.startswith("growth"))
+    config.write_text(text.replace(old, "growth = 0.50"), encoding="utf-8")
+    ws = api.open_workspace(ws.root)
+    result = api.generate(ws, "company")
+    assert any("sheetplan.toml changed" in note for note in result.notes), result.notes
+    book = openpyxl.load_workbook(result.files[0])
+    names = {name: read_block(book, area) for name, area in input_areas(book).items()}
+    for (prior,), (suggested,) in zip(names["locked_prior_revenue"], names["locked_suggested_revenue"],
+                                      strict=True):
+        assert abs(suggested - prior * 1.5) <= 0.01  # 1.5 x last year's unrounded figure, at cents
+    assert names["in_company_revenue"] != first["in_company_revenue"]
+    assert api.generate(ws, "company").notes == [n for n in result.notes if "changed" not in n]
+
+
+def test_manual_method_leaves_the_inputs_empty_and_the_whole_target_left_to_allocate(tmp_path):
+    """method = "manual": team and person templates pre-fill nothing; "left to allocate" shows the whole
+    target (its cached value is the target itself), and a returned empty grid is missing-value, not zeros."""
+    ws = api.init_workspace(tmp_path / "ws", demo=True, year=int(YEAR))
+    config = ws.root / "sheetplan.toml"
+    text = config.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if line.startswith("method"))
+    config.write_text(text.replace(old, 'method = "manual"'), encoding="utf-8")
+    ws = api.open_workspace(ws.root)
+    person = api.generate(ws, "person", only=["P004"]).files[0]
+    team = api.generate(ws, "team", only=[ws.roster.manager("North").person_id]).files[0]
+    for path in (person, team):
+        book = openpyxl.load_workbook(path)
+        areas = input_areas(book)
+        assert all(v is None for row in read_block(book, areas["in_revenue"]) for v in row), path.name
+        target = read_block(book, areas["target_revenue"])[0][0]
+        left = next(c for row in book[areas["target_revenue"].sheet].iter_rows() for c in row
+                    if isinstance(c.value, str) and c.value.startswith("=ROUND("))
+        assert target > 0
+        cached = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(left.parent.title).to_python()
+        assert cached[left.row - 1][left.column - 1] == target
+    (outcome,) = api.ingest(ws, [person], dry_run=True, write_report=False).outcomes
+    assert "missing-value" in {p.code for p in outcome.errors}

@@ -408,6 +408,9 @@ def _make_official(db: sqlite3.Connection, store, workspace, item_kind: str, own
         # Months already past that still hold a suggestion would be re-derived from the new annual
         # target by the next refresh; they keep the figures they were reported against.
         store.record_targets(frozen, ACCEPTED, submission_id, db, approval_id)
+        # The team no longer adds up: the refresh at the end of the batch applies the [replan] policy.
+        db.execute("INSERT INTO meta (key, value) VALUES ('suggestions_stale', '1') ON CONFLICT (key)"
+                   " DO UPDATE SET value = '1'")
     else:
         rows = plan_targets(item_kind, owner, fy, submitted_numbers(db, submission_id))
         source = REFORECAST if item_kind == "reforecast" else ACCEPTED

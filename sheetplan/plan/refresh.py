@@ -1,25 +1,213 @@
-"""Suggestions recomputed from what is official above them, and the plan as it stands for the template writers."""
+"""Suggestions recomputed from what is official above them, and the plan as it stands for the template writers.
+
+A refresh runs after a plan becomes official, when `sheetplan plan refresh` asks for it, and by itself
+before the next generate whenever sheetplan.toml, the roster or the history changed since the last one:
+an edit to the growth rate or a new hire must show in the next templates, and say so. Official figures
+never change because of a suggestion; the roster changes them in one way only: a leaver's targets after
+their end month are set to zero (source `roster`). Under `[replan] policy = "absorb"` a team's target
+then follows its people, and the company's its teams (source `replan`).
+"""
 
 from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from sheetplan.errors import ConfigError
 from sheetplan.plan.state import PlanState, StoredPrior, prior_rows, prior_year, suggest
 from sheetplan.workspace.folder import Workspace
-from sheetplan.workspace.store import Store
+from sheetplan.workspace.store import REPLAN, ROSTER, SUGGESTION, Store, TargetRow
+
+INPUTS_KEY = "plan_inputs"  # meta: fingerprints of what the suggestions were computed from
+INPUT_NAMES = ("sheetplan.toml", "roster", "history")
 
 
-def refresh_plan(workspace: Workspace) -> int:
-    """Recompute every suggestion from the accepted figures above it and store them; returns the row count."""
+@dataclass
+class PlanRefresh:
+    """What a refresh changed, for the line the analyst reads after generate or `plan refresh`."""
+
+    inputs_changed: tuple[str, ...] = ()
+    suggestions: int = 0
+    changed: dict[str, int] = field(default_factory=dict)  # level -> suggestions whose value changed
+    leavers: list[tuple[str, str, int]] = field(default_factory=list)  # (person, end month, cells set to 0)
+    absorbed: list[tuple[str, str, str, float, float]] = field(default_factory=list)  # level, owner, metric, was, now
+
+    def lines(self) -> list[str]:
+        out = []
+        if self.inputs_changed:
+            out.append(f"{', '.join(self.inputs_changed)} changed since the plan was last computed: "
+                       "suggestions recomputed")
+        if self.changed:
+            out.append("suggested targets changed: " + ", ".join(f"{n} {level}" for level, n in
+                                                                 sorted(self.changed.items())))
+        for person, end, cells in self.leavers:
+            out.append(f"{person} leaves after {end}: {cells} target cell(s) after it set to 0")
+        for level, owner, metric, was, now in self.absorbed:
+            out.append(f"{level} {owner or '(company)'} {metric}: {was:,.2f} -> {now:,.2f}, the sum of what is "
+                       "below it ([replan] policy = \"absorb\")")
+        return out
+
+
+def input_fingerprints(workspace: Workspace) -> dict[str, str]:
+    """One hash per input the suggestions depend on; formatting-only edits of sheetplan.toml change nothing."""
+    config = workspace.config
+    planning = (config.fiscal_year, config.start_month, config.metrics, config.customer_groups,
+                config.selling_roles, config.allocation, config.replan)
+    people = tuple((p.person_id, p.team, p.role, p.reports_to, p.start_month, p.end_month, p.active)
+                   for p in workspace.roster.people)
+    history = hashlib.sha256()
+    for name in ("history.xlsx", "history.csv"):
+        path = workspace.root / name
+        if path.exists():
+            with path.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    history.update(block)
+            break
+    return {"sheetplan.toml": hashlib.sha256(repr(planning).encode()).hexdigest(),
+            "roster": hashlib.sha256(repr(people).encode()).hexdigest(), "history": history.hexdigest()}
+
+
+def _stored_fingerprints(store: Store) -> dict[str, str]:
+    text = store.get_meta(INPUTS_KEY, "")
+    return dict(part.split("=", 1) for part in text.split(";") if "=" in part)
+
+
+def inputs_changed(workspace: Workspace) -> tuple[str, ...]:
     with workspace.store() as store:
+        stored = _stored_fingerprints(store)
+    if not stored:
+        return ()
+    now = input_fingerprints(workspace)
+    return tuple(name for name in INPUT_NAMES if stored.get(name) != now[name])
+
+
+def refresh_plan(workspace: Workspace) -> PlanRefresh:
+    """Recompute every suggestion from the official figures above it and store them; apply the roster's
+    leavers and, under "absorb", let teams and the company follow what is below them."""
+    config, roster = workspace.config, workspace.roster
+    report = PlanRefresh(inputs_changed=inputs_changed(workspace))
+    with workspace.store() as store:
+        targets = store.current_targets()
+        _refuse_orphans(config, targets)
+        before = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value
+                  for r in targets if r.source == SUGGESTION}
+        leaver_rows = _leavers(config, roster, targets, report)
+        if leaver_rows:
+            store.record_targets(leaver_rows, ROSTER, None)
+            targets = store.current_targets()
         current = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value
-                   for r in store.current_targets() if r.source != "suggestion"}
-        prior = prior_year(workspace.config, workspace.roster, workspace.history())
+                   for r in targets if r.source != SUGGESTION}
+        prior = prior_year(config, roster, workspace.history())
         try:
-            rows = suggest(workspace.config, workspace.roster, prior, current)
+            rows = suggest(config, roster, prior, current)
         except ValueError as exc:
             raise ConfigError(f"the plan cannot be allocated: {exc}") from None
+        if config.replan.policy == "absorb":
+            absorbed = _absorb(config, roster, current, rows, report)
+            if absorbed:
+                store.record_targets(absorbed, REPLAN, None)
+                current.update({(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in absorbed})
+                rows = suggest(config, roster, prior, current)
         store.replace_prior(prior_rows(prior))
-        return store.replace_suggestions(rows)
+        report.suggestions = store.replace_suggestions(rows)
+        changed: dict[str, int] = defaultdict(int)
+        for r in rows:
+            was = before.get((r.level, r.owner, r.period, r.metric, r.customer_group))
+            if before and was is not None and abs(was - r.value) > 1e-9:
+                changed[r.level] += 1
+        report.changed = dict(changed)
+        fingerprints = input_fingerprints(workspace)
+        store.set_meta(INPUTS_KEY, ";".join(f"{k}={v}" for k, v in fingerprints.items()))
+    return report
+
+
+def _refuse_orphans(config, targets: list[TargetRow]) -> None:
+    """An official figure in a customer group the config no longer has would silently vanish (or be zero-
+    filled): refuse, and say what to do."""
+    known = set(config.customer_groups)
+    orphans = sorted({r.customer_group for r in targets if r.customer_group and r.customer_group not in known
+                      and r.source != SUGGESTION and r.value})
+    if orphans:
+        raise ConfigError(f"planning.customer_groups no longer lists {', '.join(map(repr, orphans))}, which hold "
+                          "official targets; put the name(s) back (a rename needs the people's plans returned "
+                          "again under the new name) — nothing was generated")
+
+
+def _leavers(config, roster, targets: list[TargetRow], report: PlanRefresh) -> list[TargetRow]:
+    """Targets after a leaver's end month: official cells become 0 and an official annual target drops by
+    what the months after the end held (suggestions follow by themselves: those months have no availability)."""
+    months = config.months
+    fy = str(config.fiscal_year)
+    leaving = {p.person_id: p.end_month for p in roster.people if p.end_month and p.end_month < months[-1]}
+    if not leaving:
+        return []
+    decimals = {m.key: m.decimals for m in config.metrics}
+    freed: dict[tuple[str, str], float] = defaultdict(float)
+    zeros, annual, cells = [], {}, defaultdict(int)
+    for r in targets:
+        end = leaving.get(r.owner) if r.level == "person" else None
+        if end is None:
+            continue
+        if r.period == fy:
+            if r.source != SUGGESTION:
+                annual[(r.owner, r.metric)] = r.value
+        elif r.period > end and r.value:
+            freed[(r.owner, r.metric)] += r.value
+            cells[r.owner] += 1
+            if r.source != SUGGESTION:
+                zeros.append(TargetRow("person", r.owner, r.period, r.metric, r.customer_group, 0.0))
+    rows = list(zeros)
+    for (owner, metric), value in annual.items():
+        amount = freed.get((owner, metric), 0.0)
+        if amount:
+            rows.append(TargetRow("person", owner, fy, metric, "", round(value - amount, decimals.get(metric, 2))))
+    for owner, count in sorted(cells.items()):
+        if any(r.owner == owner for r in rows):
+            report.leavers.append((owner, leaving[owner], count))
+    return rows
+
+
+def _absorb(config, roster, current: dict, rows: list[TargetRow], report: PlanRefresh) -> list[TargetRow]:
+    """Under "absorb": each team with an official target takes the sum of its people's annual targets as they
+    stand (official, else suggested), then the company the sum of its teams."""
+    fy = str(config.fiscal_year)
+    suggested = {(r.level, r.owner, r.metric): r.value for r in rows if r.period == fy}
+    out = []
+    for metric in config.metrics:
+        key, places = metric.key, metric.decimals
+        team_values = {}
+        for team in roster.teams:
+            official = current.get(("team", team, fy, key, ""))
+            people = [p.person_id for p in roster.sellers(config, team)]
+            # Only a team whose people all have official targets has a sum to follow: a suggestion is a
+            # share of the team's target, so following it would chase its own tail.
+            if official is None or not people or any(("person", pid, fy, key, "") not in current for pid in people):
+                team_values[team] = official if official is not None else suggested.get(("team", team, key), 0.0)
+                continue
+            total = round(sum(current.get(("person", pid, fy, key, ""), suggested.get(("person", pid, key), 0.0))
+                              for pid in people), places)
+            team_values[team] = total
+            if abs(total - official) > 0.5 * 10 ** -places:
+                out.append(TargetRow("team", team, fy, key, "", total))
+                report.absorbed.append(("team", team, key, official, total))
+        company = current.get(("company", "", fy, key, ""))
+        if company is not None:
+            total = round(sum(team_values.values()), places)
+            if abs(total - company) > 0.5 * 10 ** -places:
+                out.append(TargetRow("company", "", fy, key, "", total))
+                report.absorbed.append(("company", "", key, company, total))
+    return out
+
+
+def refresh_if_inputs_changed(workspace: Workspace) -> PlanRefresh | None:
+    """Before generating: recompute when the plan's inputs changed since the last refresh (or none ran)."""
+    with workspace.store() as store:
+        empty = store.db.execute("SELECT 1 FROM targets LIMIT 1").fetchone() is None
+        stored = _stored_fingerprints(store)
+    if empty or stored != input_fingerprints(workspace):
+        return refresh_plan(workspace)
+    return None
 
 
 def plan_state(workspace: Workspace) -> PlanState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -9,7 +10,7 @@ from sheetplan.plan import allocation
 from sheetplan.plan.views import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
 from sheetplan.workspace.config import Config, fiscal_months
 from sheetplan.workspace.roster import Person, Roster
-from sheetplan.workspace.store import SUGGESTION, TargetRow
+from sheetplan.workspace.store import REVISION, SUGGESTION, TargetRow
 
 Key = tuple[str, str, str, str, str]  # level, owner, period, metric, customer_group
 
@@ -265,9 +266,45 @@ class PlanState:
                                      self.value("person", person.person_id, fy, metric.key),
                                      _note_text(self.config.language, note),
                                      entered.get((f"in_{metric.key}", person.person_id))))
-            metrics.append(SplitMetric(metric, self.value("team", team, fy, metric.key), tuple(rows)))
+            target = self.value("team", team, fy, metric.key)
+            if returned is None and self.config.replan.policy == "reallocate":
+                rows = self._reallocated(sellers, metric, target, rows)
+            manual = returned is None and self.config.allocation.method == "manual"
+            metrics.append(SplitMetric(metric, target, tuple(rows), blank=manual))
         return SplitPlan("team", manager.person_id, manager.name, fy, team, tuple(metrics),
                          self.returned_note(returned))
+
+    def current_month(self) -> str:
+        """The latest month a report round went out for ('' before the first): later months are still open."""
+        row = self.store.db.execute("SELECT MAX(period) FROM sent WHERE kind = 'month'").fetchone()
+        return row[0] or "" if row else ""
+
+    def _reallocated(self, sellers: list[Person], metric, target: float, rows: list[SplitRow]) -> list[SplitRow]:
+        """[replan] policy = "reallocate": when the people no longer add up to the team's target (an approved
+        revision, a leaver, a hire), pre-fill a split that does: the gap goes to the members whose annual target
+        was not set by a revision, by what they still carry in the months after the current one (the way the
+        plan itself is allocated), exact to the metric's decimals. Returned untouched, it is accepted."""
+        places = metric.decimals
+        gap = round(target - sum(r.suggested for r in rows), places)
+        if abs(gap) < 0.5 * 10 ** -places:
+            return rows
+        current, fy = self.current_month(), self.fy
+        later = [m for m in self.config.months if m > current]
+        takers, weights = [], []
+        for row, person in zip(rows, sellers, strict=True):
+            if self.sources.get(("person", person.person_id, fy, metric.key, "")) == REVISION:
+                continue
+            remaining = sum(self.value("person", person.person_id, m, metric.key, g)
+                            for m in later for g in self.config.customer_groups)
+            if remaining > 0 or any(self.is_active_in(person, m) for m in later):
+                takers.append(row)
+                weights.append(max(remaining, 0.0))
+        if not takers:
+            return rows
+        parts = allocation.largest_remainder(abs(gap), weights, places)
+        share = {row.key: (part if gap > 0 else -part) for row, part in zip(takers, parts, strict=True)}
+        return [dataclasses.replace(r, entered=round(r.suggested + share[r.key], places)) if r.key in share else r
+                for r in rows]
 
     def person_plan(self, person: Person, returned=None) -> PersonPlan:
         months, groups = tuple(self.config.months), tuple(self.config.customer_groups)
@@ -280,8 +317,9 @@ class PlanState:
                               self.prior.person_grid.get((pid, metric.key, g), [0.0] * 12)) for g in groups}
             entered = ({g: tuple(sent.get((f"in_{metric.key}", g, m), 0.0) for m in months) for g in groups}
                        if sent else None)
+            manual = entered is None and self.config.allocation.method == "manual"
             metrics.append(GridMetric(metric, self.value("person", pid, self.fy, metric.key), suggested, prior,
-                                      entered))
+                                      entered, blank=manual))
         return PersonPlan(person.person_id, person.name, self.fy, months, groups, tuple(metrics),
                           self.returned_note(returned))
 

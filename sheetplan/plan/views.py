@@ -23,6 +23,7 @@ class SplitMetric:
     parent_target: float | None  # None: the company target of a metric without history, left for the VP
     rows: tuple[SplitRow, ...]
     entered_target: float | None = None  # the company target the VP sent last time, when sent back
+    blank: bool = False  # [allocation] method = "manual": the split's inputs are left empty for the owner
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class GridMetric:
     suggested: dict[str, tuple[float, ...]]
     prior: dict[str, tuple[float, ...]]
     entered: dict[str, tuple[float, ...]] | None = None  # the rejected plan's figures, pre-filled again
+    blank: bool = False  # [allocation] method = "manual": the grid is left empty for the person to type
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from sheetplan.plan.approvals import APPROVED, PENDING, REJECTED, SUPERSEDED, TEMPLATE_OF_ITEM
 from sheetplan.plan.audit import approver_text
+from sheetplan.plan.gaps import plan_gaps
 from sheetplan.reports.facts import MetricRule, build_facts
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
@@ -38,6 +39,7 @@ class Inputs:
     # re-forecast (source 'revision' or 'reforecast')
     rounds: pd.DataFrame  # round status from the ledger (status.round_status)
     open_problems: pd.DataFrame  # problems of rejected files not fixed since
+    plan_gaps: list = field(default_factory=list)  # plan.gaps.PlanGap: levels their children do not add up to
 
 
 @dataclass
@@ -97,7 +99,7 @@ def load_inputs(workspace: Workspace) -> Inputs:
                                  "archive": str(workspace.root / archive), **problem})
     open_problems = pd.DataFrame(problems)
     return Inputs(targets, actuals, teams, annual, approvals, _resets(reset_rows, config.months),
-                  round_status(workspace), open_problems)
+                  round_status(workspace), open_problems, plan_gaps(config, roster, current))
 
 
 def _resets(rows: list[tuple], months: list[str]) -> pd.DataFrame:
@@ -274,6 +276,10 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
                 add("medium", "plan-mismatch", "person", team, row.person, str(config.fiscal_year), row.metric,
                     metric=metric_label[row.metric], plan=row.target, target=row.annual_target)
     _sharp_drops(add, facts, config, month, metric_label, labels, history)
+    for gap in inputs.plan_gaps:
+        add("medium", "plan-gap", gap.level, gap.owner, "", str(config.fiscal_year), gap.metric,
+            metric=metric_label[gap.metric], target=gap.target, allocated=gap.allocated, gap=gap.gap,
+            cause=labels(f"flags.gap_cause_{gap.cause}"))
     for row in revision_requests(inputs.approvals).itertuples():
         if row.month > month or row.metric not in metric_label:
             continue

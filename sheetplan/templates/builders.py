@@ -56,17 +56,18 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
                     labels("company.share") if section == "company" else labels("team.note")]
         for col, text in enumerate(columns):
             sheet.put(head, col, text, "header")
-        entered = [r.suggested if r.entered is None else r.entered for r in split.rows]
-        total_input = sum(entered)
+        # method = "manual": the owner types every figure; "left to allocate" starts at the whole target
+        entered = [None if split.blank else r.suggested if r.entered is None else r.entered for r in split.rows]
+        total_input = sum(v or 0 for v in entered)
         for offset, row in enumerate(split.rows):
             r = first + offset
             sheet.put(r, 0, row.key, "key")
             sheet.put(r, 1, row.label, "text")
             sheet.put(r, 2, row.prior if row.prior is not None else "", number_style(metric, "locked"))
             sheet.put(r, 3, row.suggested, number_style(metric, "locked"))
-            sheet.put(r, 4, entered[offset], number_style(metric, "input"))
+            sheet.put(r, 4, "" if entered[offset] is None else entered[offset], number_style(metric, "input"))
             if section == "company":
-                share = entered[offset] / total_input if total_input else 0
+                share = (entered[offset] or 0) / total_input if total_input else 0
                 sheet.put(r, 5, share, "pct_locked", f"IF(SUM($E${first + 1}:$E${last + 1})=0,0,"
                                                        f"E{r + 1}/SUM($E${first + 1}:$E${last + 1}))")
             else:
@@ -142,12 +143,14 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         header_lines(sheet, labels, title, labels("person.about"), owner_text, plan.period, revision)
         returned_note(sheet, plan.note)
         shown = grid.entered or grid.suggested
+        if grid.blank:  # method = "manual": nothing pre-filled, "left to allocate" shows the whole target
+            shown = {g: (None,) * len(plan.months) for g in plan.groups}
         sheet.put(4, 0, labels("person.annual_target"), "total_label")
         sheet.put(4, 1, grid.annual_target, number_style(metric, "locked"))
         head, first = 6, 7
         last = first + n_groups - 1
         total_row = last + 1
-        grand = sum(sum(v) for v in shown.values())
+        grand = sum(sum(x or 0 for x in v) for v in shown.values())
         sheet.put(4, 3, labels("common.left_to_allocate"), "total_label")
         sheet.put(4, 4, round(grid.annual_target - grand, metric.decimals), number_style(metric, "total"),
                   f"ROUND(B5-N{total_row + 1},{metric.decimals})")
@@ -161,13 +164,13 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
             sheet.put(r, 0, group, "key")
             row_values = shown[group]
             for m, value in enumerate(row_values):
-                sheet.put(r, 1 + m, value, number_style(metric, "input"))
-            sheet.put(r, 13, round(sum(row_values), metric.decimals), number_style(metric, "total"),
+                sheet.put(r, 1 + m, "" if value is None else value, number_style(metric, "input"))
+            sheet.put(r, 13, round(sum(v or 0 for v in row_values), metric.decimals), number_style(metric, "total"),
                       f"SUM(B{r + 1}:M{r + 1})")
         sheet.put(total_row, 0, labels("common.total"), "total_label")
         for m in range(12):
             letter = a1.col_letter(1 + m)
-            cached = sum(shown[g][m] for g in plan.groups)
+            cached = sum(shown[g][m] or 0 for g in plan.groups)
             sheet.put(total_row, 1 + m, round(cached, metric.decimals), number_style(metric, "total"),
                       f"SUM({letter}{first + 1}:{letter}{last + 1})")
         sheet.put(total_row, 13, round(grand, metric.decimals), number_style(metric, "total"),

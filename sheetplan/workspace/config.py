@@ -108,6 +108,19 @@ class Mail:
 # --- end [mail] -----------------------------------------------------------------------------
 
 
+# --- [replan] (when the people of a team no longer add up to the team's target) ---------------
+REPLAN_POLICIES = ("reallocate", "absorb")
+
+
+@dataclass(frozen=True)
+class Replan:
+    """`reallocate`: the team's and company's targets stay, and the next team template spreads the gap
+    over the other members; `absorb`: the team (then the company) target becomes the sum below it."""
+
+    policy: str = "reallocate"
+# --- end [replan] ---------------------------------------------------------------------------
+
+
 # --- [collect] (who may send a template back by mail) -----------------------------------------
 SENDER_POLICIES = ("owner", "owner-and-managers", "anyone")
 
@@ -184,6 +197,7 @@ class Config:
     review: Review = Review()  # [review]
     approvals: Approvals = Approvals()  # [approvals]
     collect: Collect = Collect()  # [collect]
+    replan: Replan = Replan()  # [replan]
 
     def metric(self, key: str) -> Metric:
         for metric in self.metrics:
@@ -301,7 +315,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             check.fail(path, f"holds control characters ({', '.join(found)}); type the text on one line, "
                              "without tabs or invisible characters", text)
     check.unknown(data, {"company", "fiscal", "planning", "metrics", "allocation", "rollover", "flags",
-                         "protection", "approvals", "mail", "deadlines", "review", "collect"}, "")
+                         "protection", "approvals", "mail", "deadlines", "review", "collect", "replan"}, "")
 
     company = check.table(data, "company", "company")
     check.unknown(company, {"name", "currency", "language"}, "company")
@@ -354,6 +368,9 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     collect_table = check.table(data, "collect", "collect", required=False)
     check.unknown(collect_table, {"senders"}, "collect")
     senders = check.get(collect_table, "senders", "collect", str, Collect().senders, choices=SENDER_POLICIES)
+    replan_table = check.table(data, "replan", "replan", required=False)
+    check.unknown(replan_table, {"policy"}, "replan")
+    replan_policy = check.get(replan_table, "policy", "replan", str, Replan().policy, choices=REPLAN_POLICIES)
 
     if check.problems:
         raise ConfigError(f"{source} has {len(check.problems)} problem(s); nothing was generated",
@@ -363,6 +380,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         metrics=tuple(metrics), customer_groups=tuple(groups), selling_roles=tuple(roles),
         allocation=allocation, rollover=rollover, flags=flags, password=password or "", mail=mail,
         review=review, approvals=approvals, collect=Collect(senders or Collect().senders),
+        replan=Replan(replan_policy or Replan().policy),
     )
 
 

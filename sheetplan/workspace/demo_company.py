@@ -388,6 +388,9 @@ def _config_toml(year: int, lang: str, company: str, currency: str) -> str:
         "",
         "[collect]",
         _kv("senders", '"owner-and-managers"', "who may mail a template back: owner | owner-and-managers | anyone"),
+        "",
+        "[replan]",
+        _kv("policy", '"reallocate"', "a team whose people no longer add up to it: reallocate | absorb"),
     ]
     return "\n".join(lines) + "\n"
 

@@ -94,6 +94,9 @@ password = ""              # empty: a random password is kept in .sheetplan/pass
 
 [collect]
 senders = "owner-and-managers"  # who may mail a template back: owner | owner-and-managers | anyone
+
+[replan]
+policy = "reallocate"      # when a team's people no longer add up to it: reallocate | absorb
 """
 
 

@@ -230,7 +230,9 @@ SUGGESTION = "suggestion"
 ACCEPTED = "accepted"  # an official plan figure (approved, or needing no approval)
 REVISION = "revision"  # an official target set by an approved revision request
 REFORECAST = "reforecast"  # an official H2 month target set by an approved re-forecast
-OFFICIAL_SOURCES = (ACCEPTED, REVISION, REFORECAST)
+ROSTER = "roster"  # an official target changed because the roster did (a leaver's months after they left)
+REPLAN = "replan"  # a team or company target that followed its people under [replan] policy = "absorb"
+OFFICIAL_SOURCES = (ACCEPTED, REVISION, REFORECAST, ROSTER, REPLAN)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,53 @@
+"""Where a level of the plan and what is allocated below it do not add up, by how much, and why.
+
+The hierarchy is one plan: a team's people should add up to the team's target and the teams to the
+company's. Approved revisions, leavers, hires and moves break that; under [replan] policy = "absorb" the
+refresh closes the gap, under "reallocate" it stays open until the team's manager returns a new split.
+Either way no gap goes unseen: each is a `plan-gap` flag.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sheetplan.workspace.store import REVISION, ROSTER, SUGGESTION
+
+
+@dataclass(frozen=True)
+class PlanGap:
+    level: str  # team | company
+    owner: str  # the team ('' for the company)
+    metric: str
+    target: float
+    allocated: float  # the sum of the people's (or teams') annual targets as they stand
+    cause: str  # revision | leaver | hire | split
+
+    @property
+    def gap(self) -> float:
+        return self.target - self.allocated
+
+
+def plan_gaps(config, roster, targets) -> list[PlanGap]:
+    """Every team and the company whose children do not add up to it (beyond half a unit of the metric)."""
+    fy = str(config.fiscal_year)
+    annual = {(r.level, r.owner, r.metric): r for r in targets if r.period == fy and not r.customer_group}
+    gaps = []
+    for metric in config.metrics:
+        key, half = metric.key, 0.5 * 10 ** -metric.decimals
+        team_sum = 0.0
+        for team in roster.teams:
+            team_row = annual.get(("team", team, key))
+            team_sum += team_row.value if team_row else 0.0
+            people = [annual.get(("person", p.person_id, key)) for p in roster.sellers(config, team)]
+            if team_row is None or not people:
+                continue
+            allocated = round(sum(r.value for r in people if r), metric.decimals)
+            if abs(team_row.value - allocated) > half:
+                sources = {r.source for r in people if r}
+                cause = ("revision" if REVISION in sources else "leaver" if ROSTER in sources
+                         else "hire" if SUGGESTION in sources and len(sources) > 1 else "split")
+                gaps.append(PlanGap("team", team, key, team_row.value, allocated, cause))
+        company = annual.get(("company", "", key))
+        if company is not None and abs(company.value - round(team_sum, metric.decimals)) > half:
+            gaps.append(PlanGap("company", "", key, company.value, round(team_sum, metric.decimals), "split"))
+    return gaps
