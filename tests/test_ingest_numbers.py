@@ -58,6 +58,12 @@ def test_a_batch_with_hostile_numbers_reports_every_file_and_consolidate_works(m
         cell.value = float(SENTINEL)
         book.save(path)
         with_cell_xml(path, text)
+    minus_zero = filled[4]  # finite: accepted, stored as a plain 0
+    book = openpyxl.load_workbook(minus_zero)
+    area = input_areas(book)["in_revenue"]
+    book[area.sheet].cell(area.first_row + 1, area.first_col + 1).value = float(SENTINEL)
+    book.save(minus_zero)
+    with_cell_xml(minus_zero, "-0")
     run = subprocess.run([sys.executable, "-m", "sheetplan.cli", "-w", str(ws.root), "ingest", str(inbox)],
                          capture_output=True, text=True, timeout=300)
     out = run.stdout + run.stderr
@@ -79,5 +85,9 @@ def test_a_batch_with_hostile_numbers_reports_every_file_and_consolidate_works(m
         stored = store.db.execute("SELECT COUNT(*) FROM accepted_values WHERE value IN (9e999, -9e999) "
                                   "OR value != value").fetchone()[0]
         assert stored == 0
+        zeros = [v for (v,) in store.db.execute(
+            "SELECT v.value FROM submitted_values v JOIN submissions s ON s.id = v.submission_id"
+            " WHERE s.original_name = ? AND v.block = 'in_revenue'", (minus_zero.name,))]
+        assert 0.0 in zeros and all(str(v) != "-0.0" for v in zeros), zeros
     result = run_consolidation(ws, month)
     assert result.summary.is_file()
