@@ -76,6 +76,17 @@ def test_the_next_writing_command_removes_temporaries_a_killed_run_left(make_wor
     assert not old.exists() and not report.exists() and fresh.exists()
 
 
+def still_running(pids: set[int], wait: float = 10) -> list[int]:
+    """The processes of `pids` still alive (zombies count as ended) after waiting up to `wait` seconds."""
+    import time
+
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in pids):
+        time.sleep(0.05)
+    return [pid for pid in pids if os.path.exists(f"/proc/{pid}")
+            and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+
+
 def children_of(pid: int) -> set[int]:
     found = set()
     for task in os.listdir(f"/proc/{pid}/task"):
@@ -103,12 +114,7 @@ def test_reader_workers_end_when_ingest_is_killed(make_workspace):
     assert workers, "ingest started no worker before it finished"
     os.kill(run.pid, signal.SIGKILL)
     run.wait(timeout=30)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in workers):
-        time.sleep(0.05)
-    alive = [pid for pid in workers if os.path.exists(f"/proc/{pid}")
-             and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
-    assert alive == []
+    assert still_running(workers) == []
 
 
 
@@ -128,7 +134,6 @@ def test_forkserver_readers_also_end_when_their_command_is_killed(tmp_path):
     """A caller running other threads (a mail server, a notebook) reads through a forkserver, whose
     workers are the server's children rather than the command's; they still start (an earlier check of
     the parent pid made them exit at once) and still end when the command is killed."""
-    import time
 
     import xlsxwriter
 
@@ -150,9 +155,4 @@ def test_forkserver_readers_also_end_when_their_command_is_killed(tmp_path):
     assert len(helpers) >= 3  # the forkserver and its two readers
     run.kill()
     run.wait(timeout=30)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") for pid in helpers):
-        time.sleep(0.05)
-    alive = [pid for pid in helpers if os.path.exists(f"/proc/{pid}")
-             and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
-    assert alive == []
+    assert still_running(helpers) == []
