@@ -259,3 +259,126 @@ def test_manual_method_leaves_the_inputs_empty_and_the_whole_target_left_to_allo
         assert cached[left.row - 1][left.column - 1] == target
     (outcome,) = api.ingest(ws, [person], dry_run=True, write_report=False).outcomes
     assert "missing-value" in {p.code for p in outcome.errors}
+
+
+def _set_roster(ws, person_id: str, **columns) -> None:
+    from sheetplan.workspace.roster import ROSTER_COLUMNS
+
+    roster = ws.root / "roster.xlsx"
+    book = openpyxl.load_workbook(roster)
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    for name in columns:
+        if name not in header:
+            sheet.cell(1, len(header) + 1, name)
+            header.append(name)
+    assert set(header) <= set(ROSTER_COLUMNS)
+    for row in sheet.iter_rows(min_row=2):
+        if row[0].value == person_id:
+            for name, value in columns.items():
+                sheet.cell(row[0].row, header.index(name) + 1, value)
+    book.save(roster)
+
+
+def test_a_leaver_with_handover_to_passes_the_remaining_targets_to_the_receiver(tmp_path):
+    """P008 leaves after 2027-04 and hands over to a teammate R. By hand: P008's annual drops by what May-
+    December held (F); the team template pre-fills R's annual + F and leaves everyone else as they were, so
+    the team still adds up to its unchanged target; returned untouched it is accepted."""
+    ws = _official_plans(tmp_path)
+    leaver = ws.roster.get("P008")
+    receiver = next(p.person_id for p in ws.roster.sellers(ws.config, leaver.team) if p.person_id != "P008")
+    before = _annuals(ws)
+    _set_roster(ws, "P008", end_month="2027-04", handover_to=receiver)
+    ws = api.open_workspace(ws.root)
+    manager = ws.roster.manager(leaver.team).person_id
+    (template,) = api.generate(ws, "team", only=[manager]).files
+    after = _annuals(ws)
+    freed = round(before[("person", "P008")][0] - after[("person", "P008")][0], 2)
+    assert freed > 0 and after[("person", "P008")][1] == "roster"
+    pre = blocks(template)
+    typed = dict(zip([r[0] for r in pre["rows_revenue"]], [r[0] for r in pre["in_revenue"]], strict=True))
+    assert typed[receiver] == round(before[("person", receiver)][0] + freed, 2)
+    others = [pid for pid in typed if pid not in (receiver, "P008")]
+    assert all(typed[pid] == before[("person", pid)][0] for pid in others)
+    from sheetplan.demo.simulate import copy_as
+
+    report = api.ingest(ws, [copy_as(template, tmp_path / "back" / "team-handover.xlsx")])
+    assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]
+    assert _annuals(ws)[("team", leaver.team)] == before[("team", leaver.team)]
+
+
+def test_handover_to_must_name_a_teammate_who_stays(tmp_path):
+    from sheetplan.errors import ConfigError
+
+    ws = api.init_workspace(tmp_path / "ws", demo=True, year=int(YEAR))
+    _set_roster(ws, "P008", end_month="2027-04", handover_to="P999")
+    try:
+        api.open_workspace(ws.root)
+    except ConfigError as exc:
+        found = [(p.code, p.field) for p in exc.problems]
+    else:
+        found = []
+    assert found == [("roster-unknown-person", "handover_to")]
+
+
+def test_a_hire_entered_mid_year_gets_a_plan_from_the_start_month_within_the_team_target(tmp_path):
+    """A rep joins North in 2027-07 after the plans are official. Under "reallocate" the team template
+    pre-fills a split that still adds up to North's unchanged target (by hand: the members' figures, the
+    hire included, sum to it to the cent), the hire gets a positive share, and the template comes back clean;
+    until it does, consolidate flags the gap ('a new member without an official target')."""
+    ws = _official_plans(tmp_path)
+    manager = ws.roster.manager("North")
+    roster = ws.root / "roster.xlsx"
+    book = openpyxl.load_workbook(roster)
+    sheet = book.active
+    header = [c.value for c in sheet[1]]
+    values = {"person_id": "P900", "name": "Nora Newhire", "email": "nora.newhire@larkfield-instruments.example",
+              "team": "North", "role": "rep", "reports_to": manager.person_id, "start_month": "2027-07",
+              "active": True}
+    sheet.append([values.get(h) for h in header])
+    book.save(roster)
+    ws = api.open_workspace(ws.root)
+    before = _annuals(ws)
+    (template,) = api.generate(ws, "team", only=[manager.person_id]).files
+    flags = api.consolidate(ws, "2027-03").flags
+    gaps = flags[(flags["code"] == "plan-gap") & (flags["team"] == "North") & (flags["metric"] == "revenue")]
+    assert len(gaps) == 1 and "a new member without an official target" in gaps["message"].iloc[0]
+    pre = blocks(template)
+    typed = dict(zip([r[0] for r in pre["rows_revenue"]], [r[0] for r in pre["in_revenue"]], strict=True))
+    assert typed["P900"] > 0
+    assert round(sum(typed.values()), 2) == before[("team", "North")][0]
+    from sheetplan.demo.simulate import copy_as
+
+    report = api.ingest(ws, [copy_as(template, tmp_path / "back" / "team-hire.xlsx")])
+    assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]
+    assert _annuals(ws)[("person", "P900")][0] == typed["P900"]
+
+
+def test_a_move_between_teams_is_flagged_in_both_and_both_team_templates_come_back_clean(tmp_path):
+    """P010 moves from their team to another after the plans are official: the old team is short by P010's
+    annual target A and the new one over by A (by hand: the two plan-gap flags are +A and -A); each team's
+    next template adds up to its own unchanged target and is accepted returned untouched."""
+    ws = _official_plans(tmp_path)
+    mover = ws.roster.get("P010")
+    old_team = mover.team
+    new_team = next(t for t in ws.roster.teams if t != old_team)
+    new_manager = ws.roster.manager(new_team).person_id
+    before = _annuals(ws)
+    _set_roster(ws, "P010", team=new_team, reports_to=new_manager)
+    ws = api.open_workspace(ws.root)
+    api.refresh_plan(ws)
+    flags = api.consolidate(ws, "2027-03").flags
+    gaps = flags[(flags["code"] == "plan-gap") & (flags["metric"] == "revenue") & (flags["level"] == "team")]
+    amount = f"{before[('person', 'P010')][0]:,.2f}"
+    shown = dict(zip(gaps["team"], gaps["message"], strict=True))
+    assert f"gap +{amount}" in shown[old_team] and f"gap -{amount}" in shown[new_team]
+    from sheetplan.demo.simulate import copy_as
+
+    for team in (old_team, new_team):
+        (template,) = api.generate(ws, "team", only=[ws.roster.manager(team).person_id]).files
+        pre = blocks(template)
+        assert round(sum(r[0] for r in pre["in_revenue"]), 2) == before[("team", team)][0]
+        report = api.ingest(ws, [copy_as(template, tmp_path / "back" / f"move-{team}.xlsx")])
+        assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]
+    flags = api.consolidate(ws, "2027-03").flags
+    assert flags[(flags["code"] == "plan-gap") & (flags["metric"] == "revenue")].empty

@@ -10,7 +10,7 @@ from sheetplan.plan import allocation
 from sheetplan.plan.views import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
 from sheetplan.workspace.config import Config, fiscal_months
 from sheetplan.workspace.roster import Person, Roster
-from sheetplan.workspace.store import REVISION, SUGGESTION, TargetRow
+from sheetplan.workspace.store import REVISION, ROSTER, SUGGESTION, TargetRow
 
 Key = tuple[str, str, str, str, str]  # level, owner, period, metric, customer_group
 
@@ -301,10 +301,32 @@ class PlanState:
                 weights.append(max(remaining, 0.0))
         if not takers:
             return rows
-        parts = allocation.largest_remainder(abs(gap), weights, places)
-        share = {row.key: (part if gap > 0 else -part) for row, part in zip(takers, parts, strict=True)}
+        share: dict[str, float] = defaultdict(float)
+        # A leaver's freed targets go to whoever the roster's handover_to names, before anything is spread.
+        for person in sellers:
+            receiver = person.handover_to
+            if receiver and any(r.key == receiver for r in takers) and gap > 0:
+                amount = min(round(self._freed(person.person_id, metric.key), places), gap)
+                share[receiver] = round(share[receiver] + amount, places)
+                gap = round(gap - amount, places)
+        if abs(gap) >= 0.5 * 10 ** -places:
+            parts = allocation.largest_remainder(abs(gap), weights, places)
+            for row, part in zip(takers, parts, strict=True):
+                share[row.key] = round(share[row.key] + (part if gap > 0 else -part), places)
         return [dataclasses.replace(r, entered=round(r.suggested + share[r.key], places)) if r.key in share else r
                 for r in rows]
+
+    def _freed(self, person_id: str, metric: str) -> float:
+        """What the roster took off a leaver's annual target (the version before the `roster` one, minus it)."""
+        rows = self.store.db.execute(
+            "SELECT value, source FROM targets WHERE level = 'person' AND owner = ? AND period = ? AND metric = ?"
+            " AND customer_group = '' AND source != 'suggestion' ORDER BY version", (person_id, self.fy, metric)
+        ).fetchall()
+        freed = 0.0
+        for (before, _s), (after, source) in zip(rows, rows[1:]):
+            if source == ROSTER:
+                freed += before - after
+        return freed
 
     def person_plan(self, person: Person, returned=None) -> PersonPlan:
         months, groups = tuple(self.config.months), tuple(self.config.customer_groups)

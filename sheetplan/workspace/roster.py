@@ -12,7 +12,8 @@ from sheetplan.errors import ConfigError
 from sheetplan.problems import WARNING, Problem
 from sheetplan.workspace.config import ROLES, Config, control_characters
 
-ROSTER_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to", "start_month", "end_month", "active")
+ROSTER_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to", "start_month", "end_month", "active",
+                  "handover_to")
 REQUIRED_COLUMNS = ("person_id", "name", "email", "team", "role", "reports_to")
 HISTORY_COLUMNS = ("month", "person_id", "customer_group", "metric", "value")
 _EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
@@ -35,6 +36,7 @@ class Person:
     end_month: str = ""
     active: bool = True
     row: int = 0  # row in the roster file as the spreadsheet shows it, for messages
+    handover_to: str = ""  # optional: who takes over a leaver's targets after their end_month
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ def parse_roster(records: list[dict], source: str = "roster.xlsx", first_row: in
         if role in ("rep", "supervisor", "manager") and not team:
             fail(row, "team", f"a {role} needs a team", team)
         people.append(Person(person_id, _text(record.get("name")), email, team, role,
-                             _text(record.get("reports_to")), start, end, active, row))
+                             _text(record.get("reports_to")), start, end, active, row,
+                             _text(record.get("handover_to"))))
 
     ids = {p.person_id for p in people}
     for person in people:
@@ -186,6 +189,21 @@ def parse_roster(records: list[dict], source: str = "roster.xlsx", first_row: in
         if person.reports_to == person.person_id:
             fail(person.row, "reports_to", "a person cannot report to themselves", person.reports_to,
                  "roster-cycle")
+    by_id = {p.person_id: p for p in people}
+    for person in people:
+        if not person.handover_to:
+            continue
+        receiver = by_id.get(person.handover_to)
+        if not person.end_month:
+            fail(person.row, "handover_to", "handover_to names who takes over a leaver's targets: give this "
+                 "person an end_month too, or leave handover_to empty", person.handover_to)
+        elif receiver is None or receiver.person_id == person.person_id:
+            fail(person.row, "handover_to", f"handover_to {person.handover_to!r} is not another person_id in the "
+                 "roster", person.handover_to, "roster-unknown-person")
+        elif receiver.team != person.team or not receiver.active or (receiver.end_month and
+                                                                     receiver.end_month <= person.end_month):
+            fail(person.row, "handover_to", f"{receiver.person_id} cannot take over: the receiver must be active "
+                 "in the same team after this person leaves", person.handover_to)
     problems.extend(_cycles(people, source))
     roster = Roster(tuple(people))
     for team in roster.teams:
