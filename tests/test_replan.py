@@ -100,7 +100,7 @@ def test_a_split_that_does_not_add_up_to_the_typed_company_target_is_refused(tmp
     assert (mismatch[0].sheet, mismatch[0].cell) == (area.sheet, area.ref.split("!")[-1].replace("$", ""))
 
 
-def _official_plans(tmp_path, policy: str = "reallocate"):
+def _official_plans(tmp_path, policy: str = "reallocate", keep: tuple[str, ...] = ()):
     """A demo workspace with no approvals needed, the company, team and person plans returned untouched
     (so every annual target is official), and the March month round generated."""
     from sheetplan.demo.simulate import copy_as
@@ -109,7 +109,7 @@ def _official_plans(tmp_path, policy: str = "reallocate"):
     config = ws.root / "sheetplan.toml"
     config.write_text(config.read_text(encoding="utf-8").replace('policy = "reallocate"', f'policy = "{policy}"'),
                       encoding="utf-8")
-    without_approvals(ws.root)
+    without_approvals(ws.root, keep=keep)
     ws = api.open_workspace(ws.root)
     for kind in ("company", "team"):
         files = api.generate(ws, kind).files
@@ -382,3 +382,46 @@ def test_a_move_between_teams_is_flagged_in_both_and_both_team_templates_come_ba
         assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]
     flags = api.consolidate(ws, "2027-03").flags
     assert flags[(flags["code"] == "plan-gap") & (flags["metric"] == "revenue")].empty
+
+
+def test_the_approver_of_a_revision_reads_what_approving_does_to_the_team_and_company(tmp_path):
+    """P010 asks for 0.85 of the annual revenue target while revisions need approval. By hand, with T the team's
+    target and d = requested - current (< 0): under "reallocate" the line says the team keeps T and its next
+    split spreads -d over the others; under "absorb" the team goes to T + d and the company to C + d."""
+    for policy in ("reallocate", "absorb"):
+        ws = _official_plans(tmp_path / policy, policy, keep=("revision",))
+        team = ws.roster.get("P010").team
+        before = _annuals(ws)
+        _revise(ws, tmp_path / policy, "P010", 0.85)
+        with ws.store() as store:
+            (item,) = api.approval_items(store.db, api.PENDING, "revision")
+        d = round(item.detail["requested"]["revenue"] - item.detail["current"]["revenue"], 2)
+        books = api.generate(ws, "approval").files
+        text = " ".join(str(c.value) for path in books for sheet in openpyxl.load_workbook(path).worksheets
+                        for row in sheet.iter_rows() for c in row if isinstance(c.value, str))
+        team_now = before[("team", team)][0]
+        if policy == "reallocate":
+            assert f"team {team} keeps its target of {team_now:,.2f}; its next split spreads {-d:+,.2f}" in text
+        else:
+            assert (f"team {team} goes from {team_now:,.2f} to {team_now + d:,.2f} and the company to "
+                    f"{before[('company', '')][0] + d:,.2f}") in text
+
+
+def test_a_growth_change_after_the_plan_is_official_changes_only_suggestions(tmp_path):
+    """growth 0.05 -> 0.50 once the company and team plans are official: the next generate recomputes and
+    says so, every official company, team and person target stays exactly as it was (by hand: equal to the
+    figures before the change), and only the locked 'suggested' column of the company template moves."""
+    ws = _official_plans(tmp_path)
+    before = _annuals(ws)
+    config = ws.root / "sheetplan.toml"
+    text = config.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if line.startswith("growth"))
+    config.write_text(text.replace(old, "growth = 0.50"), encoding="utf-8")
+    ws = api.open_workspace(ws.root)
+    result = api.generate(ws, "company")
+    assert any("sheetplan.toml changed" in note for note in result.notes)
+    after = _annuals(ws)
+    assert {k: v for k, v in after.items() if v[1] != "suggestion"} == \
+        {k: v for k, v in before.items() if v[1] != "suggestion"}
+    pre = blocks(result.files[0])
+    assert pre["in_company_revenue"] == [[before[("company", "")][0]]]

@@ -45,21 +45,25 @@ def _entry(db: sqlite3.Connection, workspace, item: Item) -> ApprovalEntry:
     level = item.waiting_on
     return ApprovalEntry(item.ref, item.owner, owner.name if owner else item.owner, what, item.period,
                          f"{item.level_text} {level.role if level else ''}".strip(),
-                         received[0][:10] if received else "", _summary(labels, config, item, figures),
+                         received[0][:10] if received else "", _summary(db, labels, config, roster, item, figures),
                          item.detail.get("reason", ""), tuple(history), figures)
 
 
-def _summary(labels: Labels, config, item: Item, figures: tuple[ItemFigures, ...]) -> str:
+def _summary(db: sqlite3.Connection, labels: Labels, config, roster, item: Item,
+             figures: tuple[ItemFigures, ...]) -> str:
     """One line per item for the Decisions sheet: each metric's total and its change."""
     parts = []
     if item.item_kind == "revision":
+        owner = roster.get(item.owner)
+        team = owner.team if owner else ""
         for metric_key, requested in item.detail.get("requested", {}).items():
             metric = config.metric(metric_key)
             current = item.detail.get("current", {}).get(metric_key, 0.0)
             shown = f",.{metric.decimals}f"
             parts.append(labels("approval.summary_revision", metric=metric.label(config.language),
                                 current=format(current, shown), requested=format(requested, shown)))
-        return "; ".join(parts)
+            parts.append(_replan_effect(db, labels, config, team, metric, requested - current, shown))
+        return "; ".join(p for p in parts if p)
     for f in figures:
         base = f.previous if f.previous is not None else f.suggestion
         total = sum(f.submitted)
@@ -69,6 +73,29 @@ def _summary(labels: Labels, config, item: Item, figures: tuple[ItemFigures, ...
         parts.append(labels("approval.summary_change", metric=f.metric.label(config.language),
                             total=f"{total:,.{f.metric.decimals}f}", change=change, against=labels(against)))
     return "; ".join(parts)
+
+
+def _replan_effect(db: sqlite3.Connection, labels: Labels, config, team: str, metric, change: float,
+                   shown: str) -> str:
+    """What approving does above the person under [replan]: the team (and company) keep their targets and
+    the team's next split absorbs the change, or they follow it."""
+    fy = str(config.fiscal_year)
+
+    def official(level: str, owner: str) -> float | None:
+        row = db.execute("SELECT value FROM targets WHERE level = ? AND owner = ? AND period = ? AND metric = ?"
+                         " AND customer_group = '' AND source != 'suggestion' ORDER BY version DESC LIMIT 1",
+                         (level, owner, fy, metric.key)).fetchone()
+        return row[0] if row else None
+
+    team_target, company_target = official("team", team), official("company", "")
+    if not team or team_target is None:
+        return ""
+    if config.replan.policy == "absorb":
+        return labels("approval.replan_absorb", team=team, team_now=format(team_target, shown),
+                      team_after=format(team_target + change, shown),
+                      company_after=format((company_target or 0.0) + change, shown))
+    return labels("approval.replan_reallocate", team=team, team_now=format(team_target, shown),
+                  gap=format(-change, "+" + shown))
 
 
 def _figures(db: sqlite3.Connection, workspace, item: Item) -> tuple[ItemFigures, ...]:
