@@ -24,6 +24,7 @@ Numbers are read at their shortest decimal form (``repr``), so weights 0.1, 0.2,
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import re
@@ -47,6 +48,8 @@ _MONTH = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
 def _exact(value: object, what: str) -> Fraction:
     """A finite, non-negative number as an exact fraction of its shortest decimal form."""
+    if type(value) is float and 0.0 <= value < math.inf:  # the common case, without the abstract-class checks
+        return _float_fraction(value)
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, Decimal)):
         # ValueError, not TypeError: a word where a figure belongs is a configuration mistake.
         raise ValueError(f"{what} must be a number, got {value!r}")  # noqa: TRY004
@@ -62,11 +65,17 @@ def _exact(value: object, what: str) -> Fraction:
         number = float(value)
         if not math.isfinite(number):
             raise ValueError(f"{what} must be a finite number, got {value!r}")
-        # The shortest repr is what the user typed or saw in Excel, not the binary neighbour.
-        result = Fraction(repr(number))
+        result = _float_fraction(number)
     if result < 0:
         raise ValueError(f"{what} must not be negative, got {value!r}")
     return result
+
+
+@functools.lru_cache(maxsize=65536)
+def _float_fraction(number: float) -> Fraction:
+    """The shortest repr is what the user typed or saw in Excel, not the binary neighbour. Cached: the same
+    profile, ramp and availability figures come back for every person of a large plan."""
+    return Fraction(repr(number))
 
 
 def _check_decimals(decimals: object) -> int:
@@ -105,15 +114,22 @@ def _largest_remainder(units: int, weights: Sequence[Fraction]) -> list[int]:
     count = len(weights)
     if not count:
         return []
-    whole = sum(weights, Fraction(0))
-    if not whole:
-        weights, whole = [Fraction(1)] * count, Fraction(count)
-    quotas = [units * weight / whole for weight in weights]
-    parts = [quota.numerator // quota.denominator for quota in quotas]
+    if not any(weights):
+        weights = [Fraction(1)] * count
+    # Integer arithmetic over a common denominator: the same quotas as units * weight / whole, without
+    # building a Fraction per child (a 2,000-person plan splits millions of times).
+    scale = math.lcm(*(weight.denominator for weight in weights))
+    integers = [weight.numerator * (scale // weight.denominator) for weight in weights]
+    whole_units = sum(integers)
+    parts, remainders = [], []
+    for weight in integers:
+        part, rest = divmod(units * weight, whole_units)
+        parts.append(part)
+        remainders.append(rest)
     left = units - sum(parts)
     # The left-over units number fewer than the children with a non-zero remainder,
     # so a child with zero weight never receives one.
-    order = sorted(range(count), key=lambda i: (parts[i] - quotas[i], i))
+    order = sorted(range(count), key=lambda i: (-remainders[i], i))
     for i in order[:left]:
         parts[i] += 1
     return parts
@@ -344,11 +360,10 @@ def _round_matrix(rows: list[int], cols: list[int]) -> list[list[int]]:
     grid = [[0] * len(cols) for _ in rows]
     if not total:
         return grid
-    remainder = [[Fraction(0)] * len(cols) for _ in rows]
+    remainder = [[0] * len(cols) for _ in rows]  # in units of 1/total: integers compare like the fractions
     for i, row in enumerate(rows):
         for j, col in enumerate(cols):
-            grid[i][j], rest = divmod(row * col, total)
-            remainder[i][j] = Fraction(rest, total)
+            grid[i][j], remainder[i][j] = divmod(row * col, total)
     need_row = [row - sum(cells) for row, cells in zip(rows, grid)]
     need_col = [col - sum(cells[j] for cells in grid) for j, col in enumerate(cols)]
     up = [[False] * len(cols) for _ in rows]
@@ -364,7 +379,7 @@ def _round_matrix(rows: list[int], cols: list[int]) -> list[list[int]]:
 
 
 def _move_unit(
-    up: list[list[bool]], remainder: list[list[Fraction]], need_row: list[int], need_col: list[int]
+    up: list[list[bool]], remainder: list[list[int]], need_row: list[int], need_col: list[int]
 ) -> None:
     """Breadth-first search from rows short of units to a column short of units, stepping to a
     column through a cell that can still be rounded up and back to a row through a cell that

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
 import re
@@ -23,6 +24,11 @@ ROLES = ("rep", "supervisor", "manager", "vp", "gm")
 # in_comment, in_revision etc. are the templates' own input blocks: a metric may not share their names
 RESERVED_KEYS = ("comment", "revision", "revision_reason", "revision_months", "decision", "decision_comment")
 _METRIC_KEY = re.compile(r"^[a-z][a-z0-9_]{0,30}$")
+
+
+@functools.lru_cache(maxsize=64)
+def _months_of(year: int, start_month: int) -> tuple[str, ...]:
+    return tuple(fiscal_months(year, start_month))
 
 
 def fiscal_months(year: int, start_month: int) -> list[str]:
@@ -207,8 +213,8 @@ class Config:
 
     @property
     def months(self) -> list[str]:
-        """The twelve fiscal months as 'YYYY-MM', in fiscal order."""
-        return fiscal_months(self.fiscal_year, self.start_month)
+        """The twelve fiscal months as 'YYYY-MM', in fiscal order (asked for once per person and metric)."""
+        return list(_months_of(self.fiscal_year, self.start_month))
 
 
 # Bidirectional overrides reorder what a reader sees (a name can show as someone else's); with the C0/C1
