@@ -41,3 +41,11 @@ class ReturnedFileError(SheetplanError):
 
 class EnvironmentProblem(SheetplanError):
     """Something outside sheetplan is missing or broken (LibreOffice, disk, SMTP server)."""
+
+
+class OpenPeriod(SheetplanError):
+    """A review asked for a period whose months are not all closed: close them, or ask for a draft."""
+
+    def __init__(self, message: str, months: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.months = list(months or [])

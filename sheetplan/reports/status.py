@@ -1,11 +1,13 @@
-"""Who was sent a template, who returned it, and where each round stands."""
+"""Who was sent a template, who returned it, and where each round stands; which months are closed."""
 
 from __future__ import annotations
 
 import json
 
 from sheetplan.returns.ledger import submissions
+from sheetplan.workspace.closing import closed_months
 from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.labels import Labels
 
 COLUMNS = ["kind", "period", "team", "owner", "name", "revision_sent", "status", "revision_returned",
            "received_at", "reasons"]
@@ -32,8 +34,11 @@ def round_status(workspace: Workspace, kind: str | None = None, period: str | No
         mine = by_owner.get((k, p, owner), [])
         accepted = [s for s in mine if s["status"] == "accepted"]
         rejected = [s for s in mine if s["status"] == "rejected"]
+        late = [s for s in mine if s["status"] == "late"]
         if accepted:
             chosen, state, reasons = accepted[-1], "accepted", ""
+        elif late:  # came after the month was closed: not counted, but not missing either
+            chosen, state, reasons = late[-1], "late", ""
         elif rejected:
             chosen, state = rejected[-1], "rejected"
             problems = [p for p in json.loads(chosen["problems"]) if p["severity"] == "error"]
@@ -74,6 +79,7 @@ def round_copies(workspace: Workspace, kind: str | None = None, period: str | No
         subs = [s for s in submissions(store, kind, period) if s["owner"] and (owner is None or s["owner"] == owner)]
         generated = {(r.kind, r.owner, r.period, r.revision): r.generated_at for r in store.sent(kind, period)}
     standing = {(s["kind"], s["period"], s["owner"]): s for s in subs if s["status"] == "accepted"}
+    late_why = Labels(workspace.config.language)("closing.late_why")
     rows = []
     for sub in subs:
         key = (sub["kind"], sub["period"], sub["owner"])
@@ -83,6 +89,7 @@ def round_copies(workspace: Workspace, kind: str | None = None, period: str | No
             "accepted": "stands: the latest revision, received last",
             "superseded": f"replaced by {other}" if other else "replaced by a later copy",
             "stale": f"older than {other}, which stands" if other else "older than the copy that stands",
+            "late": late_why.format(period=sub["period"]),
         }.get(sub["status"], "")
         if sub["status"] == "rejected":
             codes = sorted({p["code"] for p in json.loads(sub["problems"]) if p["severity"] == "error"})
@@ -97,3 +104,85 @@ def round_copies(workspace: Workspace, kind: str | None = None, period: str | No
                      "received_at": sub["received_at"], "received_via": sub["received_via"] or "file time",
                      "claimed_at": sub["claimed_at"], "why": why})
     return pd.DataFrame(rows, columns=COPY_COLUMNS)
+
+
+MONTH_COLUMNS = ["month", "closed", "closed_at", "sent", "missing", "late"]
+
+
+def month_states(workspace: Workspace, through: str | None = None, rounds=None):
+    """One row per fiscal month up to `through` (default: all): closed or open (and since when), how many
+    month reports were sent, how many of those have not come back accepted (missing or rejected), and how
+    many files came late, after the month was closed. `rounds`: round_status(workspace) when the caller has it."""
+    import pandas as pd
+
+    months = [m for m in workspace.config.months if through is None or m <= through]
+    with workspace.store() as store:
+        closed = closed_months(store.db)
+        late = dict(store.db.execute("SELECT period, COUNT(*) FROM submissions WHERE kind = 'month'"
+                                     " AND status = 'late' GROUP BY period").fetchall())
+    rounds = round_status(workspace, "month") if rounds is None else rounds[rounds["kind"] == "month"]
+    rows = []
+    for month in months:
+        mine = rounds[rounds["period"] == month] if len(rounds) else rounds
+        missing = int((mine["status"] != "accepted").sum()) if len(mine) else 0
+        rows.append((month, month in closed, closed.get(month, ""), len(mine), missing, int(late.get(month, 0))))
+    return pd.DataFrame(rows, columns=MONTH_COLUMNS)
+
+
+def _ranges(months: list[str], all_months: list[str], labels: Labels) -> str:
+    """'2027-01 to 2027-03, 2027-05': runs of consecutive fiscal months."""
+    position = {m: i for i, m in enumerate(all_months)}
+    runs: list[list[str]] = []
+    for month in months:
+        if runs and position[month] == position[runs[-1][-1]] + 1:
+            runs[-1].append(month)
+        else:
+            runs.append([month])
+    return ", ".join(run[0] if len(run) == 1 else labels("closing.range", first=run[0], last=run[-1])
+                     for run in runs)
+
+
+def closing_line(states, labels: Labels, all_months: list[str]) -> str:
+    """The sentence every report carries: which months are closed and, for each open one, how many of its
+    returns are still missing."""
+    closed = list(states.loc[states["closed"], "month"])
+    parts = [labels("closing.closed_months", months=_ranges(closed, all_months, labels)) if closed
+             else labels("closing.none_closed")]
+    open_rows = states[~states["closed"]]
+    if len(open_rows):
+        months = [labels("closing.open_month", month=r.month, missing=r.missing, sent=r.sent) if r.sent
+                  else labels("closing.open_unsent", month=r.month) for r in open_rows.itertuples()]
+        parts.append(labels("closing.open_months", months="; ".join(months)))
+    return " ".join(parts)
+
+
+def late_files(workspace: Workspace):
+    """Every file recorded late, as rows of the summary's Issues sheet (kind, owner, period, file, archive,
+    code 'late', message)."""
+    import pandas as pd
+
+    labels = Labels(workspace.config.language)
+    with workspace.store() as store:
+        closed = closed_months(store.db)
+        rows = store.db.execute("SELECT kind, owner, period, original_name, archive_path, received_at FROM"
+                                " submissions WHERE status = 'late' ORDER BY id").fetchall()
+    out = [{"kind": kind, "owner": owner, "period": period, "file": name, "archive": str(workspace.root / archive),
+            "code": "late", "sheet": "", "cell": "", "value": "", "severity": "warning",
+            "message": labels("closing.late_issue", period=period, received=received[:16],
+                              state=labels("closing.state_closed" if period in closed else "closing.state_open"))}
+           for kind, owner, period, name, archive, received in rows]
+    return pd.DataFrame(out)
+
+
+def require_closed(workspace: Workspace, months: list[str], review: str) -> None:
+    """A review's figures are signed, so every month it covers must be closed; else OpenPeriod (exit 2)
+    naming the open months. `review` is 'half' or 'annual'."""
+    from sheetplan.errors import OpenPeriod
+
+    with workspace.store() as store:
+        closed = closed_months(store.db)
+    still = [m for m in months if m not in closed]
+    if still:
+        labels = Labels(workspace.config.language)
+        raise OpenPeriod(labels(f"closing.review_open_{review}", months=", ".join(still), first=months[0],
+                                last=months[-1], year=workspace.config.fiscal_year), still)

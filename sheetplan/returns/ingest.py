@@ -28,7 +28,7 @@ PROCESSED = "processed"
 class FileOutcome:
     path: str
     name: str
-    status: str  # accepted | rejected | duplicate | stale | quarantined
+    status: str  # accepted | rejected | duplicate | stale | late | quarantined
     kind: str = ""
     owner: str = ""
     period: str = ""
@@ -74,7 +74,8 @@ class IngestReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if any(o.status in ("rejected", "quarantined") for o in self.outcomes) else 0
+        """1 when a file was not used: rejected, quarantined, or late for a closed month."""
+        return 1 if any(o.status in ("rejected", "quarantined", "late") for o in self.outcomes) else 0
 
     FILE_COLUMNS = ("file", "status", "kind", "owner", "period", "revision", "errors", "warnings",
                     "first_problem", "path")
@@ -293,6 +294,8 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
             result, outcome, checked = item.result, item.outcome, item.checked
             source = Path(result.path)
             known = ledger.find_by_hash(store, result.sha256) if result.sha256 else None
+            if known and ledger.late_and_open(store, known[0]):
+                known = None  # late for a month reopened since: this time it is decided like a new file
             if known or result.sha256 in seen:
                 earlier = known[0] if known else seen[result.sha256]
                 report.outcomes.append(_seen_before(store, workspace, result, earlier))

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from sheetplan.problems import Problem
+from sheetplan.workspace.closing import is_closed
 from sheetplan.workspace.store import Store
 
-ACCEPTED_STATUS, REJECTED, SUPERSEDED, STALE = "accepted", "rejected", "superseded", "stale"
+ACCEPTED_STATUS, REJECTED, SUPERSEDED, STALE, LATE = "accepted", "rejected", "superseded", "stale", "late"
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,20 @@ def find_by_hash(store: Store, sha256: str) -> tuple[int, str] | None:
     return (row[0], row[1]) if row else None
 
 
+def late_and_open(store: Store, submission_id: int) -> bool:
+    """A file recorded late whose month has been reopened since: ingesting it again decides it anew."""
+    row = store.db.execute("SELECT kind, period FROM submissions WHERE id = ? AND status = 'late'",
+                           (submission_id,)).fetchone()
+    return bool(row) and not is_closed(store.db, row[1])
+
+
 def _decide(db: sqlite3.Connection, sub: Submission) -> tuple[str, int | None]:
-    """Newer revision wins; the same revision received later wins (a corrected copy); older is stale."""
+    """Newer revision wins; the same revision received later wins (a corrected copy); older is stale.
+
+    A month report for a closed month is late: kept, with its values, but it replaces nothing and counts
+    nowhere, so figures already reported for that month stand (reopen the month to let it count)."""
+    if sub.kind == "month" and is_closed(db, sub.period):
+        return LATE, None
     row = db.execute("SELECT id, revision, received_at FROM submissions WHERE kind = ? AND owner = ? AND period = ?"
                      " AND status = 'accepted'", (sub.kind, sub.owner, sub.period)).fetchone()
     if row is None:
@@ -55,6 +68,8 @@ def preview(store: Store, kind: str, owner: str, period: str, revision: int, rec
     """What record() would decide, without writing: for --dry-run. `planned` carries the batch's own
     earlier decisions, keyed by template, so a dry run of a batch reads like the real run."""
     key = (kind, owner, period)
+    if kind == "month" and is_closed(store.db, period):
+        return LATE, None
     if key in planned:
         current_id, current = planned[key]
     else:
@@ -81,13 +96,22 @@ def record(store: Store, sub: Submission, problems: list[Problem], numbers: list
             status, superseded = REJECTED, None
         else:
             status, superseded = _decide(db, sub)
-        cursor = db.execute(
-            "INSERT INTO submissions (sha256, original_name, source_path, received_at, ingested_at, kind, owner,"
-            " period, revision, status, problems, archive_path, claimed_at, received_via)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sub.sha256, sub.original_name, sub.source_path, sub.received_at, sub.ingested_at, sub.kind, sub.owner,
-             sub.period, sub.revision, status, payload, sub.archive_path, sub.claimed_at, sub.received_via))
-        submission_id = cursor.lastrowid
+        again = db.execute("SELECT id FROM submissions WHERE sha256 = ? AND status = 'late'", (sub.sha256,)).fetchone()
+        if again:  # a late file ingested again once its month is open: decided anew, in the same ledger row
+            submission_id = again[0]
+            db.execute("DELETE FROM submitted_values WHERE submission_id = ?", (submission_id,))
+            db.execute("DELETE FROM submitted_texts WHERE submission_id = ?", (submission_id,))
+            db.execute("UPDATE submissions SET ingested_at = ?, status = ?, problems = ? WHERE id = ?",
+                       (sub.ingested_at, status, payload, submission_id))
+        else:
+            cursor = db.execute(
+                "INSERT INTO submissions (sha256, original_name, source_path, received_at, ingested_at, kind, owner,"
+                " period, revision, status, problems, archive_path, claimed_at, received_via)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sub.sha256, sub.original_name, sub.source_path, sub.received_at, sub.ingested_at, sub.kind,
+                 sub.owner, sub.period, sub.revision, status, payload, sub.archive_path, sub.claimed_at,
+                 sub.received_via))
+            submission_id = cursor.lastrowid
         if status != REJECTED:
             db.executemany("INSERT INTO submitted_values (submission_id, block, row_key, col_key, value)"
                            " VALUES (?, ?, ?, ?, ?)", [(submission_id, *n) for n in numbers])

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+# A migration that starts with this runs with foreign keys off (they cannot change inside a transaction), as
+# SQLite's own procedure for rebuilding a table asks; every key is checked again before it commits.
+FOREIGN_KEYS_OFF = "-- foreign keys off\n"
+
 # Each migration moves the schema up by one version; never edit one that has shipped, add a new one.
 MIGRATIONS: tuple[str, ...] = (
     # 1: the plan as it stands, and what was sent to whom
@@ -224,6 +228,54 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE mail_sent ADD COLUMN doubt TEXT NOT NULL DEFAULT '';
     ALTER TABLE mail_sent ADD COLUMN settled_at TEXT NOT NULL DEFAULT '';
     """,
+    # 11: closed months. month_closings logs every close and reopen (a reopen with its reason); a month is
+    # closed while its latest row is a close. A valid file for a closed month is recorded with status 'late'
+    # and changes no figure, so the submissions table is rebuilt with 'late' allowed by its CHECK (SQLite
+    # cannot alter a CHECK), foreign keys off meanwhile, and the view over it made again.
+    FOREIGN_KEYS_OFF + """
+    CREATE TABLE month_closings (
+        id INTEGER PRIMARY KEY,
+        month TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('close', 'reopen')),
+        reason TEXT NOT NULL DEFAULT '',
+        at TEXT NOT NULL
+    );
+    CREATE INDEX month_closings_month ON month_closings (month, id);
+    DROP VIEW accepted_values;
+    CREATE TABLE submissions_rebuilt (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        original_name TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        received_at TEXT NOT NULL,
+        ingested_at TEXT NOT NULL,
+        kind TEXT NOT NULL DEFAULT '',
+        owner TEXT NOT NULL DEFAULT '',
+        period TEXT NOT NULL DEFAULT '',
+        revision INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'superseded', 'stale', 'late')),
+        problems TEXT NOT NULL,
+        archive_path TEXT NOT NULL,
+        claimed_at TEXT NOT NULL DEFAULT '',
+        received_via TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO submissions_rebuilt (id, sha256, original_name, source_path, received_at, ingested_at, kind, owner,
+        period, revision, status, problems, archive_path, claimed_at, received_via)
+    SELECT id, sha256, original_name, source_path, received_at, ingested_at, kind, owner, period, revision, status,
+        problems, archive_path, claimed_at, received_via FROM submissions;
+    DROP TABLE submissions;
+    ALTER TABLE submissions_rebuilt RENAME TO submissions;
+    CREATE INDEX submissions_round ON submissions (kind, period, owner, status);
+    CREATE VIEW accepted_values AS
+    SELECT 'person' AS level, s.owner AS owner, s.period AS period, substr(v.block, 4) AS metric,
+           v.row_key AS customer_group, v.value AS value, 'actual' AS measure, s.id AS submission_id
+    FROM submitted_values v JOIN submissions s ON s.id = v.submission_id
+    WHERE s.status = 'accepted' AND s.kind = 'month' AND v.block NOT IN ('in_revision', 'in_revision_months')
+    UNION ALL
+    SELECT t.level, t.owner, t.period, t.metric, t.customer_group, t.value, 'target', t.submission_id
+    FROM targets t JOIN submissions s ON s.id = t.submission_id
+    WHERE t.source = 'accepted' AND s.status = 'accepted';
+    """,
 )
 
 SUGGESTION = "suggestion"
@@ -299,10 +351,19 @@ class Store:
     def migrate(self) -> None:
         current = self.schema_version
         for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self.transaction():
-                for statement in filter(str.strip, script.split(";")):
-                    self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {version}")
+            rebuild = script.startswith(FOREIGN_KEYS_OFF)
+            if rebuild:
+                self.db.execute("PRAGMA foreign_keys=OFF")
+            try:
+                with self.transaction():
+                    for statement in filter(str.strip, script.split(";")):
+                        self.db.execute(statement)
+                    if rebuild and self.db.execute("PRAGMA foreign_key_check").fetchone():
+                        raise sqlite3.IntegrityError(f"schema migration {version} left a broken foreign key")
+                    self.db.execute(f"PRAGMA user_version = {version}")
+            finally:
+                if rebuild:
+                    self.db.execute("PRAGMA foreign_keys=ON")
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
