@@ -49,6 +49,11 @@ _LAZY = {
     "workspace_lock": "sheetplan.workspace.folder:workspace_lock",
     "quarantined": "sheetplan.returns.quarantine:held",
     "round_copies": "sheetplan.reports.status:round_copies",
+    "close_month": "sheetplan.workspace.closing:close_month",
+    "reopen_month": "sheetplan.workspace.closing:reopen_month",
+    "month_states": "sheetplan.reports.status:month_states",
+    "open_month": "sheetplan.reports.summary:open_month",
+    "history_warnings": "sheetplan.workspace.history_check:workspace_history_warnings",
 }
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "ingest", "KINDS",
@@ -250,6 +255,10 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
     if refreshed is not None:
         notes = [*refreshed.lines(), *notes]
     result = GenerateResult(kind, period, notes=notes)
+    if kind in ("company", "team", "person", "month"):  # what shows suggestions or last year's figures
+        from sheetplan.workspace.history_check import workspace_history_warnings
+
+        result.warnings = workspace_history_warnings(workspace)
     if not recipients:
         return result
     generated_at = datetime.now(UTC).isoformat(timespec="seconds")

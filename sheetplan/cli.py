@@ -56,14 +56,24 @@ def init(directory: Path, demo: bool, year: int | None, lang: str) -> None:
 
     Example: sheetplan init plans-2027 --demo --year 2027 --lang zh
     """
-    from sheetplan.api import init_workspace
+    from sheetplan.api import history_warnings, init_workspace
 
     workspace = init_workspace(directory, demo=demo, year=year, lang=lang)
     people = len(workspace.roster.people)
     what = f"demo company {workspace.config.company!r} with {people} people" if demo else "an empty roster"
     click.echo(f"Created workspace {workspace.root} ({what}, fiscal year {workspace.config.fiscal_year}).")
+    _echo_warnings(workspace, history_warnings(workspace))
     if not demo:
         click.echo("Next: fill roster.xlsx, check sheetplan.toml, then run 'sheetplan generate company'.")
+
+
+def _echo_warnings(workspace, warnings: list[str]) -> None:
+    """Warnings go to stderr, each on its own line, in the workspace language."""
+    from sheetplan.api import Labels
+
+    labels = Labels(workspace.config.language)
+    for warning in warnings:
+        click.echo(labels("closing.warning", text=warning), err=True)
 
 
 @main.command()
@@ -103,6 +113,7 @@ def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, 
     finally:
         if "bar" in bar:
             bar["bar"].__exit__(None, None, None)
+    _echo_warnings(workspace, result.warnings)
     for note in result.notes:
         click.echo(f"Note: {note}")
     if not result.files:
@@ -126,8 +137,9 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool, move: boo
            quiet: bool) -> None:
     """Read returned workbooks (files or folders; default inbox/), check every cell and record them.
 
-    Exit status: 0 when no file was rejected, 1 when any was (accepted ones are still recorded),
-    2 on a usage or workspace error.
+    Exit status: 0 when no file was rejected, 1 when any was rejected, quarantined or late (a month report
+    for a closed month: recorded, counted nowhere; accepted files are still recorded), 2 on a usage or
+    workspace error.
 
     Example: sheetplan ingest inbox/2027-03 --dry-run
     """
@@ -162,7 +174,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool, move: boo
     counts = report.counts
     click.echo(("Dry run: nothing recorded. " if dry_run else "") +
                ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "quarantined", "duplicate",
-                                                              "stale", "superseded", "warnings")) +
+                                                              "stale", *(("late",) if counts.get("late") else ()),
+                                                              "superseded", "warnings")) +
                f" in {report.seconds:.1f} s.")
     if report.report_path:
         click.echo(f"Report: {report.report_path}")
@@ -194,25 +207,32 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
 
     Example: sheetplan status --kind month --period 2027-03
     """
-    from sheetplan.api import round_copies, round_status
+    from sheetplan.api import Labels, month_states, round_copies, round_status
 
     workspace = _open(ctx, writes=False)
     frame = round_status(workspace, kind, period)
     if frame.empty:
         click.echo("Nothing has been sent yet.")
         return
+    labels = Labels(workspace.config.language)
+    closed = set(month_states(workspace).query("closed")["month"])
     copies = round_copies(workspace, kind, period)
     several = {key: rows for key, rows in copies.groupby(["kind", "period", "owner"]) if len(rows) > 1}
+    late = copies[copies["status"] == "late"]
     for (k, p), rows in frame.groupby(["kind", "period"], sort=False):
         counts = rows["status"].value_counts()
-        click.echo(f"{k} {p}: {len(rows)} sent, " + ", ".join(f"{counts.get(s, 0)} {s}" for s in
-                                                             ("accepted", "rejected", "missing")))
+        state = f" ({labels('closing.state_closed')})" if k == "month" and p in closed else ""
+        shown = ("accepted", "rejected", "missing", *(("late",) if counts.get("late") else ()))
+        click.echo(f"{k} {p}{state}: {len(rows)} sent, " + ", ".join(f"{counts.get(s, 0)} {s}" for s in shown))
         for team, members in rows.groupby("team", sort=False):
             click.echo(f"  {team or '(company)'}")
             for row in members.itertuples():
                 reason = f"  {row.reasons}" if row.reasons else ""
                 click.echo(f"    {row.status:<9} {row.owner:<8} {row.name}{reason}")
-                for copy in several.get((k, p, row.owner), copies.iloc[:0]).itertuples():
+                mine = several.get((k, p, row.owner))
+                if mine is None:  # a late copy is listed even when it is the only one
+                    mine = late[(late["kind"] == k) & (late["period"] == p) & (late["owner"] == row.owner)]
+                for copy in mine.itertuples():
                     _echo_copy(copy, "      ")
 
 
@@ -238,12 +258,16 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
 
     Example: sheetplan consolidate --month 2027-03 --csv facts.csv
     """
-    from sheetplan.api import run_consolidation
+    from sheetplan.api import Labels, open_month, run_consolidation
 
+    workspace = _open(ctx)
     try:
-        result = run_consolidation(_open(ctx), month, output, people, csv_path, parquet_path)
+        result = run_consolidation(workspace, month, output, people, csv_path, parquet_path)
     except ImportError as exc:
         raise click.ClickException(f"--parquet needs pyarrow: {exc}") from None
+    is_open, _missing, notice = open_month(result, Labels(workspace.config.language))
+    if is_open:  # first: these figures are not final
+        click.echo(notice)
     counts = result.flags["severity"].value_counts() if len(result.flags) else {}
     click.echo(f"Consolidated {result.month}: {len(result.people)} people in {len(result.teams)} teams, "
                f"{len(result.flags)} flags ({counts.get('high', 0)} high).")
@@ -254,6 +278,50 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
     for path in (csv_path, parquet_path):
         if path:
             click.echo(f"Fact table: {path}")
+
+
+@main.command("close")
+@click.argument("month")
+@click.pass_context
+def close(ctx: click.Context, month: str) -> None:
+    """Close MONTH (YYYY-MM) and every earlier open month: their figures stand from now on.
+
+    A month report for a closed month is recorded as late and changes no figure; reviews need their months
+    closed. Reopen a month with 'sheetplan reopen MONTH --reason TEXT'.
+
+    Example: sheetplan close 2027-03
+    """
+    from sheetplan.api import Labels, close_month, month_states
+
+    workspace = _open(ctx)
+    labels = Labels(workspace.config.language)
+    closed = close_month(workspace, month)
+    if not closed:
+        click.echo(labels("closing.already_closed", month=month))
+        return
+    states = month_states(workspace, month).set_index("month")
+    for m in closed:
+        sent, missing = int(states.at[m, "sent"]), int(states.at[m, "missing"])
+        click.echo(labels("closing.closed_now", month=m, missing=missing, sent=sent) if sent
+                   else labels("closing.closed_unsent", month=m))
+
+
+@main.command("reopen")
+@click.argument("month")
+@click.option("--reason", required=True, help="Why the month is opened again (kept in the store).")
+@click.pass_context
+def reopen(ctx: click.Context, month: str, reason: str) -> None:
+    """Open a closed MONTH (YYYY-MM) again, for a correction; the reason is kept with the month's closings.
+
+    Late files for that month count once they are ingested again. Later months stay closed.
+
+    Example: sheetplan reopen 2027-03 --reason "P014's report was lost in the mail server"
+    """
+    from sheetplan.api import Labels, reopen_month
+
+    workspace = _open(ctx)
+    late = reopen_month(workspace, month, reason)
+    click.echo(Labels(workspace.config.language)("closing.reopened", month=month, late=late))
 
 
 @main.command()
@@ -597,10 +665,13 @@ def review() -> None:
 
 @review.command("half")
 @click.option("--no-templates", is_flag=True, help="Only the review workbook, no H2 re-forecast templates.")
+@click.option("--draft", is_flag=True, help="Review H1 before it is closed: a workbook marked DRAFT, no templates.")
 @click.pass_context
-def review_half(ctx: click.Context, no_templates: bool) -> None:
+def review_half(ctx: click.Context, no_templates: bool, draft: bool) -> None:
     """Write the H1 review workbook into reports/ and an H2 re-forecast template for every salesperson.
 
+    January to June must be closed (sheetplan close); otherwise exit status 2 names the open months.
+    --draft writes reports/half-<year>-draft.xlsx, marked DRAFT on every sheet, and no templates.
     The re-forecasts come back through ingest and the approval chain; once approved, they are the H2 plan.
 
     Example: sheetplan -w plans review half
@@ -609,9 +680,9 @@ def review_half(ctx: click.Context, no_templates: bool) -> None:
     from sheetplan.api import run_half
 
     workspace = _open(ctx)
-    result = run_half(workspace)
+    result = run_half(workspace, draft=draft)
     click.echo(f"Half-year review {workspace.config.fiscal_year}: {result.workbook}")
-    if no_templates:
+    if no_templates or draft:
         return
     generated = api.generate(workspace, "reforecast")
     if generated.files:
@@ -621,18 +692,24 @@ def review_half(ctx: click.Context, no_templates: bool) -> None:
 @review.command("annual")
 @click.option("--year", type=click.IntRange(2000, 2100), default=None,
               help="The fiscal year to review; must be the workspace's (default: the workspace's year).")
+@click.option("--draft", is_flag=True, help="Review the year before it is closed: a workbook marked DRAFT and no "
+                                            "history file.")
 @click.pass_context
-def review_annual(ctx: click.Context, year: int | None) -> None:
+def review_annual(ctx: click.Context, year: int | None, draft: bool) -> None:
     """Write the annual summary (totals, growth, rankings, bands) and next year's history file into reports/.
+
+    Every month of the year must be closed (sheetplan close); otherwise exit status 2 names the open months.
+    --draft writes reports/annual-<year>-draft.xlsx, marked DRAFT on every sheet, and never a history file.
 
     Example: sheetplan -w plans review annual --year 2027
     """
     from sheetplan.api import run_annual
 
-    result = run_annual(_open(ctx), year)
+    result = run_annual(_open(ctx), year, draft=draft)
     people = len(result.people)
     click.echo(f"Annual summary {result.year} (as of {result.month}, {people} people): {result.workbook}")
-    click.echo(f"History for next year ({len(result.history)} rows): {result.history_file}")
+    if result.history_file:
+        click.echo(f"History for next year ({len(result.history)} rows): {result.history_file}")
 # --- end review ----------------------------------------------------------------------------------------
 
 

@@ -226,7 +226,7 @@ def test_bands_default_and_checks():
 def test_workbook_sheets_chart_and_values(summary):
     assert summary.workbook.name == "annual-2027.xlsx"
     book = openpyxl.load_workbook(summary.workbook)
-    assert book.sheetnames == ["Summary", "Teams", "People", "Scorecard"]
+    assert book.sheetnames == ["Summary", "Teams", "People", "Scorecard", "Months"]
     assert len(book["Summary"]._charts) == 2
     headline = [[c.value for c in row] for row in book["Summary"].iter_rows(min_row=4, max_row=5, max_col=6)]
     assert headline == [["Revenue (EUR)", 36000, 34800, 0.9667, 36000, -0.0333],
@@ -286,7 +286,7 @@ def test_workbook_labels_follow_the_workspace_language(office, tmp_path):
     ws = open_workspace(root)
     workbook, _history = write_annual(ws, annual_summary(ws))
     book = openpyxl.load_workbook(workbook)
-    assert book.sheetnames == ["年度汇总", "团队", "人员", "计分卡"]
+    assert book.sheetnames == ["年度汇总", "团队", "人员", "计分卡", "月份状态"]
     assert book["年度汇总"]["A4"].value == "销售额 (EUR)"
 
 
@@ -294,6 +294,11 @@ def test_workbook_labels_follow_the_workspace_language(office, tmp_path):
 
 
 def test_cli_review_annual(office, summary):
+    """The annual review signs the year's figures, so it runs once every month is closed."""
+    still_open = CliRunner().invoke(main, ["-w", str(office.root), "review", "annual", "--year", str(YEAR)])
+    assert still_open.exit_code == 2 and "2027-01, 2027-02" in still_open.stderr
+    closed = CliRunner().invoke(main, ["-w", str(office.root), "close", "2027-12"])
+    assert closed.exit_code == 0, closed.output
     result = CliRunner().invoke(main, ["-w", str(office.root), "review", "annual", "--year", str(YEAR)])
     assert result.exit_code == 0, result.output
     assert str(office.root / "reports" / "annual-2027.xlsx") in result.stdout

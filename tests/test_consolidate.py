@@ -225,7 +225,8 @@ def march(office):
 # Worked out by hand from the story above (thresholds: behind 0.85, far behind 0.6, sharp drop 0.3):
 # N1 revenue 6000 of 6000; N2 5280 of 6600 = 0.8; N3 0 + 1000 + 1000 of 6000 = 0.333; S1 2000 + 2000 + 1300 of
 # 6000 = 0.883 (not behind); S2 2000 of 6000 = 0.333. North 13280 of 18600 = 0.714; South 7300 of 12000 = 0.608.
-# Travel is always spent as budgeted (N3 and S2 spent nothing in their missing months: under budget).
+# Travel is always spent as budgeted; a month without a report (N3 in January, S2 in February and March) is
+# "no report": the budget used to date counts only the months reported, so nobody is under or over budget.
 EXPECTED_FLAGS = [
     # (code, severity, level, team, person, month, metric)
     ("far-behind", "high", "person", "North", "N3", MAR, "revenue"),
@@ -320,22 +321,29 @@ def test_thresholds_come_from_sheetplan_toml(office, tmp_path):
 
 
 def test_rankings_within_team_and_company(march):
-    # score = 0.7 x min(revenue ytd, 2) + 0.3 x min(travel ytd, 2):
-    # N1 0.7 + 0.3 = 1.0; S1 0.7 x 0.8833 + 0.3 = 0.9183; N2 0.7 x 0.8 + 0.3 = 0.86;
-    # S2 0.7 x 0.3333 + 0.3 x 2 (600 budget, 200 spent: 3.0 capped) = 0.8333; N3 0.7 x 0.3333 + 0.3 x 1.5 = 0.6833
+    """score = 0.7 x min(revenue ytd, 2) + 0.3 x (2 - travel budget used, between 0 and 2).
+
+    Travel's budget used counts only the months reported. This used to read S2's travel as 600 budgeted
+    against 200 spent (3.0, capped at 2: a rep whose reports were rejected scored best on the budget) and N3's
+    as 600 against 400 (1.5): months without a report counted as spending nothing, i.e. as met.
+    - N1 0.7 + 0.3 x 1 = 1.0; S1 0.7 x 0.8833 + 0.3 = 0.9183; N2 0.7 x 0.8 + 0.3 = 0.86.
+    - S2: revenue 2000 / 6000 = 0.3333; travel January only, 200 of 200: used 1.0 -> 0.2333 + 0.3 = 0.5333.
+    - N3: revenue 0.3333; travel February and March, 400 of 400: used 1.0 -> 0.5333. S2 and N3 tie: both 4th.
+    """
     got = march.people.set_index("person")[["team", "score", "rank_company", "rank_team"]].to_dict("index")
     assert got == {
         "N1": {"team": "North", "score": 1.0, "rank_company": 1, "rank_team": 1},
         "S1": {"team": "South", "score": 0.9183, "rank_company": 2, "rank_team": 1},
         "N2": {"team": "North", "score": 0.86, "rank_company": 3, "rank_team": 2},
-        "S2": {"team": "South", "score": 0.8333, "rank_company": 4, "rank_team": 2},
-        "N3": {"team": "North", "score": 0.6833, "rank_company": 5, "rank_team": 3},
+        "S2": {"team": "South", "score": 0.5333, "rank_company": 4, "rank_team": 2},
+        "N3": {"team": "North", "score": 0.5333, "rank_company": 4, "rank_team": 3},
     }
-    assert list(march.people["person"]) == ["N1", "S1", "N2", "S2", "N3"]
+    assert list(march.people["person"]) == ["N1", "S1", "N2", "N3", "S2"]
     assert march.people.set_index("person").loc["N2", "name"] == "=SUM(1,2)"
-    # North 0.7 x 0.714 + 0.3 x 1800/1600 = 0.8373; South 0.7 x 0.6083 + 0.3 x 1200/800 = 0.8758
+    # travel as budgeted in every month reported: used 1.0 for both teams (North 1600 of 1600, South 800 of 800)
+    # North 0.7 x 13280/18600 (0.71398) + 0.3 = 0.7998; South 0.7 x 7300/12000 (0.60833) + 0.3 = 0.7258
     assert march.teams.set_index("team")[["score", "rank"]].to_dict("index") == {
-        "South": {"score": 0.8758, "rank": 1}, "North": {"score": 0.8373, "rank": 2}}
+        "North": {"score": 0.7998, "rank": 1}, "South": {"score": 0.7258, "rank": 2}}
 
 
 def test_facts_follow_the_plan_and_the_returns(march):
@@ -363,10 +371,14 @@ def test_cli_consolidate_writes_summary_csv_and_parquet(office, tmp_path):
                                        "--parquet", str(parquet_path)])
     assert result.exit_code == 0, result.output
     summary = office.folder("reports") / "summary-2027-03.xlsx"
-    assert result.output.splitlines()[:2] == [
-        "Consolidated 2027-03: 5 people in 2 teams, 14 flags (3 high).", f"Summary: {summary}"]
+    # March is not closed, and S2's March return was rejected: the first line says the figures may change
+    assert result.output.splitlines()[:3] == [
+        "2027-03 is open: 1 returns still missing, so these figures may still change (sheetplan close 2027-03 once "
+        "they are final).", "Consolidated 2027-03: 5 people in 2 teams, 14 flags (3 high).", f"Summary: {summary}"]
     assert csv_path.is_file() and parquet_path.is_file()
-    exported = pd.read_csv(csv_path, keep_default_na=False, dtype={"month": str})
+    # empty text stays "", and an attainment without a report (empty, "no report") stays NaN, as in the Data sheet
+    exported = pd.read_csv(csv_path, dtype={"month": str}).fillna({c: "" for c in ("team", "person",
+                                                                                    "customer_group")})
     data = pd.read_excel(summary, sheet_name="Data", dtype={"month": str}, engine="openpyxl").fillna(
         {c: "" for c in ("team", "person", "customer_group")})
     assert list(data.columns) == FACT_COLUMNS
@@ -443,4 +455,4 @@ def test_zh_summary_sheet_names_come_from_the_catalogue(zh_office, tmp_path):
     result = run_consolidation(zh_office, FEB, output=tmp_path / "summary.xlsx")
     book = openpyxl.load_workbook(result.summary, read_only=True)
     assert book.sheetnames == ["总览", "公司", "团队", "人员", "月度矩阵", "预警", "审批进度", "目标调整", "待处理问题",
-                               "审计记录", "Data"]
+                               "审计记录", "Data", "月份状态"]  # every report ends with which months are closed

@@ -13,10 +13,13 @@ Annual targets: N1 18000 / 1200, N2 12000 / 600, S1 12000 / 960, L1 2000 / 0 (re
 
 Worked out by hand:
 - H1 revenue: N1 9000 -> 10800 (1.2); N2 6000 -> 4500 (0.75); S1 4800 -> 4500 (0.9375); L1 2000 -> 2000 (1.0).
-- H1 travel (budget / spent, attainment budget / spent): N1 600 / 480 (1.25); N2 300 / 250 (1.2);
-  S1 480 / 600 (0.8); L1 0 / 0 (1.0, nothing spent).
-- Scores (0.75 revenue + 0.25 travel): N1 0.9 + 0.3125 = 1.2125; L1 1.0; S1 0.703125 + 0.2 = 0.9031;
-  N2 0.5625 + 0.3 = 0.8625. Company ranks N1, L1, S1, N2; in North N1, N2; in South L1, S1.
+- H1 travel (budget / spent; attainment is budget used = spent / the budget of the months reported):
+  N1 600 / 480 (0.8); N2 300 / 250, June not reported, so 250 of the 250 reported (1.0; it used to read
+  300 / 250 = 1.2, the missing June counted as nothing spent, i.e. as met); S1 480 / 600 (1.25);
+  L1 0 / 0 (1.0: a zero budget with nothing spent is on budget, as a zero target is met).
+- Scores (0.75 revenue + 0.25 x (2 - budget used)): N1 0.9 + 0.3 = 1.2; L1 0.75 + 0.25 = 1.0;
+  S1 0.703125 + 0.1875 = 0.8906; N2 0.5625 + 0.25 = 0.8125. Company ranks N1, L1, S1, N2; in North N1, N2;
+  in South L1, S1.
 - Rollover into H2 (no carry credit), revenue: N1 over target every month: 0. N2: Key short 600 in June,
   Web short 100 a month and 400 in June: 600 + 900 = 1500, under next_month and spread alike (nothing is
   over-achieved, so all of H1's shortfall is carried out of it; spread puts only 100 + 150 = 250 of it into
@@ -25,11 +28,16 @@ Worked out by hand:
 - Needed per H2 month = max(annual - H1 actual, 0) / 6: revenue N1 7200 / 6 = 1200, N2 7500 / 6 = 1250,
   S1 1250, L1 0; travel N1 720 / 6 = 120, N2 350 / 6 = 58, S1 360 / 6 = 60, L1 0.
 - North: revenue 15000 -> 15300 (1.02), rollover 1500, H2 15000, annual 30000, 14700 / 6 = 2450; travel
-  900 / 730 (1.2329), annual 1800, 1070 / 6 = 178. Score 0.765 + 0.308225 = 1.0732.
+  900 / 730, reported budget 600 + 250 = 850: used 0.8588, annual 1800, 1070 / 6 = 178.
+  Score 0.765 + 0.25 x 1.1412 = 1.0503.
 - South: revenue 6800 -> 6500 (0.9559), rollover 300, H2 7200, annual 14000, 7500 / 6 = 1250; travel
-  480 / 600 (0.8), rollover -120, annual 960, 360 / 6 = 60. Score 0.716925 + 0.2 = 0.9169. Ranks North, South.
+  480 / 600 (1.25), rollover -120, annual 960, 360 / 6 = 60. Score 0.716925 + 0.1875 = 0.9044. Ranks North,
+  South.
 - Company: revenue 21800 -> 21800 (1.0), rollover 1800, H2 22200, annual 44000, 22200 / 6 = 3700; travel
-  1380 / 1330 (1.0376), rollover -120, H2 1380, annual 2760, 1430 / 6 = 238.
+  1380 / 1330, reported budget 600 + 250 + 480 + 0 = 1330 (1.0), rollover -120, H2 1380, annual 2760,
+  1430 / 6 = 238.
+- Rollover is per person's total (the default `level = "total"`): nobody over-achieves a customer group
+  while short in another, so each person's carry out of H1 is the same as per group.
 """
 
 from __future__ import annotations
@@ -191,9 +199,9 @@ FIGURES = ("h1_target", "h1_actual", "h1_attainment", "h1_rollover", "h2_origina
     ("N2", "revenue", (6000, 4500, 0.75, 1500, 6000, 12000, 1250)),
     ("S1", "revenue", (4800, 4500, 0.9375, 300, 7200, 12000, 1250)),
     ("L1", "revenue", (2000, 2000, 1.0, 0, 0, 2000, 0)),
-    ("N1", "travel", (600, 480, 1.25, 0, 600, 1200, 120)),
-    ("N2", "travel", (300, 250, 1.2, 0, 300, 600, 58)),
-    ("S1", "travel", (480, 600, 0.8, -120, 480, 960, 60)),
+    ("N1", "travel", (600, 480, 0.8, 0, 600, 1200, 120)),
+    ("N2", "travel", (300, 250, 1.0, 0, 300, 600, 58)),
+    ("S1", "travel", (480, 600, 1.25, -120, 480, 960, 60)),
     ("L1", "travel", (0, 0, 1.0, 0, 0, 0, 0)),
 ])
 def test_people_figures(review, person, metric, expected):
@@ -206,7 +214,7 @@ def test_people_scores_and_ranks(review):
     assert review.month == "2027-06" and review.year == YEAR
     first = review.people.drop_duplicates("person").set_index("person")
     assert list(first.index) == ["N1", "L1", "S1", "N2"]  # company rank order
-    assert first["score"].to_dict() == {"N1": 1.2125, "L1": 1.0, "S1": 0.9031, "N2": 0.8625}
+    assert first["score"].to_dict() == {"N1": 1.2, "L1": 1.0, "S1": 0.8906, "N2": 0.8125}
     assert first["rank_company"].to_dict() == {"N1": 1, "L1": 2, "S1": 3, "N2": 4}
     assert first["rank_team"].to_dict() == {"N1": 1, "L1": 1, "S1": 2, "N2": 2}
     assert first["team"].to_dict() == {"N1": "North", "L1": "South", "S1": "South", "N2": "North"}
@@ -222,9 +230,9 @@ def test_ranks_are_consolidates_as_of_june(office, review):
 
 @pytest.mark.parametrize("team, metric, expected", [
     ("North", "revenue", (15000, 15300, 1.02, 1500, 15000, 30000, 2450)),
-    ("North", "travel", (900, 730, 1.2329, 0, 900, 1800, 178)),
+    ("North", "travel", (900, 730, 0.8588, 0, 900, 1800, 178)),
     ("South", "revenue", (6800, 6500, 0.9559, 300, 7200, 14000, 1250)),
-    ("South", "travel", (480, 600, 0.8, -120, 480, 960, 60)),
+    ("South", "travel", (480, 600, 1.25, -120, 480, 960, 60)),
 ])
 def test_team_figures(review, team, metric, expected):
     row = record(review.teams, team=team, metric=metric)
@@ -235,13 +243,13 @@ def test_team_scores_and_ranks(review):
     assert list(review.teams.columns) == TEAM_COLUMNS
     assert list(review.teams["team"]) == ["North", "North", "South", "South"]
     ranked = review.teams.drop_duplicates("team").set_index("team")
-    assert ranked["score"].to_dict() == {"North": 1.0732, "South": 0.9169}
+    assert ranked["score"].to_dict() == {"North": 1.0503, "South": 0.9044}
     assert ranked["rank"].to_dict() == {"North": 1, "South": 2}
 
 
 @pytest.mark.parametrize("metric, expected", [
     ("revenue", (21800, 21800, 1.0, 1800, 22200, 44000, 3700)),
-    ("travel", (1380, 1330, 1.0376, -120, 1380, 2760, 238)),
+    ("travel", (1380, 1330, 1.0, -120, 1380, 2760, 238)),
 ])
 def test_company_figures(review, metric, expected):
     assert list(review.company.columns) == COMPANY_COLUMNS
@@ -262,11 +270,13 @@ def test_teams_and_company_are_sums_of_people(review):
 
 def test_rollover_under_spread_is_everything_carried_out_of_h1(office, tmp_path):
     """Spread sends only a share of N2's shortfall into July (Key 600 / 6 = 100; Web 150, see the module
-    docstring); the review counts all that H1 hands on to H2, the same 1500 as next_month."""
+    docstring); the review counts all that H1 hands on to H2, the same 1500 as next_month. The July figures
+    are per customer group's own shortfall (`level = "group"`)."""
     root = tmp_path / "spread"
     shutil.copytree(office.root, root)
     toml = root / "sheetplan.toml"
-    toml.write_text(toml.read_text(encoding="utf-8").replace('"next_month"', '"spread"'), encoding="utf-8")
+    toml.write_text(toml.read_text(encoding="utf-8").replace('"next_month"', '"spread"\nlevel = "group"'),
+                    encoding="utf-8")
     ws = open_workspace(root)
     spread = half_review(ws)
     assert record(spread.people, person="N2", metric="revenue")["h1_rollover"] == 1500
@@ -296,29 +306,29 @@ def test_workbook_sheets_and_cells(office, review):
     path = write_half(office, review)
     assert path == office.root / "reports" / "half-2027.xlsx" and review.workbook == path
     book = openpyxl.load_workbook(path)
-    assert book.sheetnames == ["Summary", "Teams", "People"]
+    assert book.sheetnames == ["Summary", "Teams", "People", "Months"]
     summary = book["Summary"]
     assert summary["A1"].value == "Halfco: half-year review 2027 (H1 to 2027-06)"
     rows = [[c.value for c in row] for row in summary.iter_rows(min_row=3, max_row=5, max_col=8)]
     assert rows == [["Metric", "H1 target", "H1 actual", "H1 attainment", "Rollover into H2", "Original H2 plan",
                      "Annual target", "Needed per H2 month"],
                     ["Revenue (EUR)", 21800, 21800, 1, 1800, 22200, 44000, 3700],
-                    ["Travel (EUR)", 1380, 1330, 1.0376, -120, 1380, 2760, 238]]
+                    ["Travel (EUR)", 1380, 1330, 1, -120, 1380, 2760, 238]]
     assert summary["B4"].number_format == "#,##0.00" and summary["B5"].number_format == "#,##0"
     assert summary["D4"].number_format == "0.0%"
     assert summary["A7"].value == "H1 attainment by team"
     by_team = [[c.value for c in row] for row in summary.iter_rows(min_row=8, max_row=10, max_col=5)]
-    assert by_team == [["Team", "Rank", "H1 score", "Revenue", "Travel"], ["North", 1, 1.0732, 1.02, 1.2329],
-                       ["South", 2, 0.9169, 0.9559, 0.8]]
+    assert by_team == [["Team", "Rank", "H1 score", "Revenue", "Travel"], ["North", 1, 1.0503, 1.02, 0.8588],
+                       ["South", 2, 0.9044, 0.9559, 1.25]]
     assert len(summary._charts) == 1
     teams = [[c.value for c in row] for row in book["Teams"].iter_rows(min_row=2, max_row=2, max_col=11)]
-    assert teams == [[1, "North", 1.0732, "Revenue", 15000, 15300, 1.02, 1500, 15000, 30000, 2450]]
+    assert teams == [[1, "North", 1.0503, "Revenue", 15000, 15300, 1.02, 1500, 15000, 30000, 2450]]
     people = book["People"]
     assert [c.value for c in people[1]][:7] == ["Rank in company", "Rank in team", "Person", "Name", "Team",
                                                 "H1 score", "Metric"]
-    assert [c.value for c in people[2]] == [1, 1, "N1", "Ann One", "North", 1.2125, "Revenue", 9000, 10800, 1.2, 0,
+    assert [c.value for c in people[2]] == [1, 1, "N1", "Ann One", "North", 1.2, "Revenue", 9000, 10800, 1.2, 0,
                                             9000, 18000, 1200]
-    assert [c.value for c in people[9]][:7] == [4, 2, "N2", "Nils Two", "North", 0.8625, "Travel"]
+    assert [c.value for c in people[9]][:7] == [4, 2, "N2", "Nils Two", "North", 0.8125, "Travel"]
     assert people["H9"].number_format == "#,##0" and people["J9"].number_format == "0.0%"
     assert people.freeze_panes == "E2" and people.auto_filter.ref
 
@@ -326,7 +336,7 @@ def test_workbook_sheets_and_cells(office, review):
 def test_workbook_labels_follow_the_workspace_language(tmp_path):
     ws = make_office(tmp_path / "zh", lang="zh")
     book = openpyxl.load_workbook(write_half(ws, half_review(ws)))
-    assert book.sheetnames == ["半年汇总", "团队", "人员"]
+    assert book.sheetnames == ["半年汇总", "团队", "人员", "月份状态"]
     assert book["半年汇总"]["A4"].value == "销售额 (EUR)"
     assert book["人员"]["G2"].value == "销售额"
 

@@ -37,7 +37,7 @@ NAMES = {"N1": "Ann One", "N2": "=SUM(1,2)", "N3": "Nils Three", "N4": "Nora Fou
 TEAM = {"N": "North", "S": "South", "W": "West"}
 SELLERS = [Seller(pid, NAMES[pid], TEAM[pid[0]]) for pid in PACES]
 SHEETS = ["Dashboard", "Company", "Teams", "People", "Matrix", "Flags", "Approvals", "Revisions", "Issues", "Audit",
-          "Data"]
+          "Data", "Months"]  # Months: which months are closed, in every report
 C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
 
 
@@ -73,7 +73,7 @@ def test_sheet_names_come_from_the_catalogue(book):
     labels = Labels("en")
     keys = ["summary.dashboard", "summary.company", "summary.teams", "summary.people", "summary.matrix",
             "summary.flags", "summary.approvals", "revisions.sheet", "summary.issues", "audit.sheet",
-                "summary.data"]
+                "summary.data", "closing.sheet"]
     assert book.sheetnames == [labels(k) for k in keys] == SHEETS
     assert book.active.title == "Dashboard"
 
@@ -161,7 +161,10 @@ def test_dashboard_charts_point_at_the_right_data(result, book, parts):
 
 def test_dashboard_key_figures(result, book):
     sheet = book["Dashboard"]
-    assert sheet["A1"].value == "Testco: sales against target, 2027-03"
+    # March is not closed (S4's return was rejected): the title says so, and the line under it which months are
+    assert sheet["A1"].value == "Testco: sales against target, 2027-03 (open: 1 returns still missing)"
+    assert sheet["A2"].value == ("No month is closed yet. Open, figures may still change: 2027-01 (0 of 12 returns "
+                                 "missing); 2027-02 (1 of 12 returns missing); 2027-03 (1 of 12 returns missing).")
     f = result.facts
     now = f[(f["level"] == "company") & (f["customer_group"] == "") & (f["month"] == MAR)].set_index("metric")
     for row, metric, label in ((4, "revenue", "Revenue (EUR)"), (5, "travel", "Travel (EUR)")):
@@ -227,7 +230,7 @@ def test_team_workbooks_hold_only_their_team(result):
     for path in result.team_files:
         team = path.name.split("-")[1]
         book = openpyxl.load_workbook(path, read_only=True)
-        assert book.sheetnames == ["People", "Matrix", "Flags", "Data"]
+        assert book.sheetnames == ["People", "Matrix", "Flags", "Data", "Months"]
         people = pd.read_excel(path, sheet_name="People", engine="openpyxl")
         assert sorted(people["Person"]) == sorted(s.pid for s in SELLERS if s.team == team)
         data = pd.read_excel(path, sheet_name="Data", engine="openpyxl")

@@ -150,6 +150,9 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
         round_trip("month", month, fill_month)
         if revisions:
             approve()  # the revision request climbs supervisor -> manager -> vp
+        if month != through:  # the month's books close once its round is in; the last one stays open a while
+            api.close_month(ws, month)
+            record(f"{'close':<10} {month}")
     reminders = remind(ws, "month", through, mode="drafts")
     say(f"reminders for {through}: {len(reminders)} drafts (missing and rejected returns)")
     from sheetplan.api import run_consolidation
@@ -160,6 +163,8 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
     if through == months[-1]:
         from sheetplan.api import run_annual
 
+        api.close_month(ws, through)  # the annual review needs the whole year closed
+        record(f"{'close':<10} {through}")
         annual = run_annual(ws)
         run.reports.append(annual.workbook)
         say(f"annual summary {year}: {annual.workbook}; next year's history: {annual.history_file}")

@@ -8,7 +8,8 @@ from pathlib import Path
 import pandas as pd
 
 from sheetplan.errors import ConfigError
-from sheetplan.reports.consolidate import SCORE_CAP, Consolidation, consolidate
+from sheetplan.reports.consolidate import Consolidation, consolidate
+from sheetplan.reports.facts import score_points
 from sheetplan.workspace.config import fiscal_months
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
@@ -98,7 +99,8 @@ def _totals(workspace: Workspace, c: Consolidation) -> pd.DataFrame:
 
 
 def _scorecard(workspace: Workspace, people: pd.DataFrame) -> pd.DataFrame:
-    """The score's parts per metric: attainment (capped as the score caps it) x weight / total weight.
+    """The score's parts per metric: the metric's score points (facts.score_points: capped, a budget's from
+    its budget used, no report 0) x weight / total weight.
 
     The score itself is consolidate's; the points only show where it comes from.
     """
@@ -108,7 +110,8 @@ def _scorecard(workspace: Workspace, people: pd.DataFrame) -> pd.DataFrame:
     for m in metrics:
         card[f"{m.key}_attainment"] = people[m.key]
         card[f"{m.key}_weight"] = m.weight
-        card[f"{m.key}_points"] = (people[m.key].clip(upper=SCORE_CAP) * m.weight / total_weight).round(4)
+        card[f"{m.key}_points"] = (pd.Series(score_points(people[m.key], m.higher_is_better), index=people.index)
+                                   * m.weight / total_weight).round(4)
     card["score"] = people["score"]
     card["band"] = people["band"]
     return card
@@ -140,37 +143,52 @@ def annual_summary(workspace: Workspace, year: int | None = None) -> AnnualSumma
 # --- the workbook ------------------------------------------------------------------------------------------
 
 
-def write_annual(workspace: Workspace, summary: AnnualSummary) -> tuple[Path, Path]:
-    """reports/annual-<year>.xlsx (Summary, Teams, People, Scorecard) and reports/history-<year>.xlsx."""
+def write_annual(workspace: Workspace, summary: AnnualSummary, draft: bool = False) -> tuple[Path, Path | None]:
+    """reports/annual-<year>.xlsx (Summary, Teams, People, Scorecard, Months) and reports/history-<year>.xlsx.
+
+    A draft (`draft=True`) is reports/annual-<year>-draft.xlsx, marked DRAFT on every sheet, and writes no
+    history file: next year's workspace must never start from a year that was not closed."""
     from sheetplan.workspace.folder import write_history_xlsx
     from sheetplan.xlsx.writer import write_through_temp
 
     reports = workspace.folder("reports")
-    summary.workbook = write_through_temp(reports / f"annual-{summary.year}.xlsx",
-                               lambda tmp: _write_book(workspace, summary, tmp))
+    name = f"annual-{summary.year}-draft.xlsx" if draft else f"annual-{summary.year}.xlsx"
+    summary.workbook = write_through_temp(reports / name, lambda tmp: _write_book(workspace, summary, tmp, draft))
+    if draft:
+        summary.history_file = None
+        return summary.workbook, None
     summary.history_file = write_through_temp(reports / f"history-{summary.year}.xlsx",
                                    lambda tmp: write_history_xlsx(Path(tmp), summary.history))
     return summary.workbook, summary.history_file
 
 
-def run_annual(workspace: Workspace, year: int | None = None) -> AnnualSummary:
-    """annual_summary() plus its files (the CLI's one call)."""
+def run_annual(workspace: Workspace, year: int | None = None, draft: bool = False) -> AnnualSummary:
+    """annual_summary() plus its files (the CLI's one call). The whole fiscal year must be closed (else
+    OpenPeriod naming the open months), unless `draft`."""
+    from sheetplan.reports.status import require_closed
+
+    if year is not None and year != workspace.config.fiscal_year:
+        annual_summary(workspace, year)  # says which workspace to open
+    if not draft:
+        require_closed(workspace, list(workspace.config.months), "annual")
     summary = annual_summary(workspace, year)
-    write_annual(workspace, summary)
+    write_annual(workspace, summary, draft)
     return summary
 
 
-def _write_book(workspace: Workspace, s: AnnualSummary, tmp: str) -> None:
+def _write_book(workspace: Workspace, s: AnnualSummary, tmp: str, draft: bool = False) -> None:
     from sheetplan.reports.book import ReportBook, close_book
 
     labels = Labels(workspace.config.language)
-    b = ReportBook(tmp, labels)
+    b = ReportBook(tmp, labels, draft=draft)
     names = {key: labels(f"annual.{key}") for key in ("summary", "teams", "people", "scorecard")}
     summary_ws = b.sheet(names["summary"])
     blocks = _teams_sheet(b, workspace, s, names["teams"])
     _people_sheet(b, workspace, s, names["people"])
     _scorecard_sheet(b, workspace, s, names["scorecard"])
     _summary_sheet(b, workspace, s, summary_ws, names["teams"], blocks)
+    if s.consolidation is not None and s.consolidation.months is not None:
+        b.months_sheet(s.consolidation.months, list(workspace.config.months))
     summary_ws.activate()
     close_book(b, tmp)
 
@@ -182,7 +200,11 @@ def _growth_value(value):
 def _summary_sheet(b, workspace: Workspace, s: AnnualSummary, ws, teams_name: str, blocks: dict) -> None:
     L, config = b.labels, workspace.config
     ws.set_row(2, 30)  # constant_memory streams rows: set a row's height before writing it
-    ws.write_string(0, 0, L("annual.title", company=config.company, year=s.year), b.title)
+    b.heading(ws, 0, L("annual.title", company=config.company, year=s.year))
+    if s.consolidation is not None and s.consolidation.months is not None:
+        from sheetplan.reports.status import closing_line
+
+        ws.write_string(1, 0, closing_line(s.consolidation.months, L, list(config.months)))
     b.header(ws, 2, [L("annual.metric"), L("annual.target"), L("annual.actual"), L("annual.attainment"),
                      L("annual.prior"), L("annual.growth")])
     company = s.totals[s.totals["level"] == "company"].set_index("metric")
@@ -195,10 +217,9 @@ def _summary_sheet(b, workspace: Workspace, s: AnnualSummary, ws, teams_name: st
         money = b.money[metric.decimals]
         b.value(ws, r, 1, rec["target"], money)
         b.value(ws, r, 2, rec["actual"], money)
-        b.value(ws, r, 3, rec["attainment"], b.pct)
+        b.attainment(ws, r, 3, rec["attainment"], metric.higher_is_better, config.flags)
         b.value(ws, r, 4, _growth_value(rec["prior_actual"]), money)
         b.value(ws, r, 5, _growth_value(rec["growth"]), b.pct)
-    b.traffic(ws, 3, 3, 2 + len(config.metrics), 3, config.flags)
     ws.set_column(0, 0, 32)
     ws.set_column(1, 5, 16)
     ws.freeze_panes(3, 1)
@@ -241,12 +262,11 @@ def _teams_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> dict[s
             b.value(ws, r, 3, metric.label(L.lang))
             b.value(ws, r, 4, rec.target, money)
             b.value(ws, r, 5, rec.actual, money)
-            b.value(ws, r, 6, rec.attainment, b.pct)
+            b.attainment(ws, r, 6, rec.attainment, metric.higher_is_better, config.flags)
             b.value(ws, r, 7, _growth_value(rec.prior_actual), money)
             b.value(ws, r, 8, _growth_value(rec.growth), b.pct)
             r += 1
         blocks[metric.key] = (first, r - 1)
-    b.traffic(ws, 1, 6, r - 1, 6, config.flags)
     ws.autofilter(0, 0, max(r - 1, 1), 8)
     ws.freeze_panes(1, 2)
     ws.set_column(0, 0, 8)
@@ -263,7 +283,9 @@ def _people_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> None:
             L("annual.score"), L("annual.band")]
     for metric in config.metrics:
         label = metric.label(L.lang)
-        head += [f"{label}: {L(f'annual.{k}')}" for k in ("target", "actual", "attainment", "growth")]
+        used = "annual.attainment" if metric.higher_is_better else "budget.used"
+        head += [f"{label}: {L(used if k == 'attainment' else f'annual.{k}')}"
+                 for k in ("target", "actual", "attainment", "growth")]
     ws.set_row(0, 30)
     b.header(ws, 0, head)
     persons = s.totals[s.totals["level"] == "person"].set_index(["person", "metric"])
@@ -281,12 +303,10 @@ def _people_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> None:
             money = b.money[metric.decimals]
             b.value(ws, r, col, t["target"], money)
             b.value(ws, r, col + 1, t["actual"], money)
-            b.value(ws, r, col + 2, t["attainment"], b.pct)
+            b.attainment(ws, r, col + 2, t["attainment"], metric.higher_is_better, config.flags)
             b.value(ws, r, col + 3, _growth_value(t["growth"]), b.pct)
     last = len(s.people)
     b.traffic(ws, 1, 5, last, 5, config.flags)
-    for j in range(len(config.metrics)):
-        b.traffic(ws, 1, 9 + 4 * j, last, 9 + 4 * j, config.flags)
     ws.autofilter(0, 0, max(last, 1), len(head) - 1)
     ws.freeze_panes(1, 4)
     ws.set_column(0, 1, 9)
@@ -301,7 +321,9 @@ def _scorecard_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> No
     head = [L("annual.rank_company"), L("annual.person"), L("annual.name"), L("annual.team")]
     for metric in config.metrics:
         label = metric.label(L.lang)
-        head += [f"{label}: {L(f'annual.{k}')}" for k in ("attainment", "weight", "points")]
+        used = "annual.attainment" if metric.higher_is_better else "budget.used"
+        head += [f"{label}: {L(used if k == 'attainment' else f'annual.{k}')}" for k in ("attainment", "weight",
+                                                                                         "points")]
     head += [L("annual.score"), L("annual.band")]
     ws.set_row(0, 30)
     b.header(ws, 0, head)
@@ -312,14 +334,12 @@ def _scorecard_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> No
             b.value(ws, r, col, rec[key])
         for j, metric in enumerate(config.metrics):
             col = 4 + 3 * j
-            b.value(ws, r, col, rec[f"{metric.key}_attainment"], b.pct)
+            b.attainment(ws, r, col, rec[f"{metric.key}_attainment"], metric.higher_is_better, config.flags)
             b.value(ws, r, col + 1, rec[f"{metric.key}_weight"])
             b.value(ws, r, col + 2, rec[f"{metric.key}_points"], b.pct)
         b.value(ws, r, score_col, rec["score"], b.pct)
         b.value(ws, r, score_col + 1, rec["band"])
     last = len(s.scorecard)
-    for j in range(len(config.metrics)):
-        b.traffic(ws, 1, 4 + 3 * j, last, 4 + 3 * j, config.flags)
     b.traffic(ws, 1, score_col, last, score_col, config.flags)
     ws.autofilter(0, 0, max(last, 1), len(head) - 1)
     ws.freeze_panes(1, 3)

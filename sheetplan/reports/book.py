@@ -9,7 +9,9 @@ import os
 import numpy as np
 import xlsxwriter
 
+from sheetplan.reports.facts import standing
 from sheetplan.workspace.labels import Labels
+from sheetplan.xlsx.a1 import cell_name
 from sheetplan.xlsx.writer import write_value
 
 GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
@@ -20,11 +22,16 @@ OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_ur
 
 
 class ReportBook:
-    """An xlsxwriter workbook with the formats every report sheet uses."""
+    """An xlsxwriter workbook with the formats every report sheet uses.
 
-    def __init__(self, path: str, labels: Labels) -> None:
+    `draft`: the workbook is a draft (a review of a period not closed yet): every sheet's tab, print header
+    and footer say so. Callers keep using the plain sheet names; charts and caches follow the marked ones."""
+
+    def __init__(self, path: str, labels: Labels, draft: bool = False) -> None:
         self.book = xlsxwriter.Workbook(path, OPTIONS)
         self.labels = labels
+        self.mark = labels("closing.draft") if draft else ""
+        self.names: dict[str, str] = {}  # the name a caller gave a sheet -> its name in the workbook
         add = self.book.add_format
         self.title = add({"bold": True, "font_size": 14})
         self.head = add({"bold": True, "bg_color": "#D9E1F2", "border": 1, "text_wrap": True, "valign": "top"})
@@ -33,19 +40,60 @@ class ReportBook:
         self.link = add({"font_color": "#0563C1", "underline": 1})
         self.money = {d: add({"num_format": "#,##0" + ("." + "0" * d if d else "")}) for d in range(5)}
         self.green, self.amber, self.red = (add({"bg_color": c}) for c in (GREEN, AMBER, RED))
+        self.lights = {light: add({"num_format": "0.0%", "bg_color": c})
+                       for light, c in (("green", GREEN), ("amber", AMBER), ("red", RED))}
         self.pending: list = []  # big tables streamed in after close (see fastsheet)
         self.folder = os.path.dirname(os.path.abspath(path))
         # what value() and header() wrote, per sheet: constant_memory keeps no cells to fill chart caches from
         self.written: dict[str, dict[tuple[int, int], object]] = {}
 
     def sheet(self, name: str, landscape: bool = True):
-        ws = self.book.add_worksheet(name[:31])
+        actual = f"{self.mark} {name}"[:31] if self.mark else name[:31]
+        self.names[name] = actual
+        ws = self.book.add_worksheet(actual)
         if landscape:
             ws.set_landscape()
         ws.set_paper(9)
         ws.fit_to_pages(1, 0)
-        ws.set_footer("&L&A&R&P / &N")
+        if self.mark:
+            ws.set_header(f"&C&B{_header_text(self.mark)}")
+            ws.set_footer(f"&L&A&C{_header_text(self.mark)}&R&P / &N")
+            ws.set_tab_color(RED)
+        else:
+            ws.set_footer("&L&A&R&P / &N")
         return ws
+
+    def attainment(self, ws, row: int, col: int, value, higher_is_better: bool, flags) -> None:
+        """An attainment cell coloured by its own standing (facts.standing): the colour means the same for a
+        sales figure and a budget used; no report (None or NaN) is a blank cell with no colour."""
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            self.value(ws, row, col, None, self.pct)
+            return
+        light = standing(float(value), higher_is_better, flags)
+        self.value(ws, row, col, float(value), self.lights[light] if light else self.pct)
+
+    def months_sheet(self, states, all_months: list[str]) -> None:
+        """Which months are closed and, for open ones, how many returns are still missing: every report
+        carries this sheet, last, so nobody reads an open month's figures as final."""
+        from sheetplan.reports.status import closing_line
+
+        L = self.labels
+        ws = self.sheet(L("closing.sheet"))
+        ws.write_string(0, 0, closing_line(states, L, all_months))
+        columns = [L(f"closing.col_{c}") for c in ("month", "state", "closed_at", "sent", "missing", "late")]
+        self.header(ws, 2, columns)
+        for i, rec in enumerate(states.itertuples(index=False)):
+            r = 3 + i
+            self.value(ws, r, 0, rec.month)
+            self.value(ws, r, 1, L("closing.state_closed" if rec.closed else "closing.state_open"))
+            self.value(ws, r, 2, rec.closed_at or None)
+            self.value(ws, r, 3, int(rec.sent))
+            self.value(ws, r, 4, int(rec.missing))
+            self.value(ws, r, 5, int(rec.late))
+        ws.set_column(0, 0, 12)
+        ws.set_column(1, 1, 10)
+        ws.set_column(2, 2, 26)
+        ws.set_column(3, 5, 14)
 
     def finish_table(self, ws, rows: int, columns: int, widths: dict[tuple[int, int], float]) -> None:
         """A table with its header in row 1: filter over all rows, header frozen, column widths."""
@@ -59,6 +107,10 @@ class ReportBook:
             ws.write_string(row, col + offset, name, self.head)
             self.written.setdefault(ws.name, {})[(row, col + offset)] = name
 
+    def heading(self, ws, row: int, text: str) -> None:
+        """A sheet's title line; a draft's says so first."""
+        ws.write_string(row, 0, f"{self.mark}: {text}" if self.mark else text, self.title)
+
     def value(self, ws, row: int, col: int, value, fmt=None) -> None:
         write_value(ws, row, col, value, fmt)  # user text stays text, never a formula; INF/NaN never fail
         self.written.setdefault(ws.name, {})[(row, col)] = value
@@ -71,16 +123,20 @@ class ReportBook:
         [sheet, row, col] cell or a literal; `categories` and `values` are [sheet, first_row, col,
         last_row, col]. Categories are cached as text.
         """
-        spec = {"categories": categories, "values": values, **options,
+        spec = {"categories": self._marked(categories), "values": self._marked(values), **options,
                 "categories_data": [_as_text(v) for v in self._column(categories)],
                 "values_data": [_as_number(v) for v in self._column(values)]}
         if isinstance(name, list):
-            spec.update(name=name, name_data=[_as_text(self._cells(name[0])[(name[1], name[2])])])
+            spec.update(name=self._marked(name), name_data=[_as_text(self._cells(name[0])[(name[1], name[2])])])
         else:
             spec["name"] = name
         chart.add_series(spec)
 
+    def _marked(self, ref: list) -> list:
+        return [self.names.get(ref[0], ref[0]), *ref[1:]]
+
     def _cells(self, sheet: str) -> dict[tuple[int, int], object]:
+        sheet = self.names.get(sheet, sheet)
         if sheet not in self.written:
             raise KeyError(f"a chart refers to sheet {sheet!r}, which has no values written through ReportBook")
         return self.written[sheet]
@@ -93,15 +149,20 @@ class ReportBook:
         return [cells.get((row, col)) for row in range(first, last + 1)]
 
     def traffic(self, ws, first_row: int, first_col: int, last_row: int, last_col: int, flags) -> None:
+        """Traffic lights on a range of scores (higher is better). Each rule asks ISNUMBER first: a cell
+        "below 75 %" rule would also match an empty cell (which compares as 0), painting "no figure" red."""
         if last_row < first_row:
             return
-        ws.conditional_format(first_row, first_col, last_row, last_col, {
-            "type": "cell", "criteria": ">=", "value": flags.behind_pace, "format": self.green})
-        ws.conditional_format(first_row, first_col, last_row, last_col, {
-            "type": "cell", "criteria": "between", "minimum": flags.far_behind,
-            "maximum": flags.behind_pace - 1e-9, "format": self.amber})
-        ws.conditional_format(first_row, first_col, last_row, last_col, {
-            "type": "cell", "criteria": "<", "value": flags.far_behind, "format": self.red})
+        top = cell_name(first_row, first_col)
+        for fmt, test in ((self.green, f"{top}>={flags.behind_pace!r}"),
+                          (self.amber, f"AND({top}>={flags.far_behind!r},{top}<{flags.behind_pace!r})"),
+                          (self.red, f"{top}<{flags.far_behind!r}")):
+            ws.conditional_format(first_row, first_col, last_row, last_col, {
+                "type": "formula", "criteria": f"=AND(ISNUMBER({top}),{test})", "format": fmt})
+
+
+def _header_text(text: str) -> str:
+    return text.replace("&", "&&")
 
 
 def _as_text(value) -> str:

@@ -12,7 +12,7 @@ import pandas as pd
 from sheetplan.plan.approvals import APPROVED, PENDING, REJECTED, SUPERSEDED, TEMPLATE_OF_ITEM
 from sheetplan.plan.audit import approver_text
 from sheetplan.plan.gaps import plan_gaps
-from sheetplan.reports.facts import MetricRule, build_facts
+from sheetplan.reports.facts import MetricRule, build_facts, score_points, standing
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.workspace.store import REFORECAST, REVISION
@@ -25,7 +25,6 @@ APPROVAL_COLUMNS = ["item_id", "item_kind", "owner", "owner_name", "team", "peri
                     "waiting_on", "waiting_on_name", "waiting_on_role", "submitted_file", "created_at", "closed_at",
                     "last_decision", "last_decided_by", "last_decided_at", "last_comment", "sent_back", "detail"]
 STATUS_ORDER = {PENDING: 0, REJECTED: 1, APPROVED: 2, SUPERSEDED: 3}  # what needs someone's attention first
-SCORE_CAP = 2.0  # one runaway metric must not carry the whole weighted score
 
 
 @dataclass
@@ -51,6 +50,7 @@ class Consolidation:
     teams: pd.DataFrame
     inputs: Inputs
     flags_cfg: object = None  # the workspace's [flags] thresholds, for traffic lights
+    months: pd.DataFrame | None = None  # status.month_states up to `month`: closed or open, returns missing
     summary: Path | None = None
     team_files: list[Path] = field(default_factory=list)
     person_files: list[Path] = field(default_factory=list)
@@ -181,26 +181,34 @@ def default_month(workspace: Workspace) -> str:
 
 
 def rankings(facts: pd.DataFrame, metrics: list, month: str, roster) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """People ranked within their team and across the company; teams ranked, by a weighted score."""
+    """People ranked within their team and across the company; teams ranked, by a weighted score.
+
+    Each metric brings its `score_points` (capped at SCORE_CAP; a budget's from its budget used; no report
+    brings 0). The per-metric columns hold the year-to-date attainment itself (budget used for a budget),
+    and rank_<metric> ranks by the points, so a lower budget used ranks higher."""
     now = facts[(facts["month"] == month) & (facts["customer_group"] == "")]
     weights = {m.key: m.weight for m in metrics}
+    higher = {m.key: getattr(m, "higher_is_better", True) for m in metrics}
     total_weight = sum(weights.values()) or 1.0
 
-    def table(level: str, keys: list[str]) -> pd.DataFrame:
+    def table(level: str, keys: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
         rows = now[now["level"] == level]
-        wide = rows.pivot_table(index=keys, columns="metric", values="ytd_attainment", aggfunc="first")
-        wide = wide.reindex(columns=[m.key for m in metrics]).fillna(0.0)
-        score = sum(wide[k].clip(upper=SCORE_CAP) * w for k, w in weights.items()) / total_weight
-        return wide.assign(score=score.round(4)).reset_index()
+        # groupby, not pivot_table: an owner with no report at all (every attainment empty) keeps their row
+        wide = rows.groupby(keys + ["metric"], sort=True)["ytd_attainment"].first().unstack("metric")
+        wide = wide.reindex(columns=[m.key for m in metrics])
+        wide.columns.name = None
+        points = pd.DataFrame({k: score_points(wide[k], higher[k]) for k in weights}, index=wide.index)
+        score = sum(points[k] * w for k, w in weights.items()) / total_weight
+        return wide.assign(score=score.round(4)).reset_index(), points.reset_index(drop=True)
 
-    people = table("person", ["team", "person"])
+    people, points = table("person", ["team", "person"])
     people["name"] = people["person"].map(lambda p: roster.get(p).name if roster.get(p) else "")
     people["rank_company"] = people["score"].rank(ascending=False, method="min").astype(int)
     people["rank_team"] = people.groupby("team")["score"].rank(ascending=False, method="min").astype(int)
     for m in metrics:
-        people[f"rank_{m.key}"] = people[m.key].rank(ascending=False, method="min").astype(int)
+        people[f"rank_{m.key}"] = points[m.key].rank(ascending=False, method="min").astype(int)
     people = people.sort_values(["rank_company", "person"]).reset_index(drop=True)
-    teams = table("team", ["team"])
+    teams, _points = table("team", ["team"])
     teams["rank"] = teams["score"].rank(ascending=False, method="min").astype(int)
     teams = teams.sort_values(["rank", "team"]).reset_index(drop=True)
     return people, teams
@@ -222,21 +230,28 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
     # owner_level, not level: an approval message has a {level} of its own
     def add(severity: str, code: str, owner_level: str, team: str, person: str, when: str, metric_key: str, **values):
         source = values.pop("source", ("", "", ""))
+        text = values.pop("text", f"flags.{code}")  # the message's catalogue key, when not the code's own
         rows.append({"severity": severity, "code": code, "level": owner_level, "team": team, "person": person,
-                     "month": when, "metric": metric_key, "message": labels(f"flags.{code}", who=who(person, team),
-                                                                          **values),
+                     "month": when, "metric": metric_key, "message": labels(text, who=who(person, team), **values),
                      "file": source[0], "sheet": source[1], "cell": source[2]})
 
     now = facts[(facts["month"] == month) & (facts["customer_group"] == "") & (facts["level"] != "company")]
+    higher = {m.key: m.higher_is_better for m in config.metrics}
     for row in now.itertuples():
         if row.ytd_target <= 0 and row.ytd_actual <= 0:
             continue
-        if row.ytd_attainment < config.flags.far_behind:
-            add("high", "far-behind", row.level, row.team, row.person, month, row.metric,
-                metric=metric_label[row.metric], att=row.ytd_attainment, threshold=config.flags.far_behind)
-        elif row.ytd_attainment < config.flags.behind_pace:
-            add("medium", "behind-pace", row.level, row.team, row.person, month, row.metric,
-                metric=metric_label[row.metric], att=row.ytd_attainment, threshold=config.flags.behind_pace)
+        light = standing(row.ytd_attainment, higher[row.metric], config.flags)  # None: no report to date
+        if light in (None, "green"):
+            continue
+        code, severity = ("far-behind", "high") if light == "red" else ("behind-pace", "medium")
+        if higher[row.metric]:
+            threshold = config.flags.far_behind if light == "red" else config.flags.behind_pace
+            add(severity, code, row.level, row.team, row.person, month, row.metric,
+                metric=metric_label[row.metric], att=row.ytd_attainment, threshold=threshold)
+        else:  # a budget: over budget (amber) or over by more than 1 - far_behind (red)
+            limit = 2.0 - config.flags.far_behind if light == "red" else 1.0
+            add(severity, code, row.level, row.team, row.person, month, row.metric, text=f"budget.{code}",
+                metric=metric_label[row.metric], used=row.ytd_attainment, limit=limit)
     rounds = inputs.rounds
     flagged_missing = set()
     if len(rounds):
@@ -249,7 +264,10 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
             person = row.owner
             team = roster.get(person).team if roster.get(person) and row.kind != "company" else ""
             flagged_missing.add((person, row.period))
-            if row.status == "missing":
+            if row.status == "late":  # came after its month was closed: recorded, counted nowhere
+                add("medium", "late-submission", "person", team, person, row.period, "", text="closing.late_flag",
+                    kind=kind_label[row.kind], period=row.period)
+            elif row.status == "missing":
                 add("medium", "missing-submission", "person", team, person, row.period, "",
                     kind=kind_label[row.kind], period=row.period)
             else:
@@ -368,11 +386,14 @@ def consolidate(workspace: Workspace, month: str | None = None) -> Consolidation
     inputs = load_inputs(workspace)
     rules = [MetricRule(m.key, m.decimals, m.higher_is_better) for m in config.metrics]
     facts = build_facts(inputs.targets, inputs.actuals, inputs.teams, rules, config.months, month,
-                        config.rollover.policy, config.rollover.carry_credit, inputs.resets)
+                        config.rollover.policy, config.rollover.carry_credit, inputs.resets, config.rollover.level)
     history = workspace.history()
     people, teams = rankings(facts, list(config.metrics), month, workspace.roster)
     flag_frame = flags(workspace, facts, inputs, month, history)
-    return Consolidation(month, facts, flag_frame, people, teams, inputs)
+    from sheetplan.reports.status import month_states
+
+    return Consolidation(month, facts, flag_frame, people, teams, inputs,
+                         months=month_states(workspace, month, inputs.rounds))
 
 
 __all__ = ["consolidate", "Consolidation", "load_inputs", "flags", "rankings",

@@ -7,6 +7,11 @@ Pure pandas/numpy over plain frames, so every figure can be checked by hand in a
 - `resets` (optional): person, metric, month (the first month of a plan reset by an approved revision or
   re-forecast; rollover does not carry across it, see `rollover`)
 Team and company rows are sums of their people; ratios are recomputed from the sums.
+
+Attainment has one meaning per sense of a metric, used by every sheet, review and score (see `attainment`,
+`score_points` and `standing`): higher is better, actual / target; lower is better (a budget), budget used =
+actual / budget, bounded to [0, USED_CAP]. A month without an accepted report has no attainment (empty):
+it is "no report", never "met".
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ FACT_COLUMNS = ["level", "team", "person", "month", "metric", "customer_group", 
                 "ytd_attainment", "forecast", "forecast_run_rate", "required_run_rate", "reported"]
 SUMMED = ["target", "rollover_in", "effective_target", "actual", "ytd_target", "ytd_actual", "forecast",
           "forecast_run_rate", "required_run_rate", "annual_target"]
+ROLLOVER_LEVELS = ("total", "group")
+USED_CAP = 10.0  # budget used is shown up to 1000 %: ten times the budget, or any spend against a zero budget
+SCORE_CAP = 2.0  # one runaway metric must not carry the whole weighted score
 
 
 @dataclass(frozen=True)
@@ -30,19 +38,52 @@ class MetricRule:
     higher_is_better: bool
 
 
-def attainment(actual, target, higher_is_better: bool):
-    """Share of target achieved, with the sense inverted for lower-is-better metrics.
+def attainment(actual, target, higher_is_better: bool, reported=None):
+    """How a figure stands against its target, one definition for every sheet, review and score.
 
-    Defined everywhere, never NaN or inf: higher is better: actual / target, and 1.0 (met) when the
-    target is 0. Lower is better (a budget): target / actual, and 1.0 (met) when nothing was spent;
-    spending against a zero budget gives 0.0.
+    Higher is better: actual / target, and 1.0 (met) when the target is 0. Lower is better (a budget):
+    budget used = actual / budget, on track at or under 1.0; a zero (or overspent, negative) budget is used
+    1.0 (on budget, as a zero target is met) when nothing was spent and USED_CAP when anything was; always
+    within [0, USED_CAP]. `reported`
+    (optional, per value): where False there is no accepted report and the result is NaN ("no report"),
+    never a figure that reads as met. Never infinite.
     """
     actual = np.asarray(actual, dtype=float)
     target = np.asarray(target, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         if higher_is_better:
-            return np.where(target > 0, actual / np.where(target > 0, target, 1.0), 1.0)
-        return np.where(actual > 0, np.maximum(target, 0.0) / np.where(actual > 0, actual, 1.0), 1.0)
+            out = np.where(target > 0, actual / np.where(target > 0, target, 1.0), 1.0)
+        else:
+            used = np.where(target > 0, actual / np.where(target > 0, target, 1.0),
+                            np.where(actual > 0, USED_CAP, 1.0))
+            out = np.clip(used, 0.0, USED_CAP)
+    if reported is not None:
+        out = np.where(np.asarray(reported, dtype=bool), out, np.nan)
+    return out
+
+
+def score_points(value, higher_is_better: bool):
+    """A metric's part of the weighted score, between 0 and SCORE_CAP; no report (NaN) scores 0.
+
+    Higher is better: the attainment, capped at SCORE_CAP. A budget: 2 - budget used, so on budget scores 1.0
+    like a met target, each point of budget overspent costs a point (nothing below 0), and spending nothing
+    scores SCORE_CAP, the most any metric can bring.
+    """
+    value = np.asarray(value, dtype=float)
+    points = value if higher_is_better else 2.0 - value
+    return np.nan_to_num(np.clip(points, 0.0, SCORE_CAP), nan=0.0)
+
+
+def standing(value, higher_is_better: bool, flags) -> str | None:
+    """The traffic light of one attainment: 'green' (on track), 'amber' (behind), 'red' (far behind), or None
+    for no report. Higher is better: at least `behind_pace` is green, at least `far_behind` amber. A budget
+    (budget used): at or under 100 % is green, up to 2 - far_behind (125 % with the default 0.75) amber, so
+    a colour means the same as its score points (`score_points`) would for a sales figure."""
+    if value is None or not np.isfinite(value):
+        return None
+    if higher_is_better:
+        return "green" if value >= flags.behind_pace else "amber" if value >= flags.far_behind else "red"
+    return "green" if value <= 1.0 else "amber" if value <= 2.0 - flags.far_behind else "red"
 
 
 def rollover(targets: np.ndarray, actuals: np.ndarray, reported: int, policy: str, carry_credit: bool,
@@ -92,13 +133,67 @@ def rollover(targets: np.ndarray, actuals: np.ndarray, reported: int, policy: st
     return np.round(carried_in, decimals)
 
 
+def spread_over_groups(amounts: np.ndarray, weights: np.ndarray, decimals: int) -> np.ndarray:
+    """Each row's amount split over its columns in proportion to their weights, exact at `decimals`.
+
+    Largest remainder in integer units (ties to the first column), the sign kept, so the parts always add
+    up to the amount; a row without weight gets nothing. `amounts` (n,), `weights` (n, k) >= 0.
+    """
+    scale = 10 ** decimals
+    units = np.round(np.asarray(amounts, dtype=float) * scale)
+    sign, size = np.sign(units), np.abs(units)
+    weights = np.clip(np.asarray(weights, dtype=float), 0.0, None)
+    total = weights.sum(axis=1, keepdims=True)
+    share = np.where(total > 0, weights / np.where(total > 0, total, 1.0), 0.0)
+    raw = share * size[:, None]
+    base = np.floor(raw + 1e-9)
+    left = np.where(total[:, 0] > 0, size - base.sum(axis=1), 0.0)
+    order = np.argsort(-(raw - base), axis=1, kind="stable")  # largest remainder first
+    rank = np.empty_like(order)
+    np.put_along_axis(rank, order, np.broadcast_to(np.arange(weights.shape[1]), order.shape).copy(), axis=1)
+    parts = base + (rank < left[:, None])
+    return np.round(parts * sign[:, None] / scale, decimals)
+
+
+def rollover_by_total(cells: pd.MultiIndex, targets: np.ndarray, actuals: np.ndarray, reported: int, policy: str,
+                      carry_credit: bool, higher_is_better: bool, decimals: int,
+                      resets: np.ndarray | None = None) -> np.ndarray:
+    """`[rollover] level = "total"`: each person carries their net shortfall per metric, so over-achievement in
+    one customer group offsets a shortfall in another (`rollover` runs on the person's totals over groups).
+    What lands in a month is spread over that month's customer groups like its targets, exact at `decimals`,
+    so the group rows add up to the person's carry. `cells` (person, metric, customer_group) index the rows
+    of `targets` and `actuals` (one metric); returns rollover_in per cell and month."""
+    people, person_of = np.unique(cells.get_level_values("person").to_numpy(dtype=object), return_inverse=True)
+    groups, group_of = np.unique(cells.get_level_values("customer_group").to_numpy(dtype=object),
+                                 return_inverse=True)
+    months = targets.shape[1]
+    grid = np.zeros((len(people), len(groups), months))
+    np.add.at(grid, (person_of, group_of), targets)
+    total_t = grid.sum(axis=1)
+    total_a = np.zeros((len(people), months))
+    np.add.at(total_a, person_of, actuals)
+    person_resets = None
+    if resets is not None:
+        person_resets = np.full(len(people), -1)
+        person_resets[person_of] = resets  # a reset is per person and metric: the same for every group
+    carried = rollover(total_t, total_a, reported, policy, carry_credit, higher_is_better, decimals, person_resets)
+    parts = np.zeros_like(grid)
+    for m in range(months):
+        if carried[:, m].any():
+            parts[:, :, m] = spread_over_groups(carried[:, m], grid[:, :, m], decimals)
+    return parts[person_of, group_of]
+
+
 def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFrame, metrics: list[MetricRule],
                 months: list[str], through: str, policy: str = "none", carry_credit: bool = False,
-                resets: pd.DataFrame | None = None) -> pd.DataFrame:
+                resets: pd.DataFrame | None = None, level: str = "total") -> pd.DataFrame:
     """The fact table for every level, owner, month, metric and customer group (plus group totals).
 
     `resets` (person, metric, month): each person's metric was re-planned from that month on, so no
-    rollover crosses into it from the months before (see `rollover`)."""
+    rollover crosses into it from the months before (see `rollover`). `level`: "total" carries each
+    person's net shortfall (`rollover_by_total`), "group" each customer group's own (`rollover` per cell)."""
+    if level not in ROLLOVER_LEVELS:
+        raise ValueError(f"rollover level {level!r}: choose one of {', '.join(ROLLOVER_LEVELS)}")
     reported = sum(1 for m in months if m <= through)
     key = ["person", "metric", "customer_group"]
     grid_t = _grid(targets, key, "target", months)
@@ -115,21 +210,46 @@ def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFram
         t = grid_t.to_numpy()[rows]
         a = grid_a.to_numpy()[rows]
         cell_index = index[rows]
-        carried = rollover(t, a, reported, policy, carry_credit, rule.higher_is_better, rule.decimals,
-                           _reset_index(cell_index, resets, months))
-        rebase = _rebase(t, a, reported, _reset_index(cell_index, _reforecasts(resets), months))
+        cell_resets = _reset_index(cell_index, resets, months)
+        if level == "total":
+            carried = rollover_by_total(cell_index, t, a, reported, policy, carry_credit, rule.higher_is_better,
+                                        rule.decimals, cell_resets)
+        else:
+            carried = rollover(t, a, reported, policy, carry_credit, rule.higher_is_better, rule.decimals,
+                               cell_resets)
+        rebased = _reset_index(cell_index, _reforecasts(resets), months)
+        rebase = _rebase(t, a, reported, rebased)
+        seen = ~np.isnan(grid_a_known.to_numpy()[rows])
+        seen[:, reported:] = False
         long = _long(cell_index, months, {"target": t, "rollover_in": carried, "actual": a, "ytd_adjust": rebase,
-                                          "reported": ~np.isnan(grid_a_known.to_numpy()[rows])})
+                                          "ytd_unreported": _unreported_plan(t, seen, reported, rebased),
+                                          "reported": seen})
         frames.append(long)
     if not frames:
         return pd.DataFrame(columns=FACT_COLUMNS)
     person = pd.concat(frames, ignore_index=True)
-    person["reported"] = person["reported"] & (person["month"] <= through)
     person.loc[person["month"] > through, "actual"] = 0.0
     person = person.merge(teams, on=["person", "month"], how="left")
     person["team"] = person["team"].fillna("")
     levels = _levels(person)
     return _derive(levels, metrics, months, through)
+
+
+def _unreported_plan(targets: np.ndarray, seen: np.ndarray, reported: int, rebased: np.ndarray) -> np.ndarray:
+    """Per cell and month, the plan of that month if it has no accepted report; its running sum is the plan
+    of the months to date without a report.
+
+    A budget's year to date is measured only against the budget of the months reported (a month without a
+    report is no report, not a month of nothing spent). After an approved re-forecast H1 already counts at
+    its actual (see `_rebase`), so the re-forecast's first month takes back what H1 had added: from then on
+    the running sum counts only the months since. Per month, not running, so team rows (which follow who
+    was in the team each month) sum it before the running total, like the targets."""
+    missing = np.where(seen, 0.0, targets)
+    missing[:, reported:] = 0.0
+    for reset in np.unique(rebased[(rebased > 0) & (rebased <= reported)]):
+        cells = rebased == reset
+        missing[cells, reset] -= missing[cells, :reset].sum(axis=1)
+    return missing
 
 
 def _reforecasts(resets: pd.DataFrame | None) -> pd.DataFrame | None:
@@ -189,7 +309,7 @@ def _long(index: pd.MultiIndex, months: list[str], arrays: dict[str, np.ndarray]
 
 def _levels(person: pd.DataFrame) -> pd.DataFrame:
     """Person rows by group, plus totals over groups, then team and company sums of those."""
-    value_cols = ["target", "rollover_in", "actual", "ytd_adjust"]
+    value_cols = ["target", "rollover_in", "actual", "ytd_adjust", "ytd_unreported"]
     person = person.assign(level="person")
     totals = (person.groupby(["team", "person", "metric", "month"], sort=False, as_index=False)
               .agg(**{c: (c, "sum") for c in value_cols}, reported=("reported", "any")))
@@ -206,6 +326,11 @@ def _levels(person: pd.DataFrame) -> pd.DataFrame:
 
 
 def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], through: str) -> pd.DataFrame:
+    """Effective targets, year to date, attainment, forecasts and run rates of every owner's rows.
+
+    `annual_target` (the target the year is measured against: after an approved re-forecast, H1 at its
+    actual plus the H2 plan) and `cumulative_target` (the running plan on the same footing, at the last month
+    the annual target) ride along after FACT_COLUMNS."""
     # A person's year runs across a team move: running totals follow the person, not the team they
     # are in that month; only team rows are owned by their team.
     frame = frame.assign(who=frame["team"].where(frame["level"] == "team", ""))
@@ -216,27 +341,36 @@ def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], t
     past = frame["month"] <= through
     frame["effective_target"] = frame["target"] + frame["rollover_in"]
     frame["variance"] = frame["actual"] - frame["effective_target"]
-    groups = frame.groupby(owner, sort=False)
     keys = [frame[c] for c in owner]
+    groups = frame.groupby(keys, sort=False)
     # the re-forecast adjustment as it stood at `through` also holds for the months after it
     adjust = frame["ytd_adjust"].where(past).groupby(keys, sort=False).ffill().fillna(0.0)
     frame["ytd_target"] = frame["target"].where(past, 0.0).groupby(keys, sort=False).cumsum() + adjust
-    frame["ytd_actual"] = frame["actual"].where(past, 0.0).groupby([frame[c] for c in owner], sort=False).cumsum()
+    frame["ytd_actual"] = frame["actual"].where(past, 0.0).groupby(keys, sort=False).cumsum()
+    frame["cumulative_target"] = frame["target"].groupby(keys, sort=False).cumsum() + frame["ytd_adjust"]
+    unreported = frame["ytd_unreported"].where(past, 0.0).groupby(keys, sort=False).cumsum()
+    reported_to_date = frame["reported"].where(past, False).astype(int).groupby(keys, sort=False).cummax() > 0
     annual = groups["target"].transform("sum") + groups["ytd_adjust"].transform("last")
-    ytd_target_now = frame["ytd_target"].where(past).groupby([frame[c] for c in owner], sort=False).transform("max")
-    ytd_actual_now = frame["ytd_actual"].where(past).groupby([frame[c] for c in owner], sort=False).transform("max")
-    ytd_target_now, ytd_actual_now = ytd_target_now.fillna(0.0), ytd_actual_now.fillna(0.0)
+    # the year to date as it stands at `through` (after a re-forecast it can be below an earlier month's)
+    at_through = frame["month"] == through
+    ytd_target_now = frame["ytd_target"].where(at_through).groupby(keys, sort=False).transform("max").fillna(0.0)
+    ytd_actual_now = frame["ytd_actual"].where(at_through).groupby(keys, sort=False).transform("max").fillna(0.0)
     elapsed = sum(1 for m in months if m <= through)
     remaining = len(months) - elapsed
-    remaining_plan = annual - ytd_target_now
-    frame["attainment"] = 0.0
-    frame["ytd_attainment"] = 0.0
+    remaining_plan = (annual - ytd_target_now).clip(lower=0.0)
+    frame["attainment"] = np.nan
+    frame["ytd_attainment"] = np.nan
     frame["forecast"] = 0.0
     for rule in metrics:
         rows = frame["metric"] == rule.key
         sub = frame.loc[rows]
-        frame.loc[rows, "attainment"] = attainment(sub["actual"], sub["effective_target"], rule.higher_is_better)
-        frame.loc[rows, "ytd_attainment"] = attainment(sub["ytd_actual"], sub["ytd_target"], rule.higher_is_better)
+        frame.loc[rows, "attainment"] = attainment(sub["actual"], sub["effective_target"], rule.higher_is_better,
+                                                   sub["reported"])
+        # a budget is measured against the budget of the months reported; a sales figure against the whole
+        # plan to date (a month without a report sold nothing)
+        base = sub["ytd_target"] if rule.higher_is_better else sub["ytd_target"] - unreported[rows]
+        frame.loc[rows, "ytd_attainment"] = attainment(sub["ytd_actual"], base, rule.higher_is_better,
+                                                       reported_to_date[rows])
         # forecast = actual so far + the rest of the plan at the pace achieved so far
         pace = np.where(ytd_target_now[rows] > 0, ytd_actual_now[rows] / np.where(
             ytd_target_now[rows] > 0, ytd_target_now[rows], 1.0), 1.0)
@@ -248,10 +382,11 @@ def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], t
     for rule in metrics:
         rows = frame["metric"] == rule.key
         for column in ("target", "rollover_in", "effective_target", "actual", "variance", "ytd_target",
-                       "ytd_actual", "forecast", "forecast_run_rate", "required_run_rate", "annual_target"):
+                       "ytd_actual", "forecast", "forecast_run_rate", "required_run_rate", "annual_target",
+                       "cumulative_target"):
             frame.loc[rows, column] = frame.loc[rows, column].round(rule.decimals)
     frame[["attainment", "ytd_attainment"]] = frame[["attainment", "ytd_attainment"]].round(4)
     frame = frame.sort_values(["level", "team", "person", "metric", "customer_group", "month"],
                               key=lambda s: s.map({"company": 0, "team": 1, "person": 2}) if s.name == "level"
                               else s, kind="stable").reset_index(drop=True)
-    return frame[FACT_COLUMNS + ["annual_target"]]
+    return frame[FACT_COLUMNS + ["annual_target", "cumulative_target"]]

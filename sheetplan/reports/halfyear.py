@@ -18,6 +18,9 @@ from sheetplan.workspace.labels import Labels
 
 H2 = 12 - H1
 SUMMED = ["h1_target", "h1_actual", "h1_rollover", "h2_original", "annual_target"]
+# beside the figures until the sums are made: the budget of the H1 months with an accepted report, and
+# whether any H1 month has one (a budget is measured against the months reported; none is "no report")
+REPORTED = ["h1_reported_target", "h1_reported"]
 FIGURES = ["h1_target", "h1_actual", "h1_attainment", "h1_rollover", "h2_original", "annual_target",
            "required_run_rate"]
 PEOPLE_COLUMNS = ["team", "person", "name", "metric", *FIGURES[:4], "score", "rank_team", "rank_company",
@@ -51,14 +54,19 @@ def required_run_rate(annual_target: float, h1_actual: float, decimals: int) -> 
 
 
 def _derive(frame: pd.DataFrame, metrics) -> pd.DataFrame:
-    """Round the sums to each metric's decimals, then attainment and run rate from them (never averaged)."""
-    frame = frame.assign(h1_attainment=0.0, required_run_rate=0.0)
+    """Round the sums to each metric's decimals, then attainment and run rate from them (never averaged).
+
+    Attainment is facts.attainment: a sales figure against the whole H1 plan, a budget's budget used against
+    the budget of the H1 months reported; without any accepted H1 report it is empty (no report)."""
+    frame = frame.assign(h1_attainment=float("nan"), required_run_rate=0.0)
     for metric in metrics:
         rows = frame["metric"] == metric.key
         sub = frame.loc[rows, SUMMED].round(metric.decimals)
         frame.loc[rows, SUMMED] = sub
-        frame.loc[rows, "h1_attainment"] = attainment(sub["h1_actual"], sub["h1_target"],
-                                                      metric.higher_is_better).round(4)
+        base = sub["h1_target"] if metric.higher_is_better else frame.loc[rows, "h1_reported_target"].round(
+            metric.decimals)
+        frame.loc[rows, "h1_attainment"] = attainment(sub["h1_actual"], base, metric.higher_is_better,
+                                                      frame.loc[rows, "h1_reported"]).round(4)
         frame.loc[rows, "required_run_rate"] = [required_run_rate(a, h, metric.decimals) for a, h in
                                                 zip(sub["annual_target"], sub["h1_actual"], strict=True)]
     return frame
@@ -85,25 +93,28 @@ def half_review(workspace: Workspace) -> HalfReview:
     c = consolidate(workspace, config.months[H1 - 1])
     rows = c.facts[(c.facts["level"] == "person") & (c.facts["customer_group"] == "")]
     first_half = rows["month"].isin(config.months[:H1])
+    seen = first_half & rows["reported"]
     sums = pd.DataFrame({
         "person": rows["person"], "metric": rows["metric"],
         "h1_target": rows["target"].where(first_half, 0.0), "h1_actual": rows["actual"].where(first_half, 0.0),
         "h1_rollover": rows["rollover_in"].where(~first_half, 0.0),
         "h2_original": rows["target"].where(~first_half, 0.0),
-    }).groupby(["person", "metric"], as_index=False, sort=False).sum()
+        "h1_reported_target": rows["target"].where(seen, 0.0), "h1_reported": seen,
+    }).groupby(["person", "metric"], as_index=False, sort=False).agg(
+        **{c: (c, "sum") for c in SUMMED[:4] + ["h1_reported_target"]}, h1_reported=("h1_reported", "any"))
     official = {(p, m): v for p, m, v in c.inputs.annual[["person", "metric", "annual_target"]].itertuples(index=False)}
     sums["annual_target"] = [official.get((p, m), t + o) for p, m, t, o in
                              zip(sums["person"], sums["metric"], sums["h1_target"], sums["h2_original"], strict=True)]
     ranks = c.people.set_index("person")[["team", "name", "score", "rank_team", "rank_company"]]
     people = _derive(sums.join(ranks, on="person"), metrics)
-    people = _metric_order(people, metrics, ["rank_company", "person", "metric"])[PEOPLE_COLUMNS]
-
-    teams = _derive(people.groupby(["team", "metric"], as_index=False, sort=False)[SUMMED].sum(), metrics)
+    people = _metric_order(people, metrics, ["rank_company", "person", "metric"])[PEOPLE_COLUMNS + REPORTED]
+    sums_of = {**{c_: (c_, "sum") for c_ in SUMMED + ["h1_reported_target"]}, "h1_reported": ("h1_reported", "any")}
+    teams = _derive(people.groupby(["team", "metric"], as_index=False, sort=False).agg(**sums_of), metrics)
     teams = teams.merge(_team_ranks(people, teams, metrics, c.month, workspace.roster), on="team", how="left")
     teams = _metric_order(teams, metrics, ["rank", "team", "metric"])[TEAM_COLUMNS]
-    company = _derive(people.groupby("metric", as_index=False, sort=False)[SUMMED].sum(), metrics)
+    company = _derive(people.groupby("metric", as_index=False, sort=False).agg(**sums_of), metrics)
     company = _metric_order(company, metrics, ["metric"])[COMPANY_COLUMNS]
-    return HalfReview(config.fiscal_year, c.month, people, teams, company, c)
+    return HalfReview(config.fiscal_year, c.month, people[PEOPLE_COLUMNS], teams, company, c)
 
 
 def _team_ranks(people: pd.DataFrame, teams: pd.DataFrame, metrics, month: str, roster) -> pd.DataFrame:
@@ -117,31 +128,40 @@ def _team_ranks(people: pd.DataFrame, teams: pd.DataFrame, metrics, month: str, 
 # --- the workbook ------------------------------------------------------------------------------------------
 
 
-def write_half(workspace: Workspace, review: HalfReview) -> Path:
-    """reports/half-<year>.xlsx: Summary (company figures, team attainment and its chart), Teams, People."""
+def write_half(workspace: Workspace, review: HalfReview, draft: bool = False) -> Path:
+    """reports/half-<year>.xlsx: Summary (company figures, team attainment and its chart), Teams, People, Months.
+    A draft is reports/half-<year>-draft.xlsx, marked DRAFT on every sheet."""
     from sheetplan.xlsx.writer import write_through_temp
 
-    path = workspace.folder("reports") / f"half-{review.year}.xlsx"
-    review.workbook = write_through_temp(path, lambda tmp: _write_book(workspace, review, tmp))
+    name = f"half-{review.year}-draft.xlsx" if draft else f"half-{review.year}.xlsx"
+    path = workspace.folder("reports") / name
+    review.workbook = write_through_temp(path, lambda tmp: _write_book(workspace, review, tmp, draft))
     return review.workbook
 
 
-def run_half(workspace: Workspace) -> HalfReview:
-    """half_review() plus its workbook (the CLI's one call)."""
+def run_half(workspace: Workspace, draft: bool = False) -> HalfReview:
+    """half_review() plus its workbook (the CLI's one call). January to June must be closed (else OpenPeriod
+    naming the open months), unless `draft`."""
+    from sheetplan.reports.status import require_closed
+
+    if not draft:
+        require_closed(workspace, list(workspace.config.months[:H1]), "half")
     review = half_review(workspace)
-    write_half(workspace, review)
+    write_half(workspace, review, draft)
     return review
 
 
-def _write_book(workspace: Workspace, review: HalfReview, tmp: str) -> None:
+def _write_book(workspace: Workspace, review: HalfReview, tmp: str, draft: bool = False) -> None:
     from sheetplan.reports.book import ReportBook, close_book
 
     labels = Labels(workspace.config.language)
-    b = ReportBook(tmp, labels)
+    b = ReportBook(tmp, labels, draft=draft)
     summary = b.sheet(labels("half.summary"))
     _summary_sheet(b, workspace, review, summary, labels("half.summary"))
     _teams_sheet(b, workspace, review, labels("half.teams"))
     _people_sheet(b, workspace, review, labels("half.people"))
+    if review.consolidation is not None and review.consolidation.months is not None:
+        b.months_sheet(review.consolidation.months, list(workspace.config.months))
     summary.activate()
     close_book(b, tmp)
 
@@ -150,11 +170,15 @@ def _figure_heads(L) -> list[str]:
     return [L(f"half.{name}") for name in FIGURES]
 
 
-def _write_figures(b, ws, r: int, col: int, rec, metric) -> None:
-    """The seven FIGURES of one row from `col` on: amounts at the metric's decimals, attainment as %."""
+def _write_figures(b, ws, r: int, col: int, rec, metric, flags) -> None:
+    """The seven FIGURES of one row from `col` on: amounts at the metric's decimals, attainment as % in the
+    colour of its standing (blank without a report)."""
     money = b.money[metric.decimals]
     for offset, name in enumerate(FIGURES):
-        b.value(ws, r, col + offset, getattr(rec, name), b.pct if name == "h1_attainment" else money)
+        if name == "h1_attainment":
+            b.attainment(ws, r, col + offset, rec.h1_attainment, metric.higher_is_better, flags)
+        else:
+            b.value(ws, r, col + offset, getattr(rec, name), money)
 
 
 def _summary_sheet(b, workspace: Workspace, review: HalfReview, ws, name: str) -> None:
@@ -162,13 +186,16 @@ def _summary_sheet(b, workspace: Workspace, review: HalfReview, ws, name: str) -
     L, config = b.labels, workspace.config
     metrics = {m.key: m for m in config.metrics}
     ws.set_row(2, 30)  # constant_memory streams rows: set a row's height before writing it
-    ws.write_string(0, 0, L("half.title", company=config.company, year=review.year, month=review.month), b.title)
+    b.heading(ws, 0, L("half.title", company=config.company, year=review.year, month=review.month))
+    if review.consolidation is not None and review.consolidation.months is not None:
+        from sheetplan.reports.status import closing_line
+
+        ws.write_string(1, 0, closing_line(review.consolidation.months, L, list(config.months)))
     b.header(ws, 2, [L("half.metric"), *_figure_heads(L)])
     for i, rec in enumerate(review.company.itertuples(index=False)):
         metric = metrics[rec.metric]
         b.value(ws, 3 + i, 0, f"{metric.label(L.lang)} ({metric.unit})")
-        _write_figures(b, ws, 3 + i, 1, rec, metric)
-    b.traffic(ws, 3, 3, 2 + len(review.company), 3, config.flags)
+        _write_figures(b, ws, 3 + i, 1, rec, metric, config.flags)
     top = 4 + len(review.company)
     ws.write_string(top, 0, L("half.by_team"), b.title)
     ws.set_row(top + 1, 30)
@@ -182,9 +209,9 @@ def _summary_sheet(b, workspace: Workspace, review: HalfReview, ws, name: str) -
         b.value(ws, first + i, 1, rec["rank"])
         b.value(ws, first + i, 2, rec["score"], b.pct)
         for j, metric in enumerate(config.metrics):
-            b.value(ws, first + i, 3 + j, rec.get(metric.key), b.pct)
+            b.attainment(ws, first + i, 3 + j, rec.get(metric.key), metric.higher_is_better, config.flags)
     last = first + len(wide) - 1
-    b.traffic(ws, first, 2, last, 2 + len(config.metrics), config.flags)
+    b.traffic(ws, first, 2, last, 2, config.flags)
     ws.set_column(0, 0, 36)
     ws.set_column(1, len(FIGURES), 16)
     ws.freeze_panes(3, 1)
@@ -212,10 +239,9 @@ def _teams_sheet(b, workspace: Workspace, review: HalfReview, name: str) -> None
         b.value(ws, 1 + i, 1, rec.team)
         b.value(ws, 1 + i, 2, rec.score, b.pct)
         b.value(ws, 1 + i, 3, metric.label(L.lang))
-        _write_figures(b, ws, 1 + i, 4, rec, metric)
+        _write_figures(b, ws, 1 + i, 4, rec, metric, config.flags)
     last = len(review.teams)
     b.traffic(ws, 1, 2, last, 2, config.flags)
-    b.traffic(ws, 1, 6, last, 6, config.flags)
     b.finish_table(ws, last, 4 + len(FIGURES), {(0, 0): 8, (1, 1): 22, (2, 2): 11, (3, 3): 30, (4, 10): 15})
 
 
@@ -233,10 +259,9 @@ def _people_sheet(b, workspace: Workspace, review: HalfReview, name: str) -> Non
             b.value(ws, r, col, value)
         b.value(ws, r, 5, rec.score, b.pct)
         b.value(ws, r, 6, metric.label(L.lang))
-        _write_figures(b, ws, r, 7, rec, metric)
+        _write_figures(b, ws, r, 7, rec, metric, config.flags)
     last = len(review.people)
     b.traffic(ws, 1, 5, last, 5, config.flags)
-    b.traffic(ws, 1, 9, last, 9, config.flags)
     b.finish_table(ws, last, 7 + len(FIGURES), {(0, 1): 9, (2, 2): 11, (3, 4): 22, (5, 5): 11, (6, 6): 30,
                                                  (7, 13): 15})
     ws.freeze_panes(1, 4)

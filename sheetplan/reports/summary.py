@@ -10,11 +10,35 @@ import pandas as pd
 from sheetplan.reports.book import ReportBook, close_book
 from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation, consolidate
 from sheetplan.reports.facts import FACT_COLUMNS
+from sheetplan.reports.status import closing_line, late_files
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx.layout import safe_part
 from sheetplan.xlsx.links import link_to
 from sheetplan.xlsx.writer import write_atomic, write_through_temp
+
+
+def open_month(c: Consolidation, labels: Labels | None = None) -> tuple[bool, int, str]:
+    """(is the consolidated month open, how many of its month reports are still missing, and with `labels`
+    the sentence that says so: the CLI's first line)."""
+    if c.months is None or c.month not in set(c.months["month"]):
+        return False, 0, ""
+    row = c.months[c.months["month"] == c.month].iloc[0]
+    is_open, missing = not bool(row["closed"]), int(row["missing"])
+    if not is_open or labels is None:
+        return is_open, missing, ""
+    key = "closing.open_notice" if int(row["sent"]) else "closing.open_notice_unsent"
+    return is_open, missing, labels(key, month=c.month, missing=missing)
+
+
+def report_title(c: Consolidation, workspace, L: Labels) -> str:
+    """The summary's title; for a month not closed yet it says so, with the returns still missing."""
+    title = L("summary.title", company=workspace.config.company, month=c.month)
+    is_open, missing, _notice = open_month(c)
+    if not is_open:
+        return title
+    sent = int(c.months.loc[c.months["month"] == c.month, "sent"].iloc[0])
+    return title + (L("closing.title_open", missing=missing) if sent else L("closing.title_open_unsent"))
 
 
 def _company_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> dict[str, tuple[int, int]]:
@@ -34,17 +58,18 @@ def _company_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> dict[
         b.header(ws, row + 1, columns)
         first = row + 2
         money = b.money[metric.decimals]
-        cumulative_target = block["target"].cumsum()
-        cumulative_actual = block["actual"].where(block["month"] <= c.month, 0.0).cumsum()
         for i, rec in enumerate(block.itertuples()):
             r = first + i
             b.value(ws, r, 0, rec.month)
             for col, value in ((1, rec.target), (2, rec.rollover_in), (3, rec.effective_target), (4, rec.actual),
                                (5, rec.variance)):
                 b.value(ws, r, col, value, money)
-            b.value(ws, r, 6, rec.attainment, b.pct)
-            b.value(ws, r, 7, cumulative_target.iloc[i], money)
-            b.value(ws, r, 8, cumulative_actual.iloc[i] if rec.month <= c.month else None, money)
+            b.attainment(ws, r, 6, rec.attainment, metric.higher_is_better, c.flags_cfg)
+            # the running plan the year is measured against (after an approved re-forecast H1 at its actual,
+            # so the last month is the Dashboard's annual target) and the year-to-date actual, both as the
+            # fact table rounds them to the metric's decimals
+            b.value(ws, r, 7, rec.cumulative_target, money)
+            b.value(ws, r, 8, rec.ytd_actual if rec.month <= c.month else None, money)
         blocks[metric.key] = (first, first + len(block) - 1)
         row = first + len(block) + 2
     ws.freeze_panes(2, 1)
@@ -61,16 +86,16 @@ def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
         b.value(ws, 1 + i, 1, rec.score, b.pct)
         b.value(ws, 1 + i, 2, rec.rank)
         for j, metric in enumerate(metrics):
-            b.value(ws, 1 + i, 3 + j, getattr(rec, metric.key), b.pct)
+            b.attainment(ws, 1 + i, 3 + j, getattr(rec, metric.key), metric.higher_is_better, _flags_cfg(c))
     last_score_row = len(c.teams)
     b.traffic(ws, 1, 1, last_score_row, 1, _flags_cfg(c))
-    b.traffic(ws, 1, 3, last_score_row, 2 + len(metrics), _flags_cfg(c))
     row = last_score_row + 3
     detail = c.facts[(c.facts["level"] == "team") & (c.facts["customer_group"] == "") & (c.facts["month"] == c.month)]
     b.header(ws, row, [L("summary.team"), L("summary.metric"), L("summary.annual_target"), L("summary.ytd_target"),
                        L("summary.ytd_actual"), L("summary.ytd_attainment"), L("summary.forecast"),
                        L("summary.required_run_rate")])
     decimals = {m.key: m.decimals for m in metrics}
+    higher = {m.key: m.higher_is_better for m in metrics}
     labels = {m.key: m.label(L.lang) for m in metrics}
     for i, rec in enumerate(detail.itertuples()):
         r = row + 1 + i
@@ -79,10 +104,9 @@ def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
         b.value(ws, r, 1, labels[rec.metric])
         for col, value in ((2, rec.annual_target), (3, rec.ytd_target), (4, rec.ytd_actual)):
             b.value(ws, r, col, value, money)
-        b.value(ws, r, 5, rec.ytd_attainment, b.pct)
+        b.attainment(ws, r, 5, rec.ytd_attainment, higher[rec.metric], _flags_cfg(c))
         b.value(ws, r, 6, rec.forecast, money)
         b.value(ws, r, 7, rec.required_run_rate, money)
-    b.traffic(ws, row + 1, 5, row + len(detail), 5, _flags_cfg(c))
     ws.set_column(0, 1, 24)
     ws.set_column(2, 10, 15)
     ws.freeze_panes(1, 1)
@@ -107,9 +131,8 @@ def _people_sheet(b: ReportBook, people: pd.DataFrame, metrics, name: str, flags
         b.value(ws, r, 4, rec.score, b.pct)
         b.value(ws, r, 5, rec.rank_team)
         for j, metric in enumerate(metrics):
-            b.value(ws, r, 6 + j, getattr(rec, metric.key), b.pct)
+            b.attainment(ws, r, 6 + j, getattr(rec, metric.key), metric.higher_is_better, flags_cfg)
     b.traffic(ws, 1, 4, len(people), 4, flags_cfg)
-    b.traffic(ws, 1, 6, len(people), 5 + len(metrics), flags_cfg)
     ws.autofilter(0, 0, max(len(people), 1), 5 + len(metrics))
     ws.freeze_panes(1, 3)
     ws.set_column(0, 0, 8)
@@ -129,17 +152,21 @@ def _matrix_sheet(b: ReportBook, facts: pd.DataFrame, people: pd.DataFrame, metr
     for metric in metrics:
         mine = rows[rows["metric"] == metric.key]
         # plain dicts, not pivot tables: this runs once per metric for every team workbook
-        cells = dict(zip(zip(mine["person"], mine["month"]), zip(mine["attainment"], mine["reported"])))
-        ws.write_string(row, 0, f"{metric.label(L.lang)}: {L('summary.attainment')}", b.title)
+        cells = dict(zip(zip(mine["person"], mine["month"]),
+                         zip(mine["attainment"], mine["reported"], mine["target"] > 0)))
+        head = L("summary.attainment") if metric.higher_is_better else L("budget.used")
+        ws.write_string(row, 0, f"{metric.label(L.lang)}: {head}", b.title)
         b.header(ws, row + 1, [L("summary.person"), L("summary.name")] + list(months))
         for i, person in enumerate(order):
             r = row + 2 + i
             b.value(ws, r, 0, person)
             b.value(ws, r, 1, names.get(person, ""))
             for j, month in enumerate(months):
-                attainment, reported = cells.get((person, month), (None, False))
-                b.value(ws, r, 2 + j, attainment if reported else None, b.pct)
-        b.traffic(ws, row + 2, 2, row + 1 + len(order), 1 + len(months), flags_cfg)
+                # a month without a target (before a start, after leaving) or without a report stays blank:
+                # nothing to be measured against, or nothing accepted to measure
+                attainment, reported, planned = cells.get((person, month), (None, False, False))
+                b.attainment(ws, r, 2 + j, attainment if reported and planned else None, metric.higher_is_better,
+                             flags_cfg)
         row += len(order) + 4
     ws.set_column(0, 0, 10)
     ws.set_column(1, 1, 24)
@@ -256,8 +283,9 @@ def _data_sheet(b: ReportBook, facts: pd.DataFrame, name: str) -> None:
     columns = FACT_COLUMNS
     b.header(ws, 0, columns)
     pct = {"attainment", "ytd_attainment"}
+    # attainment is empty for a month without a report ("o": no cell), never a 0 that reads as a figure
     kinds = ["s" if c in ("level", "team", "person", "month", "metric", "customer_group") else
-             "b" if c == "reported" else "n" for c in columns]
+             "b" if c == "reported" else "o" if c in pct else "n" for c in columns]
     for col, column in enumerate(columns):  # registers the formats; the rows themselves come later
         if column in pct:
             ws.write_blank(1, col, None, b.pct)
@@ -270,7 +298,9 @@ def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: d
                people_rows) -> None:
     L = b.labels
     ws.set_row(2, 30)  # two-line headers; constant_memory streams rows: a height set after its row is lost
-    ws.write_string(0, 0, L("summary.title", company=workspace.config.company, month=c.month), b.title)
+    b.heading(ws, 0, report_title(c, workspace, L))
+    if c.months is not None:
+        ws.write_string(1, 0, closing_line(c.months, L, list(workspace.config.months)))
     b.header(ws, 2, [L("summary.metric"), L("summary.annual_target"), L("summary.ytd_target"),
                      L("summary.ytd_actual"), L("summary.ytd_attainment"), L("summary.forecast"),
                      L("summary.required_run_rate")])
@@ -285,10 +315,9 @@ def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: d
         money = b.money[metric.decimals]
         for col, value in ((1, rec.annual_target), (2, rec.ytd_target), (3, rec.ytd_actual)):
             b.value(ws, r, col, value, money)
-        b.value(ws, r, 4, rec.ytd_attainment, b.pct)
+        b.attainment(ws, r, 4, rec.ytd_attainment, metric.higher_is_better, c.flags_cfg)
         b.value(ws, r, 5, rec.forecast, money)
         b.value(ws, r, 6, rec.required_run_rate, money)
-    b.traffic(ws, 3, 4, 2 + len(metrics), 4, c.flags_cfg)
     ws.set_column(0, 0, 40)
     ws.set_column(1, 6, 18)
     first_metric = metrics[0]
@@ -336,6 +365,8 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
     labels = Labels(workspace.config.language)
     metrics = list(workspace.config.metrics)
     c.flags_cfg = workspace.config.flags
+    late = late_files(workspace)  # files that came after their month was closed: counted nowhere, listed here
+    issues = pd.concat([c.inputs.open_problems, late], ignore_index=True) if len(late) else c.inputs.open_problems
 
     def write(tmp: str) -> None:
         b = ReportBook(tmp, labels)
@@ -350,10 +381,13 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
         _approvals_sheet(b, c.inputs.approvals, names["approvals"])
         _revisions_sheet(b, revision_history(workspace), {m.key: m.decimals for m in metrics},
                          {m.key: m.label(labels.lang) for m in metrics})
-        _issues_sheet(b, c.inputs.open_problems, names["issues"])
+        _issues_sheet(b, issues, names["issues"])
         _audit_sheet(b, audit_trail(workspace), {m.key: m.decimals for m in metrics}, labels("audit.sheet"))  # audit
         _data_sheet(b, c.facts, names["data"])
         _dashboard(b, dashboard, c, workspace, metrics, names, blocks, team_rows, people_rows)
+        if c.months is not None:
+            b.months_sheet(c.months, list(workspace.config.months))
+        b.book.set_properties({"title": report_title(c, workspace, labels)})
         dashboard.activate()
         close_book(b, tmp)
 
@@ -372,13 +406,16 @@ def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = F
         facts = c.facts[(c.facts["team"] == team) & (c.facts["level"] != "company")]
         flags = c.flags[c.flags["team"] == team]
 
-        def write(tmp: str, members=members, facts=facts, flags=flags) -> None:
+        def write(tmp: str, members=members, facts=facts, flags=flags, team=team) -> None:
             b = ReportBook(tmp, labels)
             _people_sheet(b, members, metrics, labels("summary.people"), c.flags_cfg)
             _matrix_sheet(b, facts, members, metrics, workspace.config.months, labels("summary.matrix"),
                           c.flags_cfg)
             _flags_sheet(b, flags, metric_labels, labels("summary.flags"))
             _data_sheet(b, facts, labels("summary.data"))
+            if c.months is not None:
+                b.months_sheet(c.months, list(workspace.config.months))
+            b.book.set_properties({"title": f"{team}: {report_title(c, workspace, labels)}"})
             close_book(b, tmp)
 
         team_files.append(write_through_temp(folder / f"team-{safe_part(team)}-{c.month}.xlsx", write))
@@ -389,11 +426,14 @@ def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = F
             facts_p = facts[facts["person"] == person]
             flags_p = flags[flags["person"] == person]
 
-            def write_person(tmp: str, mine=mine, facts_p=facts_p, flags_p=flags_p) -> None:
+            def write_person(tmp: str, mine=mine, facts_p=facts_p, flags_p=flags_p, person=person) -> None:
                 b = ReportBook(tmp, labels)
                 _people_sheet(b, mine, metrics, labels("summary.people"), c.flags_cfg)
                 _flags_sheet(b, flags_p, metric_labels, labels("summary.flags"))
                 _data_sheet(b, facts_p, labels("summary.data"))
+                if c.months is not None:
+                    b.months_sheet(c.months, list(workspace.config.months))
+                b.book.set_properties({"title": f"{person}: {report_title(c, workspace, labels)}"})
                 close_book(b, tmp)
 
             person_files.append(write_through_temp(folder / "people" / f"person-{safe_part(person)}-{c.month}.xlsx",

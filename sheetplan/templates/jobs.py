@@ -41,6 +41,7 @@ class GenerateResult:
     period: str
     files: list[Path] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # things the user must know before sending (history gaps)
     seconds: float = 0.0
 
     @property

@@ -20,6 +20,7 @@ LANGUAGES = ("en", "zh")
 ALLOCATION_METHODS = ("equal", "history", "seasonality", "manual")
 NO_HISTORY_RULES = ("average", "minimum", "zero")
 ROLLOVER_POLICIES = ("none", "next_month", "spread")
+ROLLOVER_LEVELS = ("total", "group")  # what a shortfall is measured on: the person's total, or each customer group
 ROLES = ("rep", "supervisor", "manager", "vp", "gm")
 # in_comment, in_revision etc. are the templates' own input blocks: a metric may not share their names
 RESERVED_KEYS = ("comment", "revision", "revision_reason", "revision_months", "decision", "decision_comment")
@@ -74,6 +75,7 @@ class Allocation:
 class Rollover:
     policy: str = "none"
     carry_credit: bool = False
+    level: str = "total"  # total: a person's net shortfall per metric; group: each customer group's own
 
 
 @dataclass(frozen=True)
@@ -353,10 +355,11 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     metrics = _metrics(check, data)
     allocation = _allocation(check, data)
     rollover_table = check.table(data, "rollover", "rollover", required=False)
-    check.unknown(rollover_table, {"policy", "carry_credit"}, "rollover")
+    check.unknown(rollover_table, {"policy", "carry_credit", "level"}, "rollover")
     rollover = Rollover(
         policy=check.get(rollover_table, "policy", "rollover", str, "none", choices=ROLLOVER_POLICIES) or "none",
         carry_credit=bool(check.get(rollover_table, "carry_credit", "rollover", bool, False)),
+        level=check.get(rollover_table, "level", "rollover", str, "total", choices=ROLLOVER_LEVELS) or "total",
     )
     flags_table = check.table(data, "flags", "flags", required=False)
     check.unknown(flags_table, {"behind_pace", "far_behind", "sharp_drop", "plan_tolerance"}, "flags")
