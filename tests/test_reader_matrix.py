@@ -125,6 +125,7 @@ def build(root: Path, lang: str) -> tuple[dict[str, Path], list]:
     result = api.run_consolidation(ws, MONTH, people=True)
     out["summary"], out["team_book"], out["person_book"] = (result.summary, sorted(result.team_files)[0],
                                                             sorted(result.person_files)[0])
+    api.close_month(ws, ws.config.months[-1])  # reviews sign closed months only
     out["review_half"] = api.run_half(ws).workbook
     out["reforecast"] = sorted(api.generate(ws, "reforecast").files)[0]
     annual = api.run_annual(ws)
