@@ -225,7 +225,7 @@ _BIDI_CONTROLS = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def control_characters(text: str) -> list[str]:
-    """The control characters in a free-text setting or roster field, as U+XXXX, in order of appearance."""
+    """The control characters in a free-text setting or roster field, as U+hhhh (hex), in order of appearance."""
     return [f"U+{ord(ch):04X}" for ch in text if unicodedata.category(ch) == "Cc" or ch in _BIDI_CONTROLS]
 
 
