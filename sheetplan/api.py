@@ -306,6 +306,8 @@ def send_back(workspace: Workspace, returned: list) -> list[Path]:
 
     rounds: dict[tuple[str, str], list[str]] = {}
     for item in returned:
+        if item.item_kind not in TEMPLATE_OF_ITEM:
+            continue  # a rejected handover sends nothing back: its gap goes by the [replan] policy
         rounds.setdefault((TEMPLATE_OF_ITEM[item.item_kind], item.period), []).append(item.owner)
     files: list[Path] = []
     for (kind, period), owners in rounds.items():

@@ -425,3 +425,100 @@ def test_a_growth_change_after_the_plan_is_official_changes_only_suggestions(tmp
         {k: v for k, v in before.items() if v[1] != "suggestion"}
     pre = blocks(result.files[0])
     assert pre["in_company_revenue"] == [[before[("company", "")][0]]]
+
+
+def _handover_setup(tmp_path):
+    """Plans official with no approvals but the person chain kept; P008 leaves after 2027-04 handing over to
+    a teammate. Returns the workspace, the receiver and the revenue annual targets before the change."""
+    ws = _official_plans(tmp_path, keep=("person",))
+    leaver = ws.roster.get("P008")
+    receiver = next(p.person_id for p in ws.roster.sellers(ws.config, leaver.team) if p.person_id != "P008")
+    with ws.store() as store:
+        before_cells = {(r.owner, r.period, r.customer_group): r.value for r in store.current_targets()
+                        if r.metric == "revenue" and r.owner in ("P008", receiver) and r.customer_group}
+    before = _annuals(ws)
+    _set_roster(ws, "P008", end_month="2027-04", handover_to=receiver)
+    ws = api.open_workspace(ws.root)
+    notes = api.generate(ws, "month", month="2027-03").notes
+    return ws, receiver, before, before_cells, notes
+
+
+def _items(ws):
+    with ws.store() as store:
+        return api.approval_items(store.db)
+
+
+def _decide_handover(ws, tmp_path, decision: str, comment: str | None = None):
+    """Every level of the pending handover decides `decision` (a rejection ends it at the first level)."""
+    from test_approvals import approval_book, decide
+
+    (item,) = [i for i in _items(ws) if i.item_kind == "handover" and i.status == "pending"]
+    while item.status == "pending":
+        approver = item.waiting_on.approver
+        book = approval_book(ws, approver)
+        back = decide(book, tmp_path / "back" / f"{item.ref}.xlsx", {item.ref: (decision, comment)})
+        assert api.ingest(ws, [back]).exit_code == 0
+        item = next(i for i in _items(ws) if i.id == item.id)
+    return item
+
+
+def test_a_handover_climbs_the_receivers_person_chain_and_then_the_receiver_carries_the_leavers_months(tmp_path):
+    """P008 leaves after 2027-04 and hands over to R, whose person plans need approval. By hand: the refresh
+    takes F = P008's May-December revenue off P008 (annual: before - F) and opens one handover item on R,
+    waiting on the first level of R's person chain; R's annual stays as it was while it waits, and the team
+    shows a plan-gap of exactly F whose cause is the handover. Once every level approves, R's annual is
+    R's before + F, each of R's cells from May on is R's before + P008's before in that cell (January-April
+    unchanged), the source is `handover`, and the team adds up again: no plan-gap."""
+    from sheetplan.plan.approvals import resolve_chain
+
+    ws, receiver, before, cells, notes = _handover_setup(tmp_path)
+    freed = round(sum(v for (o, m, _g), v in cells.items() if o == "P008" and m > "2027-04"), 2)
+    chain = resolve_chain(ws.config, ws.roster, "person", receiver)
+    assert chain, "the demo's person chain must have a level above the receiver"
+    assert any(f"go to {receiver} (handover_to): waiting for {chain[0].approver}" in n for n in notes), notes
+    (item,) = [i for i in _items(ws) if i.item_kind == "handover"]
+    assert (item.owner, item.status, item.chain) == (receiver, "pending", chain)
+    now = _annuals(ws)
+    assert now[("person", "P008")] == (round(before[("person", "P008")][0] - freed, 2), "roster")
+    assert now[("person", receiver)] == before[("person", receiver)]
+    team = ws.roster.get("P008").team
+    flags = api.consolidate(ws, "2027-03").flags
+    gap = flags[(flags["code"] == "plan-gap") & (flags["level"] == "team") & (flags["metric"] == "revenue")]
+    assert list(gap["team"]) == [team] and "waiting for approval" in gap["message"].iloc[0], gap
+    assert f"{freed:,.2f}" in gap["message"].iloc[0]
+
+    assert _decide_handover(ws, tmp_path, "approve").status == "approved"
+    after = _annuals(ws)
+    assert after[("person", receiver)] == (round(before[("person", receiver)][0] + freed, 2), "handover")
+    with ws.store() as store:
+        now_cells = {(r.period, r.customer_group): r.value for r in store.current_targets()
+                     if r.metric == "revenue" and r.owner == receiver and r.customer_group}
+    for (month, group), value in now_cells.items():
+        expected = cells[(receiver, month, group)] + (cells.get(("P008", month, group), 0.0) if month > "2027-04"
+                                                      else 0.0)
+        assert value == round(expected, 2), (month, group)
+    flags = api.consolidate(ws, "2027-03").flags
+    assert not len(flags[(flags["code"] == "plan-gap") & (flags["metric"] == "revenue")]), flags
+
+
+def test_a_rejected_handover_leaves_the_gap_to_the_replan_policy(tmp_path):
+    """R's supervisor rejects the handover. By hand: R keeps R's annual target; the team's gap F stays (cause: a
+    leaver) and under "reallocate" the next team template spreads F over the members by what they still
+    carry (the receiver gets a share like the others, not all of F); the pre-filled split adds up to the
+    team's unchanged target and comes back clean."""
+    from sheetplan.demo.simulate import copy_as
+
+    ws, receiver, before, cells, _notes = _handover_setup(tmp_path)
+    freed = round(sum(v for (o, m, _g), v in cells.items() if o == "P008" and m > "2027-04"), 2)
+    assert _decide_handover(ws, tmp_path, "reject", "R is full; spread it").status == "rejected"
+    assert _annuals(ws)[("person", receiver)] == before[("person", receiver)]
+    team = ws.roster.get("P008").team
+    manager = ws.roster.manager(team).person_id
+    (template,) = api.generate(ws, "team", only=[manager]).files
+    pre = blocks(template)
+    typed = dict(zip([r[0] for r in pre["rows_revenue"]], [r[0] for r in pre["in_revenue"]], strict=True))
+    assert round(sum(typed.values()), 2) == before[("team", team)][0]
+    share = round(typed[receiver] - before[("person", receiver)][0], 2)
+    assert 0 < share < freed
+    report = api.ingest(ws, [copy_as(template, tmp_path / "back" / "team-after-reject.xlsx")])
+    assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from sheetplan.plan.approvals import Item, decisions_of, official_figures, submitted_numbers, waiting_on
+from sheetplan.plan.handover import HANDOVER_ITEM, Handover
 from sheetplan.plan.views import ApprovalEntry, ApprovalPlan, ItemFigures
 from sheetplan.workspace.labels import Labels
 
@@ -41,11 +42,14 @@ def _entry(db: sqlite3.Connection, workspace, item: Item) -> ApprovalEntry:
             "team": labels("approval.what_team", team=owner.team if owner else ""),
             "person": labels("approval.what_person"),
             "revision": labels("approval.what_revision", month=item.period),
-            "reforecast": labels("approval.what_reforecast")}[item.item_kind]
+            "reforecast": labels("approval.what_reforecast"),
+            HANDOVER_ITEM: labels("approval.what_handover", leaver=_who(roster, item.detail.get("from", "")),
+                                  end=item.detail.get("end_month", ""))}[item.item_kind]
     level = item.waiting_on
     return ApprovalEntry(item.ref, item.owner, owner.name if owner else item.owner, what, item.period,
                          f"{item.level_text} {level.role if level else ''}".strip(),
-                         received[0][:10] if received else "", _summary(db, labels, config, roster, item, figures),
+                         received[0][:10] if received else item.created_at[:10],
+                         _summary(db, labels, config, roster, item, figures),
                          item.detail.get("reason", ""), tuple(history), figures)
 
 
@@ -53,6 +57,19 @@ def _summary(db: sqlite3.Connection, labels: Labels, config, roster, item: Item,
              figures: tuple[ItemFigures, ...]) -> str:
     """One line per item for the Decisions sheet: each metric's total and its change."""
     parts = []
+    if item.item_kind == HANDOVER_ITEM:
+        handover = Handover.from_detail(item.owner, item.detail)
+        suggestion, official = official_figures(db, "person", item.owner)
+        for metric_key in handover.cells:
+            metric = config.metric(metric_key)
+            shown = f",.{metric.decimals}f"
+            key = (str(config.fiscal_year), metric_key, "")
+            current = official.get(key, suggestion.get(key, 0.0))
+            amount = handover.amount(metric_key)
+            parts.append(labels("approval.summary_handover", metric=metric.label(config.language),
+                                current=format(current, shown), amount=format(amount, shown),
+                                leaver=_who(roster, handover.leaver), after=format(current + amount, shown)))
+        return "; ".join(parts)
     if item.item_kind == "revision":
         owner = roster.get(item.owner)
         team = owner.team if owner else ""
@@ -116,6 +133,17 @@ def _figures(db: sqlite3.Connection, workspace, item: Item) -> tuple[ItemFigures
             out.append(ItemFigures(metric, columns, tuple(v for _r, v in sent),
                                    tuple(suggestion[k] or 0.0 for k in keys),
                                    tuple(official[k] or 0.0 for k in keys) if has_official else None))
+        return tuple(out)
+    if item.item_kind == HANDOVER_ITEM:  # the months handed over: the receiver's totals after against now
+        handover = Handover.from_detail(item.owner, item.detail)
+        suggestion, official = official_figures(db, "person", item.owner)
+        for metric_key, by_month in handover.cells.items():
+            metric = config.metric(metric_key)
+            months = tuple(m for m in config.months if m in by_month)
+            now = tuple(round(sum(official.get((m, metric_key, g), suggestion.get((m, metric_key, g), 0.0))
+                                  for g in config.customer_groups), metric.decimals) for m in months)
+            after = tuple(round(v + sum(by_month[m].values()), metric.decimals) for v, m in zip(now, months))
+            out.append(ItemFigures(metric, months, after, None, now))
         return tuple(out)
     if item.item_kind == "revision":
         _suggestion, official = official_figures(db, "person", item.owner)

@@ -14,8 +14,9 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from sheetplan.plan.allocation import largest_remainder
+from sheetplan.plan.handover import HANDOVER_ITEM, Handover, receiver_rows
 from sheetplan.problems import WARNING, Problem
-from sheetplan.workspace.store import ACCEPTED, REFORECAST, REVISION, SUGGESTION, TargetRow, now_iso
+from sheetplan.workspace.store import ACCEPTED, HANDOVER, REFORECAST, REVISION, SUGGESTION, TargetRow, now_iso
 from sheetplan.xlsx import a1
 from sheetplan.xlsx.layout import (
     DECISION_BLOCK,
@@ -46,7 +47,7 @@ class Item:
     item_kind: str
     owner: str
     period: str
-    submission_id: int
+    submission_id: int | None  # None: no returned file brought it (a handover)
     chain: tuple[Level, ...]
     step: int
     status: str
@@ -155,7 +156,9 @@ def reroute(db: sqlite3.Connection, config, roster) -> list[Item]:
         level = item.waiting_on
         if level is None or level.approver in {p.person_id for p in roster.chain(item.owner)}:
             continue
-        now = resolve_chain(config, roster, item.item_kind, item.owner)
+        # a handover climbs the receiver's person chain
+        now = resolve_chain(config, roster, "person" if item.item_kind == HANDOVER_ITEM else item.item_kind,
+                            item.owner)
         done = item.chain[:item.step]
         roles = [lv.role for lv in item.chain[item.step:]]
         rest = tuple(lv for lv in now if lv.role in roles and all(d.approver != lv.approver for d in done))
@@ -348,7 +351,7 @@ def _supersede(db: sqlite3.Connection, item_kind: str, owner: str, period: str) 
                " AND status = ?", (SUPERSEDED, now_iso(), item_kind, owner, period, PENDING))
 
 
-def _open(db: sqlite3.Connection, item_kind: str, owner: str, period: str, submission_id: int,
+def _open(db: sqlite3.Connection, item_kind: str, owner: str, period: str, submission_id: int | None,
           chain: tuple[Level, ...], detail: dict) -> Item:
     cursor = db.execute(
         "INSERT INTO approval_items (item_kind, owner, period, submission_id, chain, step, status, detail,"
@@ -393,11 +396,50 @@ def on_accepted(db: sqlite3.Connection, store, workspace, kind: str, owner: str,
     return effects
 
 
+def open_handover(db: sqlite3.Connection, store, workspace, handover: Handover) -> Item | None:
+    """A leaver's freed cells go to the receiver through the receiver's person approval chain; with an empty
+    chain they are the receiver's at once (returns None then)."""
+    chain = resolve_chain(workspace.config, workspace.roster, "person", handover.receiver)
+    fy = str(workspace.config.fiscal_year)
+    if not chain:
+        _make_official(db, store, workspace, HANDOVER_ITEM, handover.receiver, fy, None, None,
+                       handover.as_detail(), Effects())
+        return None
+    return _open(db, HANDOVER_ITEM, handover.receiver, fy, None, chain, handover.as_detail())
+
+
+def _person_as_it_stands(db: sqlite3.Connection, owner: str) -> list[tuple[str, str, str, float]]:
+    """(period, metric, group, value) of one person's newest version of every cell, suggestion or official."""
+    return db.execute(
+        "SELECT period, metric, customer_group, value FROM targets t WHERE level = 'person' AND owner = ?"
+        " AND version = (SELECT MAX(version) FROM targets u WHERE u.level = 'person' AND u.owner = t.owner"
+        " AND u.period = t.period AND u.metric = t.metric AND u.customer_group = t.customer_group)",
+        (owner,)).fetchall()
+
+
+def _supersede_handovers(db: sqlite3.Connection, config, roster, team: str) -> None:
+    """A team split made official decides every member's annual target, a pending handover's included: the
+    handover would add the leaver's cells a second time, so it is withdrawn."""
+    members = [p.person_id for p in roster.sellers(config, team)]
+    if members:
+        marks = ", ".join("?" for _ in members)
+        db.execute(f"UPDATE approval_items SET status = ?, closed_at = ? WHERE item_kind = ? AND status = ?"
+                   f" AND owner IN ({marks})", (SUPERSEDED, now_iso(), HANDOVER_ITEM, PENDING, *members))
+
+
 def _make_official(db: sqlite3.Connection, store, workspace, item_kind: str, owner: str, period: str,
-                   submission_id: int, approval_id: int | None, detail: dict, effects: Effects) -> None:
+                   submission_id: int | None, approval_id: int | None, detail: dict, effects: Effects) -> None:
     config = workspace.config
     fy = str(config.fiscal_year)
-    if item_kind == "revision":
+    if item_kind == HANDOVER_ITEM:
+        current = {("person", owner, period_, metric, group): value
+                   for period_, metric, group, value in _person_as_it_stands(db, owner)}
+        rows = receiver_rows(config, current, Handover.from_detail(owner, detail))
+        store.record_targets(rows, HANDOVER, None, db, approval_id)
+        effects.plan_changed = True
+        db.execute("INSERT INTO meta (key, value) VALUES ('suggestions_stale', '1') ON CONFLICT (key)"
+                   " DO UPDATE SET value = '1'")
+    elif item_kind == "revision":
         current = _current(db, "person", owner)
         rows, frozen = [], []
         for metric, requested in detail["requested"].items():
@@ -415,6 +457,10 @@ def _make_official(db: sqlite3.Connection, store, workspace, item_kind: str, own
         rows = plan_targets(item_kind, owner, fy, submitted_numbers(db, submission_id))
         source = REFORECAST if item_kind == "reforecast" else ACCEPTED
         store.record_targets(rows, source, submission_id, db, approval_id)
+        if item_kind == "team":
+            manager = workspace.roster.get(owner)
+            if manager is not None:
+                _supersede_handovers(db, config, workspace.roster, manager.team)
         if item_kind in ("company", "team", "person"):
             effects.plan_changed = True
             db.execute("INSERT INTO meta (key, value) VALUES ('suggestions_stale', '1') ON CONFLICT (key)"

@@ -20,15 +20,18 @@ class PlanGap:
     metric: str
     target: float
     allocated: float  # the sum of the people's (or teams') annual targets as they stand
-    cause: str  # revision | leaver | hire | split
+    cause: str  # revision | handover | leaver | hire | split
 
     @property
     def gap(self) -> float:
         return self.target - self.allocated
 
 
-def plan_gaps(config, roster, targets) -> list[PlanGap]:
-    """Every team and the company whose children do not add up to it (beyond half a unit of the metric)."""
+def plan_gaps(config, roster, targets, waiting_handover: frozenset[str] = frozenset()) -> list[PlanGap]:
+    """Every team and the company whose children do not add up to it (beyond half a unit of the metric).
+
+    `waiting_handover`: receivers of a handover still climbing their approval chain; a team with one says so,
+    since its gap closes by itself once the handover is approved."""
     fy = str(config.fiscal_year)
     annual = {(r.level, r.owner, r.metric): r for r in targets if r.period == fy and not r.customer_group}
     gaps = []
@@ -44,7 +47,8 @@ def plan_gaps(config, roster, targets) -> list[PlanGap]:
             allocated = round(sum(r.value for r in people if r), metric.decimals)
             if abs(team_row.value - allocated) > half:
                 sources = {r.source for r in people if r}
-                cause = ("revision" if REVISION in sources else "leaver" if ROSTER in sources
+                waiting = any(p.person_id in waiting_handover for p in roster.sellers(config, team))
+                cause = ("revision" if REVISION in sources else "handover" if waiting else "leaver" if ROSTER in sources
                          else "hire" if SUGGESTION in sources and len(sources) > 1 else "split")
                 gaps.append(PlanGap("team", team, key, team_row.value, allocated, cause))
         company = annual.get(("company", "", key))

@@ -4,7 +4,8 @@ A refresh runs after a plan becomes official, when `sheetplan plan refresh` asks
 before the next generate whenever sheetplan.toml, the roster or the history changed since the last one:
 an edit to the growth rate or a new hire must show in the next templates, and say so. Official figures
 never change because of a suggestion; the roster changes them in one way only: a leaver's targets after
-their end month are set to zero (source `roster`). Under `[replan] policy = "absorb"` a team's target
+their end month are set to zero (source `roster`), and with `handover_to` they become a handover item of
+the receiver (see plan/handover.py). Under `[replan] policy = "absorb"` a team's target
 then follows its people, and the company's its teams (source `replan`).
 """
 
@@ -15,6 +16,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from sheetplan.errors import ConfigError
+from sheetplan.plan.approvals import open_handover
+from sheetplan.plan.handover import Handover, freed_cells, handed_leavers, handovers
 from sheetplan.plan.state import PlanState, StoredPrior, prior_rows, prior_year, suggest
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.store import REPLAN, ROSTER, SUGGESTION, Store, TargetRow
@@ -32,6 +35,7 @@ class PlanRefresh:
     changed: dict[str, int] = field(default_factory=dict)  # level -> suggestions whose value changed
     leavers: list[tuple[str, str, int]] = field(default_factory=list)  # (person, end month, cells set to 0)
     absorbed: list[tuple[str, str, str, float, float]] = field(default_factory=list)  # level, owner, metric, was, now
+    handovers: list[tuple[str, str, str]] = field(default_factory=list)  # leaver, receiver, first approver ('' none)
 
     def lines(self) -> list[str]:
         out = []
@@ -43,6 +47,9 @@ class PlanRefresh:
                                                                  sorted(self.changed.items())))
         for person, end, cells in self.leavers:
             out.append(f"{person} leaves after {end}: {cells} target cell(s) after it set to 0")
+        for leaver, receiver, approver in self.handovers:
+            out.append(f"{leaver}'s remaining targets go to {receiver} (handover_to): " +
+                       (f"waiting for {approver}'s approval" if approver else "taken over at once (no approval chain)"))
         for level, owner, metric, was, now in self.absorbed:
             out.append(f"{level} {owner or '(company)'} {metric}: {was:,.2f} -> {now:,.2f}, the sum of what is "
                        "below it ([replan] policy = \"absorb\")")
@@ -94,7 +101,9 @@ def refresh_plan(workspace: Workspace) -> PlanRefresh:
                   for r in targets if r.source == SUGGESTION}
         leaver_rows = _leavers(config, roster, targets, report)
         if leaver_rows:
-            store.record_targets(leaver_rows, ROSTER, None)
+            with store.transaction() as db:
+                store.record_targets(leaver_rows, ROSTER, None, db)
+                _hand_over(workspace, store, db, leaver_rows, targets, report)
             targets = store.current_targets()
         current = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value
                    for r in targets if r.source != SUGGESTION}
@@ -104,7 +113,7 @@ def refresh_plan(workspace: Workspace) -> PlanRefresh:
         except ValueError as exc:
             raise ConfigError(f"the plan cannot be allocated: {exc}") from None
         if config.replan.policy == "absorb":
-            absorbed = _absorb(config, roster, current, rows, report)
+            absorbed = _absorb(config, roster, current, rows, report, _pending_handovers(store))
             if absorbed:
                 store.record_targets(absorbed, REPLAN, None)
                 current.update({(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in absorbed})
@@ -168,7 +177,35 @@ def _leavers(config, roster, targets: list[TargetRow], report: PlanRefresh) -> l
     return rows
 
 
-def _absorb(config, roster, current: dict, rows: list[TargetRow], report: PlanRefresh) -> list[TargetRow]:
+def _hand_over(workspace: Workspace, store: Store, db, leaver_rows: list[TargetRow], before: list[TargetRow],
+               report: PlanRefresh) -> None:
+    """Each leaver with a handover_to: the cells just freed become a handover item of the receiver."""
+    roster = workspace.roster
+    done = handed_leavers(db)
+    for leaver in sorted({r.owner for r in leaver_rows}):
+        person = roster.get(leaver)
+        if person is None or not person.handover_to or leaver in done:
+            continue
+        # every cell after the end month, official or suggested: the annual target dropped by all of them
+        cells = freed_cells([r for r in before if r.level == "person" and r.owner == leaver and r.customer_group
+                             and r.period > person.end_month])
+        if not cells:
+            continue
+        item = open_handover(db, store, workspace, Handover(leaver, person.handover_to, person.end_month, cells))
+        report.handovers.append((leaver, person.handover_to, item.waiting_on.approver if item else ""))
+
+
+def _pending_handovers(store: Store) -> dict[tuple[str, str], float]:
+    """(receiver, metric) -> what pending handovers would add to the receiver's annual target."""
+    out: dict[tuple[str, str], float] = defaultdict(float)
+    for _id, handover in handovers(store.db):
+        for metric in handover.cells:
+            out[(handover.receiver, metric)] += handover.amount(metric)
+    return out
+
+
+def _absorb(config, roster, current: dict, rows: list[TargetRow], report: PlanRefresh,
+            pending: dict[tuple[str, str], float] | None = None) -> list[TargetRow]:
     """Under "absorb": each team with an official target takes the sum of its people's annual targets as they
     stand (official, else suggested), then the company the sum of its teams."""
     fy = str(config.fiscal_year)
@@ -185,8 +222,9 @@ def _absorb(config, roster, current: dict, rows: list[TargetRow], report: PlanRe
             if official is None or not people or any(("person", pid, fy, key, "") not in current for pid in people):
                 team_values[team] = official if official is not None else suggested.get(("team", team, key), 0.0)
                 continue
+            # a handover waiting for approval is counted as the receiver's: the team keeps what it will carry
             total = round(sum(current.get(("person", pid, fy, key, ""), suggested.get(("person", pid, key), 0.0))
-                              for pid in people), places)
+                              + (pending or {}).get((pid, key), 0.0) for pid in people), places)
             team_values[team] = total
             if abs(total - official) > 0.5 * 10 ** -places:
                 out.append(TargetRow("team", team, fy, key, "", total))

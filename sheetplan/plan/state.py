@@ -7,6 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 from sheetplan.plan import allocation
+from sheetplan.plan.handover import handovers
 from sheetplan.plan.views import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
 from sheetplan.workspace.config import Config, fiscal_months
 from sheetplan.workspace.roster import Person, Roster
@@ -302,10 +303,12 @@ class PlanState:
         if not takers:
             return rows
         share: dict[str, float] = defaultdict(float)
-        # A leaver's freed targets go to whoever the roster's handover_to names, before anything is spread.
+        # A leaver's freed targets that wait for the receiver's approval chain (a handover) are pre-filled as the
+        # receiver's, before anything is spread; a rejected handover's are spread like any other gap.
+        pending = {(h.leaver, h.receiver) for _id, h in handovers(self.store.db)}
         for person in sellers:
             receiver = person.handover_to
-            if receiver and any(r.key == receiver for r in takers) and gap > 0:
+            if (person.person_id, receiver) in pending and any(r.key == receiver for r in takers) and gap > 0:
                 amount = min(round(self._freed(person.person_id, metric.key), places), gap)
                 share[receiver] = round(share[receiver] + amount, places)
                 gap = round(gap - amount, places)

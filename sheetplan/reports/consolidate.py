@@ -12,6 +12,7 @@ import pandas as pd
 from sheetplan.plan.approvals import APPROVED, PENDING, REJECTED, SUPERSEDED, TEMPLATE_OF_ITEM
 from sheetplan.plan.audit import approver_text
 from sheetplan.plan.gaps import plan_gaps
+from sheetplan.plan.handover import handovers
 from sheetplan.reports.facts import MetricRule, build_facts, score_points, standing
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
@@ -73,6 +74,7 @@ def load_inputs(workspace: Workspace) -> Inputs:
             "SELECT id, owner, metric, period, source, COALESCE(submission_id, -1), COALESCE(approval_id, -1)"
             " FROM targets WHERE level = 'person' AND source IN (?, ?)", (REVISION, REFORECAST)).fetchall()
         approvals = _approvals(db, workspace)
+        waiting_handover = frozenset(h.receiver for _id, h in handovers(db))
         rejected = db.execute(
             "SELECT kind, owner, period, original_name, archive_path, problems FROM submissions r WHERE"
             " status = 'rejected' AND NOT EXISTS (SELECT 1 FROM submissions a WHERE a.status = 'accepted'"
@@ -99,7 +101,7 @@ def load_inputs(workspace: Workspace) -> Inputs:
                                  "archive": str(workspace.root / archive), **problem})
     open_problems = pd.DataFrame(problems)
     return Inputs(targets, actuals, teams, annual, approvals, _resets(reset_rows, config.months),
-                  round_status(workspace), open_problems, plan_gaps(config, roster, current))
+                  round_status(workspace), open_problems, plan_gaps(config, roster, current, waiting_handover))
 
 
 def _resets(rows: list[tuple], months: list[str]) -> pd.DataFrame:
@@ -145,7 +147,7 @@ def _approvals(db, workspace: Workspace) -> pd.DataFrame:
         decided = last.get(item)
         decided_by = approver_text(roster, decided[1], chain[decided[0]][0]) if decided else ""
         template = TEMPLATE_OF_ITEM.get(kind, kind)
-        sent_back = (status == REJECTED and newest[(kind, owner, period)] == item
+        sent_back = (status == REJECTED and submission is not None and newest[(kind, owner, period)] == item
                      and resent.get((template, owner, period), submission) <= submission)
         level = labels("flags.approval_level", step=min(step + 1, len(chain)), levels=len(chain)) if chain else ""
         out.append((item, kind, owner, person.name if person else owner, person.team if person else "", period,

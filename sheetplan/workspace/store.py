@@ -276,6 +276,31 @@ MIGRATIONS: tuple[str, ...] = (
     FROM targets t JOIN submissions s ON s.id = t.submission_id
     WHERE t.source = 'accepted' AND s.status = 'accepted';
     """,
+    # 12: a handover (a leaver's remaining targets going to the roster's handover_to) climbs the receiver's
+    # approval chain like a plan, but no returned file brought it: approval_items.submission_id becomes
+    # nullable. SQLite cannot drop a NOT NULL, so the table is rebuilt, foreign keys off meanwhile.
+    FOREIGN_KEYS_OFF + """
+    CREATE TABLE approval_items_rebuilt (
+        id INTEGER PRIMARY KEY,
+        item_kind TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        period TEXT NOT NULL,
+        submission_id INTEGER REFERENCES submissions (id),
+        chain TEXT NOT NULL,
+        step INTEGER NOT NULL DEFAULT 0,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'approved', 'rejected', 'superseded')),
+        detail TEXT NOT NULL DEFAULT '',
+        created_at TEXT NOT NULL,
+        closed_at TEXT NOT NULL DEFAULT ''
+    );
+    INSERT INTO approval_items_rebuilt (id, item_kind, owner, period, submission_id, chain, step, status, detail,
+        created_at, closed_at)
+    SELECT id, item_kind, owner, period, submission_id, chain, step, status, detail, created_at, closed_at
+    FROM approval_items;
+    DROP TABLE approval_items;
+    ALTER TABLE approval_items_rebuilt RENAME TO approval_items;
+    CREATE INDEX approval_items_open ON approval_items (status, item_kind, owner, period);
+    """,
 )
 
 SUGGESTION = "suggestion"
@@ -284,7 +309,8 @@ REVISION = "revision"  # an official target set by an approved revision request
 REFORECAST = "reforecast"  # an official H2 month target set by an approved re-forecast
 ROSTER = "roster"  # an official target changed because the roster did (a leaver's months after they left)
 REPLAN = "replan"  # a team or company target that followed its people under [replan] policy = "absorb"
-OFFICIAL_SOURCES = (ACCEPTED, REVISION, REFORECAST, ROSTER, REPLAN)
+HANDOVER = "handover"  # a receiver's targets after an approved handover of a leaver's remaining months
+OFFICIAL_SOURCES = (ACCEPTED, REVISION, REFORECAST, ROSTER, REPLAN, HANDOVER)
 
 
 @dataclass(frozen=True)
