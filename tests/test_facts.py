@@ -532,8 +532,9 @@ def test_no_inf_and_empty_only_without_a_report(policy, carry_credit, through, l
 
 
 def _roster(names: dict[str, str]):
-    people = {pid: SimpleNamespace(name=name) for pid, name in names.items()}
-    return SimpleNamespace(get=people.get)
+    from sheetplan.workspace.roster import Person, Roster
+
+    return Roster(tuple(Person(pid, name, "", "", "rep", "") for pid, name in names.items()))
 
 
 WEIGHTED = [SimpleNamespace(key="rev", weight=0.7, higher_is_better=True),

@@ -17,9 +17,9 @@ Worked out by hand:
   N1 600 / 480 (0.8); N2 300 / 250, June not reported, so 250 of the 250 reported (1.0; it used to read
   300 / 250 = 1.2, the missing June counted as nothing spent, i.e. as met); S1 480 / 600 (1.25);
   L1 0 / 0 (1.0: a zero budget with nothing spent is on budget, as a zero target is met).
-- Scores (0.75 revenue + 0.25 x (2 - budget used)): N1 0.9 + 0.3 = 1.2; L1 0.75 + 0.25 = 1.0;
-  S1 0.703125 + 0.1875 = 0.8906; N2 0.5625 + 0.25 = 0.8125. Company ranks N1, L1, S1, N2; in North N1, N2;
-  in South L1, S1.
+- Scores (0.75 revenue + 0.25 x (2 - budget used)): N1 0.9 + 0.3 = 1.2; S1 0.703125 + 0.1875 = 0.8906;
+  N2 0.5625 + 0.25 = 0.8125. L1 left after April: in June L1 is not on the books, so has no score and no
+  rank (L1's figures stay in South's). Company ranks N1, S1, N2; in North N1, N2; in South S1.
 - Rollover into H2 (no carry credit), revenue: N1 over target every month: 0. N2: Key short 600 in June,
   Web short 100 a month and 400 in June: 600 + 900 = 1500, under next_month and spread alike (nothing is
   over-achieved, so all of H1's shortfall is carried out of it; spread puts only 100 + 150 = 250 of it into
@@ -213,10 +213,12 @@ def test_people_scores_and_ranks(review):
     assert list(review.people.columns) == PEOPLE_COLUMNS
     assert review.month == "2027-06" and review.year == YEAR
     first = review.people.drop_duplicates("person").set_index("person")
-    assert list(first.index) == ["N1", "L1", "S1", "N2"]  # company rank order
-    assert first["score"].to_dict() == {"N1": 1.2, "L1": 1.0, "S1": 0.8906, "N2": 0.8125}
-    assert first["rank_company"].to_dict() == {"N1": 1, "L1": 2, "S1": 3, "N2": 4}
-    assert first["rank_team"].to_dict() == {"N1": 1, "L1": 1, "S1": 2, "N2": 2}
+    assert list(first.index) == ["N1", "S1", "N2", "L1"]  # company rank order, the unranked leaver last
+    ranked = first.drop(index="L1")
+    assert ranked["score"].to_dict() == {"N1": 1.2, "S1": 0.8906, "N2": 0.8125}
+    assert ranked["rank_company"].to_dict() == {"N1": 1, "S1": 2, "N2": 3}
+    assert ranked["rank_team"].to_dict() == {"N1": 1, "S1": 1, "N2": 2}
+    assert first.loc["L1", ["score", "rank_company", "rank_team"]].isna().all()
     assert first["team"].to_dict() == {"N1": "North", "L1": "South", "S1": "South", "N2": "North"}
     assert first.loc["L1", "name"] == "Lea Leaver"
 
@@ -225,7 +227,7 @@ def test_ranks_are_consolidates_as_of_june(office, review):
     june = consolidate(office, "2027-06").people.set_index("person")
     first = review.people.drop_duplicates("person").set_index("person")
     for column in ("score", "rank_team", "rank_company"):
-        assert first[column].to_dict() == june[column].to_dict()
+        assert first[column].dropna().to_dict() == june[column].to_dict()  # L1, gone by June: in neither
 
 
 @pytest.mark.parametrize("team, metric, expected", [
@@ -328,7 +330,8 @@ def test_workbook_sheets_and_cells(office, review):
                                                 "H1 score", "Metric"]
     assert [c.value for c in people[2]] == [1, 1, "N1", "Ann One", "North", 1.2, "Revenue", 9000, 10800, 1.2, 0,
                                             9000, 18000, 1200]
-    assert [c.value for c in people[9]][:7] == [4, 2, "N2", "Nils Two", "North", 0.8125, "Travel"]
+    assert [c.value for c in people[7]][:7] == [3, 2, "N2", "Nils Two", "North", 0.8125, "Travel"]
+    assert [c.value for c in people[9]][:7] == [None, None, "L1", "Lea Leaver", "South", None, "Travel"]
     assert people["H9"].number_format == "#,##0" and people["J9"].number_format == "0.0%"
     assert people.freeze_panes == "E2" and people.auto_filter.ref
 

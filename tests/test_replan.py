@@ -522,3 +522,38 @@ def test_a_rejected_handover_leaves_the_gap_to_the_replan_policy(tmp_path):
     assert 0 < share < freed
     report = api.ingest(ws, [copy_as(template, tmp_path / "back" / "team-after-reject.xlsx")])
     assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]
+
+
+def test_a_leaver_is_asked_for_nothing_after_leaving_and_ranked_only_while_on_the_books(tmp_path):
+    """P008 leaves after 2027-04 and reported 1 per customer group and metric in March. By hand, revenue:
+    P008's annual target is K = January-April's cells, the March actual A = 1 x the number of groups.
+    Consolidated through March: one month on the books is left (April), so the required run rate is K - A;
+    P008 is far behind (A is a sliver of the plan) and ranked. Through June: no month is left, so the run
+    rate is 0, no flag about June names P008, and the ranking has no row for P008."""
+    ws = _official_plans(tmp_path)
+    _set_roster(ws, "P008", end_month="2027-04")
+    ws = api.open_workspace(ws.root)
+    (march,) = [f for f in api.generate(ws, "month", month="2027-03").files if "-P008-" in f.name]
+    areas = blocks(march)
+    typed = {f"in_{m.key}": [[1.0] for _row in areas[f"in_{m.key}"]] for m in ws.config.metrics}
+    back = typed_into(march, tmp_path / "back" / "march-P008.xlsx", typed)
+    report = api.ingest(ws, [back])
+    assert [(o.status, [p.code for p in o.errors]) for o in report.outcomes] == [("accepted", [])]
+    kept = _annuals(ws)[("person", "P008")][0]
+    actual = float(len(ws.config.customer_groups))
+
+    def p008(c):
+        f = c.facts
+        row = f[(f["person"] == "P008") & (f["metric"] == "revenue") & (f["customer_group"] == "")
+                & (f["level"] == "person") & (f["month"] == c.month)]
+        return row.iloc[0]
+
+    march_c = api.consolidate(ws, "2027-03")
+    assert p008(march_c)["required_run_rate"] == round(kept - actual, 2)
+    assert "P008" in set(march_c.people["person"])
+    assert any((march_c.flags["person"] == "P008") & (march_c.flags["code"] == "far-behind"))
+    june = api.consolidate(ws, "2027-06")
+    assert p008(june)["required_run_rate"] == 0.0
+    assert "P008" not in set(june.people["person"])
+    about_june = june.flags[(june.flags["person"] == "P008") & (june.flags["month"] > "2027-04")]
+    assert about_june.empty, about_june[["code", "month", "message"]].to_string()

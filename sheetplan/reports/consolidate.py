@@ -91,8 +91,10 @@ def load_inputs(workspace: Workspace) -> Inputs:
     team_rows = []
     for person in people | set(targets["person"]) | set(actuals["person"]):
         home = roster.get(person).team if roster.get(person) else ""
-        team_rows += [(person, month, assignments.get((month, person), home)) for month in config.months]
-    teams = pd.DataFrame(team_rows, columns=["person", "month", "team"])
+        found = roster.get(person)
+        team_rows += [(person, month, assignments.get((month, person), home), found.works_in(month) if found else True)
+                      for month in config.months]
+    teams = pd.DataFrame(team_rows, columns=["person", "month", "team", "active"])
     problems = []
     for kind, owner, period, name, archive, payload in rejected:
         for problem in json.loads(payload):
@@ -189,6 +191,9 @@ def rankings(facts: pd.DataFrame, metrics: list, month: str, roster) -> tuple[pd
     brings 0). The per-metric columns hold the year-to-date attainment itself (budget used for a budget),
     and rank_<metric> ranks by the points, so a lower budget used ranks higher."""
     now = facts[(facts["month"] == month) & (facts["customer_group"] == "")]
+    # a person is ranked only in a month they were on the books (a leaver's or a future hire's row is not)
+    gone = {p.person_id for p in roster.people if not p.works_in(month)}
+    now = now[~now["person"].isin(gone)]
     weights = {m.key: m.weight for m in metrics}
     higher = {m.key: getattr(m, "higher_is_better", True) for m in metrics}
     total_weight = sum(weights.values()) or 1.0
@@ -237,7 +242,13 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
                      "month": when, "metric": metric_key, "message": labels(text, who=who(person, team), **values),
                      "file": source[0], "sheet": source[1], "cell": source[2]})
 
+    def off_books(person: str, period: str) -> bool:
+        """No flag is raised for a person about a month they were not on the books (a leaver, a later hire)."""
+        found = roster.get(person) if person else None
+        return found is not None and len(period) == 7 and not found.works_in(period)
+
     now = facts[(facts["month"] == month) & (facts["customer_group"] == "") & (facts["level"] != "company")]
+    now = now[[not off_books(p, month) for p in now["person"]]]
     higher = {m.key: m.higher_is_better for m in config.metrics}
     for row in now.itertuples():
         if row.ytd_target <= 0 and row.ytd_actual <= 0:
@@ -264,6 +275,8 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
             if row.kind == "month" and row.period > month:
                 continue
             person = row.owner
+            if off_books(person, row.period if row.kind == "month" else month):
+                continue
             team = roster.get(person).team if roster.get(person) and row.kind != "company" else ""
             flagged_missing.add((person, row.period))
             if row.status == "late":  # came after its month was closed: recorded, counted nowhere
@@ -278,7 +291,8 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
                     kind=kind_label[row.kind], period=row.period, reasons=row.reasons, source=source)
     person_month = facts[(facts["level"] == "person") & (facts["customer_group"] == "") & (facts["month"] <= month)]
     for (person, period), rows_ in person_month.groupby(["person", "month"], sort=False):
-        if (person, period) in flagged_missing or rows_["reported"].any() or rows_["target"].sum() <= 0:
+        if (person, period) in flagged_missing or rows_["reported"].any() or rows_["target"].sum() <= 0 \
+                or off_books(person, period):
             continue
         add("medium", "no-actuals", "person", rows_["team"].iloc[0], person, period, "", period=period)
     if len(inputs.annual) and len(inputs.targets):

@@ -3,7 +3,8 @@
 Pure pandas/numpy over plain frames, so every figure can be checked by hand in a test:
 - `targets`: person, month, metric, customer_group, target (the plan as it stands, per month)
 - `actuals`: person, month, metric, customer_group, actual (accepted month reports)
-- `teams`: person, month, team (where each person was in each month)
+- `teams`: person, month, team (where each person was in each month), optionally `active` (on the books
+  that month: a leaver's months after leaving and a hire's before starting are not, and ask no run rate)
 - `resets` (optional): person, metric, month (the first month of a plan reset by an approved revision or
   re-forecast; rollover does not carry across it, see `rollover`)
 Team and company rows are sums of their people; ratios are recomputed from the sums.
@@ -231,8 +232,13 @@ def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFram
     person.loc[person["month"] > through, "actual"] = 0.0
     person = person.merge(teams, on=["person", "month"], how="left")
     person["team"] = person["team"].fillna("")
+    months_left = None
+    if "active" in person:
+        later = person[(person["month"] > through) & person["active"].fillna(True).astype(bool)]
+        months_left = later.groupby("person")["month"].nunique()
+        person = person.drop(columns="active")
     levels = _levels(person)
-    return _derive(levels, metrics, months, through)
+    return _derive(levels, metrics, months, through, months_left)
 
 
 def _unreported_plan(targets: np.ndarray, seen: np.ndarray, reported: int, rebased: np.ndarray) -> np.ndarray:
@@ -325,7 +331,8 @@ def _levels(person: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([people, team, company], ignore_index=True)
 
 
-def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], through: str) -> pd.DataFrame:
+def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], through: str,
+            months_left: pd.Series | None = None) -> pd.DataFrame:
     """Effective targets, year to date, attainment, forecasts and run rates of every owner's rows.
 
     `annual_target` (the target the year is measured against: after an approved re-forecast, H1 at its
@@ -377,6 +384,12 @@ def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], t
         frame.loc[rows, "forecast"] = ytd_actual_now[rows] + remaining_plan[rows] * pace
     frame["forecast_run_rate"] = ytd_actual_now / elapsed * len(months) if elapsed else annual
     frame["required_run_rate"] = ((annual - ytd_actual_now) / remaining).clip(lower=0.0) if remaining else 0.0
+    if months_left is not None:
+        # a person's run rate is over the months they are still on the books: none left asks for nothing
+        person_rows = frame["level"] == "person"
+        left = frame.loc[person_rows, "person"].map(months_left).fillna(0).to_numpy()
+        owed = (annual[person_rows] - ytd_actual_now[person_rows]).clip(lower=0.0).to_numpy()
+        frame.loc[person_rows, "required_run_rate"] = np.where(left > 0, owed / np.where(left > 0, left, 1), 0.0)
     frame["annual_target"] = annual
     frame["month"] = frame["month"].astype(str)
     for rule in metrics:

@@ -106,6 +106,13 @@ def half_review(workspace: Workspace) -> HalfReview:
     sums["annual_target"] = [official.get((p, m), t + o) for p, m, t, o in
                              zip(sums["person"], sums["metric"], sums["h1_target"], sums["h2_original"], strict=True)]
     ranks = c.people.set_index("person")[["team", "name", "score", "rank_team", "rank_company"]]
+    # a leaver gone by the review month keeps their H1 figures in their team but has no score or rank
+    unranked = [p for p in sums["person"].unique() if p not in ranks.index]
+    if unranked:
+        home = c.facts[c.facts["level"] == "person"].groupby("person")["team"].last()
+        extra = pd.DataFrame({"team": [home.get(p, "") for p in unranked],
+                              "name": [_name_of(workspace.roster, p) for p in unranked]}, index=unranked)
+        ranks = pd.concat([ranks, extra.reindex(columns=ranks.columns)])
     people = _derive(sums.join(ranks, on="person"), metrics)
     people = _metric_order(people, metrics, ["rank_company", "person", "metric"])[PEOPLE_COLUMNS + REPORTED]
     sums_of = {**{c_: (c_, "sum") for c_ in SUMMED + ["h1_reported_target"]}, "h1_reported": ("h1_reported", "any")}
@@ -115,6 +122,11 @@ def half_review(workspace: Workspace) -> HalfReview:
     company = _derive(people.groupby("metric", as_index=False, sort=False).agg(**sums_of), metrics)
     company = _metric_order(company, metrics, ["metric"])[COMPANY_COLUMNS]
     return HalfReview(config.fiscal_year, c.month, people[PEOPLE_COLUMNS], teams, company, c)
+
+
+def _name_of(roster, person_id: str) -> str:
+    found = roster.get(person_id)
+    return found.name if found else person_id
 
 
 def _team_ranks(people: pd.DataFrame, teams: pd.DataFrame, metrics, month: str, roster) -> pd.DataFrame:

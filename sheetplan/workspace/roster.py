@@ -38,6 +38,10 @@ class Person:
     row: int = 0  # row in the roster file as the spreadsheet shows it, for messages
     handover_to: str = ""  # optional: who takes over a leaver's targets after their end_month
 
+    def works_in(self, month: str) -> bool:
+        """On the books in this month (YYYY-MM): from start_month through end_month, both included."""
+        return (not self.start_month or self.start_month <= month) and (not self.end_month or month <= self.end_month)
+
 
 @dataclass(frozen=True)
 class Roster:
