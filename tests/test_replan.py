@@ -557,3 +557,36 @@ def test_a_leaver_is_asked_for_nothing_after_leaving_and_ranked_only_while_on_th
     assert "P008" not in set(june.people["person"])
     about_june = june.flags[(june.flags["person"] == "P008") & (june.flags["month"] > "2027-04")]
     assert about_june.empty, about_june[["code", "month", "message"]].to_string()
+
+
+def test_the_summary_shows_each_team_and_the_company_target_beside_what_is_allocated_below(tmp_path):
+    """After P010's approved revision (0.85 of P010's annual) under "reallocate", North keeps its target T
+    while its people carry S = T - 0.15 x P010's annual. By hand: the Teams sheet's revenue row for North
+    reads T, S and the gap T - S (= 0.15 x P010's annual, to the cent); the Company sheet reads
+    the company target C, the teams' sum (C: every team target is unchanged) and gap 0 on its revenue
+    block's title row."""
+    ws = _official_plans(tmp_path)
+    team = ws.roster.get("P010").team
+    before = _annuals(ws)
+    _revise(ws, tmp_path, "P010", 0.85)
+    after = _annuals(ws)
+    people = [p.person_id for p in ws.roster.sellers(ws.config, team)]
+    target = before[("team", team)][0]
+    allocated = round(sum(after[("person", pid)][0] for pid in people), 2)
+    assert round(target - allocated, 2) == round(before[("person", "P010")][0] - after[("person", "P010")][0], 2)
+    summary = api.run_consolidation(ws, "2027-03").summary
+    book = openpyxl.load_workbook(summary)
+    L = api.Labels(ws.config.language)
+    teams = book[L("summary.teams")]
+    header = next(r for r in teams.iter_rows(values_only=True) if r[0] == L("summary.team") and
+                  L("summary.plan_gap") in r)
+    at = {name: header.index(name) for name in (L("summary.team_plan_target"), L("summary.allocated_people"),
+                                               L("summary.plan_gap"))}
+    revenue = ws.config.metric("revenue").label(ws.config.language)
+    row = next(r for r in teams.iter_rows(values_only=True) if r[0] == team and r[1] == revenue)
+    assert [row[i] for i in at.values()] == [target, allocated, round(target - allocated, 2)]
+    company = book[L("summary.company")]
+    title = [c.value for c in company[1]][:8]
+    c_target = before[("company", "")][0]
+    assert title == [f"{revenue} (EUR)", None, L("summary.company_plan_target"), c_target,
+                     L("summary.allocated_teams"), c_target, L("summary.plan_gap"), 0.0]

@@ -27,6 +27,35 @@ class PlanGap:
         return self.target - self.allocated
 
 
+@dataclass(frozen=True)
+class PlanLevel:
+    """A team's or the company's annual target beside what is allocated below it, gap or not."""
+
+    level: str  # team | company
+    owner: str
+    metric: str
+    target: float | None  # None: no target at this level yet
+    allocated: float
+
+
+def plan_levels(config, roster, targets) -> list[PlanLevel]:
+    """Every team's and the company's target and the sum of its people's (teams') annual targets, as they
+    stand (official, else suggested), for the summary's side-by-side columns."""
+    fy = str(config.fiscal_year)
+    annual = {(r.level, r.owner, r.metric): r.value for r in targets if r.period == fy and not r.customer_group}
+    out = []
+    for metric in config.metrics:
+        key, places = metric.key, metric.decimals
+        team_sum = 0.0
+        for team in roster.teams:
+            target = annual.get(("team", team, key))
+            team_sum += target or 0.0
+            people = sum(annual.get(("person", p.person_id, key), 0.0) for p in roster.sellers(config, team))
+            out.append(PlanLevel("team", team, key, target, round(people, places)))
+        out.append(PlanLevel("company", "", key, annual.get(("company", "", key)), round(team_sum, places)))
+    return out
+
+
 def plan_gaps(config, roster, targets, waiting_handover: frozenset[str] = frozenset()) -> list[PlanGap]:
     """Every team and the company whose children do not add up to it (beyond half a unit of the metric).
 

@@ -11,7 +11,7 @@ import pandas as pd
 
 from sheetplan.plan.approvals import APPROVED, PENDING, REJECTED, SUPERSEDED, TEMPLATE_OF_ITEM
 from sheetplan.plan.audit import approver_text
-from sheetplan.plan.gaps import plan_gaps
+from sheetplan.plan.gaps import plan_gaps, plan_levels
 from sheetplan.plan.handover import handovers
 from sheetplan.reports.facts import MetricRule, build_facts, score_points, standing
 from sheetplan.workspace.folder import Workspace
@@ -40,6 +40,7 @@ class Inputs:
     rounds: pd.DataFrame  # round status from the ledger (status.round_status)
     open_problems: pd.DataFrame  # problems of rejected files not fixed since
     plan_gaps: list = field(default_factory=list)  # plan.gaps.PlanGap: levels their children do not add up to
+    plan_levels: list = field(default_factory=list)  # plan.gaps.PlanLevel: every team's and the company's
 
 
 @dataclass
@@ -103,7 +104,8 @@ def load_inputs(workspace: Workspace) -> Inputs:
                                  "archive": str(workspace.root / archive), **problem})
     open_problems = pd.DataFrame(problems)
     return Inputs(targets, actuals, teams, annual, approvals, _resets(reset_rows, config.months),
-                  round_status(workspace), open_problems, plan_gaps(config, roster, current, waiting_handover))
+                  round_status(workspace), open_problems, plan_gaps(config, roster, current, waiting_handover),
+                  plan_levels(config, roster, current))
 
 
 def _resets(rows: list[tuple], months: list[str]) -> pd.DataFrame:

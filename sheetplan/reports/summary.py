@@ -51,10 +51,12 @@ def _company_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> dict[
                L("summary.cumulative_actual")]
     ws.set_column(0, 0, 12)
     ws.set_column(1, 8, 16)
+    company = {lv.metric: lv for lv in c.inputs.plan_levels if lv.level == "company"}
     blocks, row = {}, 0
     for metric in metrics:
         block = facts[facts["metric"] == metric.key]
         ws.write_string(row, 0, f"{metric.label(L.lang)} ({metric.unit})", b.title)
+        _plan_level_line(b, ws, row, company.get(metric.key), metric)
         b.header(ws, row + 1, columns)
         first = row + 2
         money = b.money[metric.decimals]
@@ -76,6 +78,20 @@ def _company_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> dict[
     return blocks
 
 
+def _plan_level_line(b: ReportBook, ws, row: int, level, metric) -> None:
+    """On a metric block's title row: the company's target, what its teams add up to, and the gap, side by
+    side (the sheet is written row by row, so it goes on a row the block writes anyway)."""
+    if level is None or level.target is None:
+        return
+    L, money = b.labels, b.money[metric.decimals]
+    for col, (label, value) in enumerate(((L("summary.company_plan_target"), level.target),
+                                          (L("summary.allocated_teams"), level.allocated),
+                                          (L("summary.plan_gap"), round(level.target - level.allocated,
+                                                                        metric.decimals)))):
+        b.value(ws, row, 2 + 2 * col, label)
+        b.value(ws, row, 3 + 2 * col, value, money)
+
+
 def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
     L = b.labels
     ws = b.sheet(name)
@@ -93,7 +109,10 @@ def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
     detail = c.facts[(c.facts["level"] == "team") & (c.facts["customer_group"] == "") & (c.facts["month"] == c.month)]
     b.header(ws, row, [L("summary.team"), L("summary.metric"), L("summary.annual_target"), L("summary.ytd_target"),
                        L("summary.ytd_actual"), L("summary.ytd_attainment"), L("summary.forecast"),
-                       L("summary.required_run_rate")])
+                       L("summary.required_run_rate"), L("summary.team_plan_target"), L("summary.allocated_people"),
+                       L("summary.plan_gap")])
+    # the team's own target beside what its people carry: a gap (revision, leaver, hire) is never unseen
+    levels = {(lv.owner, lv.metric): lv for lv in c.inputs.plan_levels if lv.level == "team"}
     decimals = {m.key: m.decimals for m in metrics}
     higher = {m.key: m.higher_is_better for m in metrics}
     labels = {m.key: m.label(L.lang) for m in metrics}
@@ -107,6 +126,11 @@ def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
         b.attainment(ws, r, 5, rec.ytd_attainment, higher[rec.metric], _flags_cfg(c))
         b.value(ws, r, 6, rec.forecast, money)
         b.value(ws, r, 7, rec.required_run_rate, money)
+        level = levels.get((rec.team, rec.metric))
+        if level is not None and level.target is not None:
+            b.value(ws, r, 8, level.target, money)
+            b.value(ws, r, 9, level.allocated, money)
+            b.value(ws, r, 10, round(level.target - level.allocated, decimals[rec.metric]), money)
     ws.set_column(0, 1, 24)
     ws.set_column(2, 10, 15)
     ws.freeze_panes(1, 1)
