@@ -118,8 +118,18 @@ def _largest_remainder(units: int, weights: Sequence[Fraction]) -> list[int]:
         weights = [Fraction(1)] * count
     # Integer arithmetic over a common denominator: the same quotas as units * weight / whole, without
     # building a Fraction per child (a 2,000-person plan splits millions of times).
+    return _split_integers(units, _integer_weights(weights))
+
+
+def _integer_weights(weights: Sequence[Fraction]) -> tuple[int, ...]:
+    """Exact weights as integers over their common denominator (the same proportions)."""
     scale = math.lcm(*(weight.denominator for weight in weights))
-    integers = [weight.numerator * (scale // weight.denominator) for weight in weights]
+    return tuple(weight.numerator * (scale // weight.denominator) for weight in weights)
+
+
+def _split_integers(units: int, integers: Sequence[int]) -> list[int]:
+    """Largest remainder over integer weights, at least one of them non-zero."""
+    count = len(integers)
     whole_units = sum(integers)
     parts, remainders = [], []
     for weight in integers:
@@ -276,15 +286,27 @@ def _twelve(values: Sequence[float], what: str, at_most_one: bool = False) -> li
 
 
 def _year_units(units: int, total: object, profile: Sequence[float], available: Sequence[float]) -> list[int]:
+    weights = _year_weights(tuple(profile), tuple(available))
+    if weights is None:
+        if units:
+            raise ValueError(f"cannot spread {total!r} over a year in which the person is never available")
+        return [0] * MONTHS
+    return _split_integers(units, weights)
+
+
+@functools.lru_cache(maxsize=4096)
+def _year_weights(profile: tuple, available: tuple) -> tuple[int, ...] | None:
+    """The month weights profile x availability as integers (None: never available). Cached: a large plan
+    has a few distinct profiles and availabilities, shared by thousands of people."""
     shape = _twelve(profile, "profile")
     months = _twelve(available, "availability", at_most_one=True)
-    if units and not any(months):
-        raise ValueError(f"cannot spread {total!r} over a year in which the person is never available")
+    if not any(months):
+        return None
     weights = [weight * share for weight, share in zip(shape, months)]
     if not any(weights):
         # The profile is zero wherever the person works: follow availability alone.
         weights = months
-    return _largest_remainder(units, weights)
+    return _integer_weights(weights)
 
 
 def split_year(
@@ -329,10 +351,7 @@ def split_team(
             f"shares and availabilities must name the same people; missing availability: {missing}, "
             f"availability without a share: {extra}"
         )
-    factors = [
-        sum(_twelve(availabilities[name], f"availability of {name!r}", at_most_one=True)) / MONTHS
-        for name in shares
-    ]
+    factors = [_year_share(tuple(availabilities[name]), name) for name in shares]
     if not shares:
         _nothing_to_split(units, total, "people")
     elif units and not any(factors):
@@ -344,6 +363,20 @@ def split_team(
         weights = factors
     parts = _largest_remainder(units, weights)
     return {name: _from_units(part, decimals) for name, part in zip(shares, parts)}
+
+
+def _year_share(available: tuple, name: str) -> Fraction:
+    """The share of the year a person is available, exact; the sum is cached per distinct availability."""
+    try:
+        return _available_share(available)
+    except ValueError:
+        _twelve(available, f"availability of {name!r}", at_most_one=True)  # the message names the person
+        raise
+
+
+@functools.lru_cache(maxsize=4096)
+def _available_share(available: tuple) -> Fraction:
+    return sum(_twelve(available, "availability", at_most_one=True)) / MONTHS
 
 
 # --- customer groups x months -------------------------------------------------------------------

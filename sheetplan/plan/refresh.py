@@ -118,7 +118,9 @@ def refresh_plan(workspace: Workspace) -> PlanRefresh:
                 store.record_targets(absorbed, REPLAN, None)
                 current.update({(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in absorbed})
                 rows = suggest(config, roster, prior, current)
-        store.replace_prior(prior_rows(prior))
+        # the prior year follows from the config, the roster and the history alone: unchanged, it stands
+        if report.inputs_changed or not store.db.execute("SELECT 1 FROM prior LIMIT 1").fetchone():
+            store.replace_prior(prior_rows(prior))
         report.suggestions = store.replace_suggestions(rows)
         changed: dict[str, int] = defaultdict(int)
         for r in rows:

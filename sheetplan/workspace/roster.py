@@ -74,8 +74,16 @@ class Roster:
 
     def sellers(self, config: Config, team: str | None = None) -> list[Person]:
         """Active people who carry a personal target, optionally of one team."""
-        return [p for p in self.people if p.active and p.role in config.selling_roles
-                and (team is None or p.team == team)]
+        people = self.people if team is None else self._by_team.get(team, ())
+        return [p for p in people if p.active and p.role in config.selling_roles]
+
+    @cached_property
+    def _by_team(self) -> dict[str, tuple[Person, ...]]:
+        """Roster order within each team: asked per team, a scan of the whole roster each time adds up."""
+        teams: dict[str, list[Person]] = {}
+        for person in self.people:
+            teams.setdefault(person.team, []).append(person)
+        return {team: tuple(people) for team, people in teams.items()}
 
     def company_owner(self) -> Person | None:
         """The VP sets company targets per team; a company without a VP uses its GM."""
@@ -275,24 +283,36 @@ def load_roster(path: Path) -> Roster:
     return parse_roster(read_table(path), source=path.name)
 
 
-def parse_history(records: list[dict], config: Config, roster: Roster, source: str = "history.xlsx"):
-    """History rows as a tidy DataFrame; bad rows are reported, unknown people are kept out with a warning.
+def _each_distinct(column, clean):
+    """`clean` applied once per distinct value: a history column holds a few distinct strings many times."""
+    distinct = column.unique()
+    return column.map(dict(zip(distinct, map(clean, distinct), strict=True)))
 
-    Checked column-wise with pandas: a history file has tens of thousands of rows.
+
+def parse_history(records, config: Config, roster: Roster, source: str = "history.xlsx"):
+    """History rows (dicts keyed by column, or a DataFrame of them) as a tidy DataFrame; bad rows are
+    reported, unknown people are kept out with a warning.
+
+    Checked column-wise with pandas: a history file has hundreds of thousands of rows.
     """
     import pandas as pd
 
-    if not records:
+    if len(records) == 0:
         return pd.DataFrame(columns=list(HISTORY_COLUMNS)), []
-    missing = [c for c in HISTORY_COLUMNS if c not in records[0]]
+    columns = list(records.columns) if isinstance(records, pd.DataFrame) else list(records[0])
+    missing = [c for c in HISTORY_COLUMNS if c not in columns]
     if missing:
         raise ConfigError(f"{source} lacks columns {', '.join(missing)}", [
             Problem("history-missing-column", f"missing column {c!r}", file=source, field=c) for c in missing])
-    frame = pd.DataFrame.from_records(records, columns=list(HISTORY_COLUMNS))
-    frame["month"] = frame["month"].map(_month)
+    if isinstance(records, pd.DataFrame):
+        frame = records[list(HISTORY_COLUMNS)].reset_index(drop=True)
+    else:
+        frame = pd.DataFrame.from_records(records, columns=list(HISTORY_COLUMNS))
+    raw_values = frame["value"]
+    frame["month"] = _each_distinct(frame["month"], _month)
     for column in ("person_id", "customer_group", "metric"):
-        frame[column] = frame[column].map(_text)
-    values = pd.to_numeric(frame["value"], errors="coerce")
+        frame[column] = _each_distinct(frame[column], _text)
+    values = pd.to_numeric(raw_values, errors="coerce")
     checks = (
         ("month", ~frame["month"].str.match(_MONTH.pattern), "month must look like 2026-03"),
         ("metric", ~frame["metric"].isin([m.key for m in config.metrics]), "unknown metric"),
@@ -305,7 +325,7 @@ def parse_history(records: list[dict], config: Config, roster: Roster, source: s
     for column, mask, message in checks:
         bad |= mask
         for index in frame.index[mask][:20]:  # the first few per column say enough
-            value = frame.at[index, column] if column != "value" else records[index].get("value")
+            value = frame.at[index, column] if column != "value" else raw_values.iat[index]
             problems.append(Problem("history-invalid", f"{message}; got {value!r}", file=source,
                                     row=int(index) + 2, field=column, value=value))
     if problems:
@@ -325,4 +345,9 @@ def load_history(path: Path | None, config: Config, roster: Roster):
 
     if path is None or not path.exists():
         return pd.DataFrame(columns=list(HISTORY_COLUMNS)), []
+    if path.suffix.lower() == ".csv":
+        # read by pandas as text: a 2,000-person history is ~150k rows, too many for a dict per row
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False, encoding="utf-8-sig")
+        frame.columns = [str(c).strip().lower() for c in frame.columns]
+        return parse_history(frame, config, roster, source=path.name)
     return parse_history(read_table(path), config, roster, source=path.name)

@@ -414,16 +414,26 @@ class Store:
 
     # --- targets ------------------------------------------------------------
     def replace_suggestions(self, rows: Iterable[TargetRow]) -> int:
-        """Suggestions are derived data: recomputing them replaces the old ones wholesale."""
+        """Suggestions are derived data: recomputing them replaces the old ones. Only what differs is
+        written (a refresh after a batch changes a few owners of a plan of hundreds of thousands of cells);
+        returns how many suggestions there now are."""
         stamp = now_iso()
+        new = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in rows}
         with self.transaction():
-            self.db.execute("DELETE FROM targets WHERE source = ?", (SUGGESTION,))
-            cursor = self.db.executemany(
+            old = {tuple(key): value for *key, value in self.db.execute(
+                "SELECT level, owner, period, metric, customer_group, value FROM targets WHERE source = ?",
+                (SUGGESTION,))}
+            gone = [key for key in old if key not in new]
+            changed = [(value, stamp, *key) for key, value in new.items() if key in old and old[key] != value]
+            added = [(*key, value, SUGGESTION, stamp) for key, value in new.items() if key not in old]
+            where = "level = ? AND owner = ? AND period = ? AND metric = ? AND customer_group = ? AND source = ?"
+            self.db.executemany(f"DELETE FROM targets WHERE {where}", [(*key, SUGGESTION) for key in gone])
+            self.db.executemany(f"UPDATE targets SET value = ?, created_at = ? WHERE {where}",
+                                [(*change, SUGGESTION) for change in changed])
+            self.db.executemany(
                 "INSERT INTO targets (level, owner, period, metric, customer_group, value, source, version,"
-                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)",
-                ((r.level, r.owner, r.period, r.metric, r.customer_group, r.value, SUGGESTION, stamp)
-                 for r in rows))
-        return cursor.rowcount
+                " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)", added)
+        return len(new)
 
     def record_targets(self, rows: Iterable[TargetRow], source: str, submission_id: int | None,
                        db: sqlite3.Connection | None = None, approval_id: int | None = None) -> None:
@@ -464,12 +474,13 @@ class Store:
 
     def current_targets(self) -> list[TargetRow]:
         """The plan as it stands: per key the newest non-suggestion version, else the suggestion."""
+        # SQLite takes the bare columns of a MAX() aggregate from the row holding the maximum, so one pass
+        # over the key index finds each key's newest version (a correlated subquery per row took seconds
+        # on a 2,000-person plan).
         rows = self.db.execute(
             """
-            SELECT level, owner, period, metric, customer_group, value, source, version FROM targets t
-            WHERE version = (SELECT MAX(version) FROM targets u WHERE u.level = t.level AND u.owner = t.owner
-                             AND u.period = t.period AND u.metric = t.metric
-                             AND u.customer_group = t.customer_group)
+            SELECT level, owner, period, metric, customer_group, value, source, MAX(version) FROM targets
+            GROUP BY level, owner, period, metric, customer_group
             """).fetchall()
         return [TargetRow(*row) for row in rows]
 
