@@ -590,3 +590,27 @@ def test_the_summary_shows_each_team_and_the_company_target_beside_what_is_alloc
     c_target = before[("company", "")][0]
     assert title == [f"{revenue} (EUR)", None, L("summary.company_plan_target"), c_target,
                      L("summary.allocated_teams"), c_target, L("summary.plan_gap"), 0.0]
+
+
+def test_a_refresh_with_unchanged_inputs_reads_the_stored_prior_year_and_changes_nothing(tmp_path):
+    """The refresh skips the history file when the config, roster and history did not change: the prior year
+    it stored is exactly what the history gives (every figure the allocation reads), so the suggestions after
+    a second refresh are those of the first, cell for cell, and none is rewritten."""
+    from sheetplan.plan.state import prior_year, stored_prior_year
+
+    ws = api.init_workspace(tmp_path / "ws", demo=True, year=int(YEAR))
+    first = api.refresh_plan(ws)
+    with ws.store() as store:
+        stored = stored_prior_year(store)
+        before = sorted(store.db.execute("SELECT level, owner, period, metric, customer_group, value, created_at"
+                                         " FROM targets WHERE source = 'suggestion'").fetchall())
+    fresh = prior_year(ws.config, ws.roster, ws.history())
+    assert stored is not None
+    for field in ("person", "person_group", "team", "team_group", "profile"):
+        assert getattr(stored, field) == getattr(fresh, field), field
+    assert {k: v for k, v in fresh.person_grid.items() if any(v)} == stored.person_grid
+    second = api.refresh_plan(ws)
+    with ws.store() as store:
+        after = sorted(store.db.execute("SELECT level, owner, period, metric, customer_group, value, created_at"
+                                        " FROM targets WHERE source = 'suggestion'").fetchall())
+    assert second.suggestions == first.suggestions and second.changed == {} and after == before

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from sheetplan.errors import ConfigError
 from sheetplan.plan.approvals import open_handover
 from sheetplan.plan.handover import Handover, freed_cells, handed_leavers, handovers
-from sheetplan.plan.state import PlanState, StoredPrior, prior_rows, prior_year, suggest
+from sheetplan.plan.state import PlanState, StoredPrior, prior_rows, prior_year, stored_prior_year, suggest
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.store import REPLAN, ROSTER, SUGGESTION, Store, TargetRow
 
@@ -95,19 +95,22 @@ def refresh_plan(workspace: Workspace) -> PlanRefresh:
     config, roster = workspace.config, workspace.roster
     report = PlanRefresh(inputs_changed=inputs_changed(workspace))
     with workspace.store() as store:
-        targets = store.current_targets()
-        _refuse_orphans(config, targets)
-        before = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value
-                  for r in targets if r.source == SUGGESTION}
-        leaver_rows = _leavers(config, roster, targets, report)
+        # Only the official figures and the leavers' cells are needed: reading all suggestions of a large
+        # plan here would cost more than recomputing them.
+        official = store.current_targets(official_only=True)
+        _refuse_orphans(config, official)
+        leaving = [p.person_id for p in roster.people if p.end_month and p.end_month < config.months[-1]]
+        leaver_targets = store.current_targets(owners=leaving) if leaving else []
+        leaver_rows = _leavers(config, roster, leaver_targets, report)
         if leaver_rows:
             with store.transaction() as db:
                 store.record_targets(leaver_rows, ROSTER, None, db)
-                _hand_over(workspace, store, db, leaver_rows, targets, report)
-            targets = store.current_targets()
-        current = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value
-                   for r in targets if r.source != SUGGESTION}
-        prior = prior_year(config, roster, workspace.history())
+                _hand_over(workspace, store, db, leaver_rows, leaver_targets, report)
+            official = store.current_targets(official_only=True)
+        current = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in official}
+        # unchanged config, roster and history: the prior year as stored last time (exactly as computed)
+        stored = None if report.inputs_changed else stored_prior_year(store)
+        prior = stored or prior_year(config, roster, workspace.history())
         try:
             rows = suggest(config, roster, prior, current)
         except ValueError as exc:
@@ -118,16 +121,9 @@ def refresh_plan(workspace: Workspace) -> PlanRefresh:
                 store.record_targets(absorbed, REPLAN, None)
                 current.update({(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in absorbed})
                 rows = suggest(config, roster, prior, current)
-        # the prior year follows from the config, the roster and the history alone: unchanged, it stands
-        if report.inputs_changed or not store.db.execute("SELECT 1 FROM prior LIMIT 1").fetchone():
+        if stored is None:  # the prior year follows from the config, the roster and the history alone
             store.replace_prior(prior_rows(prior))
-        report.suggestions = store.replace_suggestions(rows)
-        changed: dict[str, int] = defaultdict(int)
-        for r in rows:
-            was = before.get((r.level, r.owner, r.period, r.metric, r.customer_group))
-            if before and was is not None and abs(was - r.value) > 1e-9:
-                changed[r.level] += 1
-        report.changed = dict(changed)
+        report.suggestions, report.changed = store.replace_suggestions(rows)
         fingerprints = input_fingerprints(workspace)
         store.set_meta(INPUTS_KEY, ";".join(f"{k}={v}" for k, v in fingerprints.items()))
     return report

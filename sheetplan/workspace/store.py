@@ -301,6 +301,25 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE approval_items_rebuilt RENAME TO approval_items;
     CREATE INDEX approval_items_open ON approval_items (status, item_kind, owner, period);
     """,
+    # 13: the prior year also keeps what the allocation reads besides the totals and grids (group totals
+    # and the company's seasonal profile, exactly as computed), so a refresh whose inputs did not change
+    # skips the history file. SQLite cannot alter a CHECK, so the table is rebuilt with its rows (until the
+    # next refresh stores the new kinds, a refresh reads the history as before).
+    """
+    CREATE TABLE prior_rebuilt (
+        kind TEXT NOT NULL CHECK (kind IN ('team', 'person', 'grid', 'person_group', 'team_group', 'profile')),
+        owner TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        customer_group TEXT NOT NULL DEFAULT '',
+        slot INTEGER NOT NULL DEFAULT -1,
+        value REAL NOT NULL
+    );
+    INSERT INTO prior_rebuilt (kind, owner, metric, customer_group, slot, value)
+    SELECT kind, owner, metric, customer_group, slot, value FROM prior;
+    DROP TABLE prior;
+    ALTER TABLE prior_rebuilt RENAME TO prior;
+    CREATE INDEX prior_owner ON prior (kind, owner);
+    """,
 )
 
 SUGGESTION = "suggestion"
@@ -413,10 +432,10 @@ class Store:
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     # --- targets ------------------------------------------------------------
-    def replace_suggestions(self, rows: Iterable[TargetRow]) -> int:
+    def replace_suggestions(self, rows: Iterable[TargetRow]) -> tuple[int, dict[str, int]]:
         """Suggestions are derived data: recomputing them replaces the old ones. Only what differs is
         written (a refresh after a batch changes a few owners of a plan of hundreds of thousands of cells);
-        returns how many suggestions there now are."""
+        returns how many suggestions there now are and, per level, how many existing ones changed value."""
         stamp = now_iso()
         new = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in rows}
         with self.transaction():
@@ -433,7 +452,11 @@ class Store:
             self.db.executemany(
                 "INSERT INTO targets (level, owner, period, metric, customer_group, value, source, version,"
                 " created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)", added)
-        return len(new)
+        by_level: dict[str, int] = {}
+        for change in changed:
+            if abs(change[0] - old[change[2:]]) > 1e-9:
+                by_level[change[2]] = by_level.get(change[2], 0) + 1
+        return len(new), by_level
 
     def record_targets(self, rows: Iterable[TargetRow], source: str, submission_id: int | None,
                        db: sqlite3.Connection | None = None, approval_id: int | None = None) -> None:
@@ -472,8 +495,23 @@ class Store:
                 args.append(value)
         return self.db.execute(self._CURRENT.format(where=where), args).fetchall()
 
-    def current_targets(self) -> list[TargetRow]:
-        """The plan as it stands: per key the newest non-suggestion version, else the suggestion."""
+    def current_targets(self, official_only: bool = False, owners: Iterable[str] | None = None) -> list[TargetRow]:
+        """The plan as it stands: per key the newest non-suggestion version, else the suggestion.
+        `official_only`: keys that have an official version only; `owners`: only these owners' keys."""
+        if official_only or owners is not None:
+            where, args = [], []
+            if official_only:
+                where.append("source != ?")
+                args.append(SUGGESTION)
+            if owners is not None:
+                owners = list(owners)
+                where.append(f"owner IN ({', '.join('?' for _ in owners)})")
+                args += owners
+            rows = self.db.execute(
+                "SELECT level, owner, period, metric, customer_group, value, source, MAX(version) FROM targets"
+                f" WHERE {' AND '.join(where)} GROUP BY level, owner, period, metric, customer_group",
+                args).fetchall()
+            return [TargetRow(*row) for row in rows]
         # SQLite takes the bare columns of a MAX() aggregate from the row holding the maximum, so one pass
         # over the key index finds each key's newest version (a correlated subquery per row took seconds
         # on a 2,000-person plan).
