@@ -586,10 +586,10 @@ def test_the_summary_shows_each_team_and_the_company_target_beside_what_is_alloc
     row = next(r for r in teams.iter_rows(values_only=True) if r[0] == team and r[1] == revenue)
     assert [row[i] for i in at.values()] == [target, allocated, round(target - allocated, 2)]
     company = book[L("summary.company")]
-    title = [c.value for c in company[1]][:8]
+    title = [c.value for c in company[1]][:9]
     c_target = before[("company", "")][0]
-    assert title == [f"{revenue} (EUR)", None, L("summary.company_plan_target"), c_target,
-                     L("summary.allocated_teams"), c_target, L("summary.plan_gap"), 0.0]
+    assert title == [f"{revenue} (EUR)", None, None, L("summary.company_plan_target"), c_target,
+                     L("summary.company_teams_sum"), c_target, L("summary.company_gap"), 0.0]
 
 
 def test_a_refresh_with_unchanged_inputs_reads_the_stored_prior_year_and_changes_nothing(tmp_path):

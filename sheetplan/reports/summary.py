@@ -84,12 +84,13 @@ def _plan_level_line(b: ReportBook, ws, row: int, level, metric) -> None:
     if level is None or level.target is None:
         return
     L, money = b.labels, b.money[metric.decimals]
+    # from column D on, so the metric's title (A-C) is not cut; short labels, so none is cut by its value
     for col, (label, value) in enumerate(((L("summary.company_plan_target"), level.target),
-                                          (L("summary.allocated_teams"), level.allocated),
-                                          (L("summary.plan_gap"), round(level.target - level.allocated,
-                                                                        metric.decimals)))):
-        b.value(ws, row, 2 + 2 * col, label)
-        b.value(ws, row, 3 + 2 * col, value, money)
+                                          (L("summary.company_teams_sum"), level.allocated),
+                                          (L("summary.company_gap"), round(level.target - level.allocated,
+                                                                           metric.decimals)))):
+        b.value(ws, row, 3 + 2 * col, label)
+        b.value(ws, row, 4 + 2 * col, value, money)
 
 
 def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
