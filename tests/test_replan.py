@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import openpyxl
+import pytest
 from conftest import sent_file, without_approvals
 from python_calamine import CalamineWorkbook
 
@@ -613,4 +614,46 @@ def test_a_refresh_with_unchanged_inputs_reads_the_stored_prior_year_and_changes
     with ws.store() as store:
         after = sorted(store.db.execute("SELECT level, owner, period, metric, customer_group, value, created_at"
                                         " FROM targets WHERE source = 'suggestion'").fetchall())
-    assert second.suggestions == first.suggestions and second.changed == {} and after == before
+    assert second.suggestions == first.suggestions == len(before) and second.changed == {} and after == before
+    assert second.teams_split == (0, len(ws.roster.teams))  # nothing official changed: no team split again
+
+
+def test_after_a_batch_only_the_changed_team_is_split_again_and_the_result_is_a_full_refresh(tmp_path):
+    """A team manager returns a split with 10 units moved between two people, then one North member's annual
+    revenue is set officially (as an approved plan would). The refresh after that change splits only North's
+    people again (1 of the teams) and gives, cell for cell, what splitting every team again gives (forced by
+    forgetting the per-team digests)."""
+    from conftest import moved
+
+    from sheetplan.demo.simulate import copy_as
+    from sheetplan.plan.refresh import TEAM_KEYS
+    from sheetplan.workspace.store import ACCEPTED, TargetRow
+
+    ws = api.init_workspace(tmp_path / "ws", demo=True, year=int(YEAR))
+    without_approvals(ws.root)
+    ws = api.open_workspace(ws.root)
+    files = api.generate(ws, "company").files
+    assert api.ingest(ws, [copy_as(f, tmp_path / "back" / "company" / f.name) for f in files]).exit_code == 0
+    manager = ws.roster.manager("North").person_id
+    (template,) = api.generate(ws, "team", only=[manager]).files
+    typed = blocks(template)
+    back = typed_into(template, tmp_path / "back" / "north.xlsx", {"in_revenue": moved(typed["in_revenue"], 2)})
+    assert api.ingest(ws, [back]).exit_code == 0
+    assert api.refresh_plan(ws).teams_split == (0, len(ws.roster.teams))  # nothing changed since the batch
+    member = ws.roster.sellers(ws.config, "North")[0].person_id
+    with ws.store() as store:
+        store.record_targets([TargetRow("person", member, YEAR, "revenue", "", 123456.78)], ACCEPTED, None)
+    assert api.refresh_plan(ws).teams_split == (1, len(ws.roster.teams))
+
+    def suggestions():
+        with ws.store() as store:
+            return sorted(store.db.execute("SELECT level, owner, period, metric, customer_group, value FROM"
+                                           " targets WHERE source = 'suggestion'").fetchall())
+
+    incremental = suggestions()
+    assert sum(v for lv, o, p, m, g, v in incremental if o == member and m == "revenue" and g) == \
+        pytest.approx(123456.78)
+    with ws.store() as store:
+        store.set_meta(TEAM_KEYS, "{}")
+    assert api.refresh_plan(ws).teams_split == (len(ws.roster.teams), len(ws.roster.teams))
+    assert suggestions() == incremental

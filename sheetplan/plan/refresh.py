@@ -12,6 +12,7 @@ then follows its people, and the company's its teams (source `replan`).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -23,6 +24,7 @@ from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.store import REPLAN, ROSTER, SUGGESTION, Store, TargetRow
 
 INPUTS_KEY = "plan_inputs"  # meta: fingerprints of what the suggestions were computed from
+TEAM_KEYS = "plan_team_keys"  # meta: per team, a digest of the official figures its split was computed from
 INPUT_NAMES = ("sheetplan.toml", "roster", "history")
 
 
@@ -36,6 +38,7 @@ class PlanRefresh:
     leavers: list[tuple[str, str, int]] = field(default_factory=list)  # (person, end month, cells set to 0)
     absorbed: list[tuple[str, str, str, float, float]] = field(default_factory=list)  # level, owner, metric, was, now
     handovers: list[tuple[str, str, str]] = field(default_factory=list)  # leaver, receiver, first approver ('' none)
+    teams_split: tuple[int, int] | None = None  # (teams whose people were split again, teams); None: all of them
 
     def lines(self) -> list[str]:
         out = []
@@ -111,8 +114,13 @@ def refresh_plan(workspace: Workspace) -> PlanRefresh:
         # unchanged config, roster and history: the prior year as stored last time (exactly as computed)
         stored = None if report.inputs_changed else stored_prior_year(store)
         prior = stored or prior_year(config, roster, workspace.history())
+        keys = _team_keys(config, roster, current)
+        # Only the teams whose official figures changed since the last refresh are split again (an approved
+        # person plan touches one team of hundreds); a change of config, roster or history redoes them all.
+        before = {} if stored is None else json.loads(store.get_meta(TEAM_KEYS, "{}") or "{}")
+        teams = None if stored is None else {team for team, key in keys.items() if before.get(team) != key}
         try:
-            rows = suggest(config, roster, prior, current)
+            rows = suggest(config, roster, prior, current, teams)
         except ValueError as exc:
             raise ConfigError(f"the plan cannot be allocated: {exc}") from None
         if config.replan.policy == "absorb":
@@ -120,13 +128,33 @@ def refresh_plan(workspace: Workspace) -> PlanRefresh:
             if absorbed:
                 store.record_targets(absorbed, REPLAN, None)
                 current.update({(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in absorbed})
-                rows = suggest(config, roster, prior, current)
+                keys = _team_keys(config, roster, current)
+                teams = None if teams is None else teams | {r.owner for r in absorbed if r.level == "team"}
+                rows = suggest(config, roster, prior, current, teams)
         if stored is None:  # the prior year follows from the config, the roster and the history alone
             store.replace_prior(prior_rows(prior))
-        report.suggestions, report.changed = store.replace_suggestions(rows)
+        scope = None
+        if teams is not None:
+            report.teams_split = (len(teams), len(roster.teams))
+            scope = {("company", ""), *(("team", t) for t in roster.teams),
+                     *(("person", p.person_id) for t in teams for p in roster.sellers(config, t))}
+        report.suggestions, report.changed = store.replace_suggestions(rows, scope)
+        store.set_meta(TEAM_KEYS, json.dumps(keys, sort_keys=True))
         fingerprints = input_fingerprints(workspace)
         store.set_meta(INPUTS_KEY, ";".join(f"{k}={v}" for k, v in fingerprints.items()))
     return report
+
+
+def _team_keys(config, roster, current: dict) -> dict[str, str]:
+    """Per team, a digest of everything official its people's suggestions are split from: the team's target
+    and its members' official figures (who the members are is the roster's, fingerprinted apart)."""
+    members = {p.person_id: team for team in roster.teams for p in roster.sellers(config, team)}
+    parts: dict[str, list] = defaultdict(list)
+    for (level, owner, period, metric, group), value in sorted(current.items()):
+        team = owner if level == "team" else members.get(owner) if level == "person" else None
+        if team is not None:
+            parts[team].append((level, owner, period, metric, group, value))
+    return {team: hashlib.sha256(repr(parts.get(team, [])).encode()).hexdigest()[:16] for team in roster.teams}
 
 
 def _refuse_orphans(config, targets: list[TargetRow]) -> None:

@@ -67,11 +67,13 @@ def availability(config: Config, person: Person) -> list[float]:
                                    config.allocation.ramp)
 
 
-def suggest(config: Config, roster: Roster, prior: Prior, current: dict[Key, float]) -> list[TargetRow]:
+def suggest(config: Config, roster: Roster, prior: Prior, current: dict[Key, float],
+            teams: set[str] | None = None) -> list[TargetRow]:
     """Suggested targets at every level, each derived from the level above as it currently stands.
 
     `current` holds accepted figures; where a level has one, the levels below are split from it,
     otherwise from the suggestion. Company = sum of team suggestions (prior year x (1 + growth)).
+    `teams`: split only these teams' people (the team and company rows are always made: they are few).
     """
     fy = str(config.fiscal_year)
     growth = 1 + config.allocation.growth
@@ -88,7 +90,7 @@ def suggest(config: Config, roster: Roster, prior: Prior, current: dict[Key, flo
         rows.append(TargetRow("company", "", fy, key, "", company))
         profile = _profile(config, prior, key)
         for team in roster.teams:
-            sellers = roster.sellers(config, team)
+            sellers = roster.sellers(config, team) if teams is None or team in teams else []
             if not sellers:
                 continue
             if config.allocation.method == "history":

@@ -432,16 +432,22 @@ class Store:
                             "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
 
     # --- targets ------------------------------------------------------------
-    def replace_suggestions(self, rows: Iterable[TargetRow]) -> tuple[int, dict[str, int]]:
+    def replace_suggestions(self, rows: Iterable[TargetRow],
+                            scope: set[tuple[str, str]] | None = None) -> tuple[int, dict[str, int]]:
         """Suggestions are derived data: recomputing them replaces the old ones. Only what differs is
         written (a refresh after a batch changes a few owners of a plan of hundreds of thousands of cells);
-        returns how many suggestions there now are and, per level, how many existing ones changed value."""
+        returns how many suggestions are stored and, per level, how many existing ones changed value.
+        `scope` (level, owner): only these owners were recomputed; everyone else's suggestions stand."""
         stamp = now_iso()
         new = {(r.level, r.owner, r.period, r.metric, r.customer_group): r.value for r in rows}
+        select = "SELECT level, owner, period, metric, customer_group, value FROM targets WHERE source = ?"
         with self.transaction():
-            old = {tuple(key): value for *key, value in self.db.execute(
-                "SELECT level, owner, period, metric, customer_group, value FROM targets WHERE source = ?",
-                (SUGGESTION,))}
+            if scope is None:
+                found = self.db.execute(select, (SUGGESTION,)).fetchall()
+            else:
+                found = [row for level, owner in sorted(scope) for row in
+                         self.db.execute(select + " AND level = ? AND owner = ?", (SUGGESTION, level, owner))]
+            old = {tuple(key): value for *key, value in found}
             gone = [key for key in old if key not in new]
             changed = [(value, stamp, *key) for key, value in new.items() if key in old and old[key] != value]
             added = [(*key, value, SUGGESTION, stamp) for key, value in new.items() if key not in old]
@@ -456,7 +462,8 @@ class Store:
         for change in changed:
             if abs(change[0] - old[change[2:]]) > 1e-9:
                 by_level[change[2]] = by_level.get(change[2], 0) + 1
-        return len(new), by_level
+        stored = self.db.execute("SELECT COUNT(*) FROM targets WHERE source = ?", (SUGGESTION,)).fetchone()[0]
+        return stored, by_level
 
     def record_targets(self, rows: Iterable[TargetRow], source: str, submission_id: int | None,
                        db: sqlite3.Connection | None = None, approval_id: int | None = None) -> None:
