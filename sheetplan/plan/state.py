@@ -78,7 +78,7 @@ def suggest(config: Config, roster: Roster, prior: Prior, current: dict[Key, flo
     fy = str(config.fiscal_year)
     growth = 1 + config.allocation.growth
     rows: list[TargetRow] = []
-    available = {p.person_id: availability(config, p) for p in roster.sellers(config)}  # the same for every metric
+    available: dict[str, list[float]] = {}  # per person, the same for every metric
     for metric in config.metrics:
         key, decimals = metric.key, metric.decimals
         team_targets = {}
@@ -98,7 +98,9 @@ def suggest(config: Config, roster: Roster, prior: Prior, current: dict[Key, flo
                                                      for p in sellers}, config.allocation.no_history)
             else:
                 shares = {p.person_id: 1.0 for p in sellers}
-            avail = {p.person_id: available[p.person_id] for p in sellers}
+            avail = {p.person_id: available.get(p.person_id) or available.setdefault(p.person_id,
+                                                                                   availability(config, p))
+                     for p in sellers}
             if not any(any(a) for a in avail.values()):
                 continue
             split = allocation.split_team(team_targets[team], shares, avail, decimals)
@@ -148,18 +150,17 @@ def prior_rows(prior: Prior):
 
 
 def stored_prior_year(store) -> Prior | None:
-    """The Prior the last refresh stored (see prior_rows), or None when the store has none (or one written
-    before the allocation's inputs were stored too)."""
+    """The Prior the last refresh stored (see prior_rows) for the allocation, or None when the store has none
+    (or one written before the allocation's inputs were stored too)."""
     profile: dict[str, list[float]] = {}
     for _o, metric, _g, slot, value in store.prior_rows("profile"):
         profile.setdefault(metric, [0.0] * 12)[slot] = value
     if not profile:
         return None
-    grid: dict[tuple[str, str, str], list[float]] = {}
-    for owner, metric, group, slot, value in store.prior_rows("grid"):
-        grid.setdefault((owner, metric, group), [0.0] * 12)[slot] = value
+    # person_grid stays empty: the allocation never reads it, and the template views read it from the
+    # store one person at a time (StoredPrior)
     return Prior({(o, m): v for o, m, _g, _s, v in store.prior_rows("person")},
-                 {(o, m, g): v for o, m, g, _s, v in store.prior_rows("person_group")}, grid,
+                 {(o, m, g): v for o, m, g, _s, v in store.prior_rows("person_group")}, {},
                  {(o, m): v for o, m, _g, _s, v in store.prior_rows("team")},
                  {(o, m, g): v for o, m, g, _s, v in store.prior_rows("team_group")},
                  {m: tuple(w) for m, w in profile.items()})
