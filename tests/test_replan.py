@@ -530,7 +530,7 @@ def test_a_leaver_is_asked_for_nothing_after_leaving_and_ranked_only_while_on_th
     P008's annual target is K = January-April's cells, the March actual A = 1 x the number of groups.
     Consolidated through March: one month on the books is left (April), so the required run rate is K - A;
     P008 is far behind (A is a sliver of the plan) and ranked. Through June: no month is left, so the run
-    rate is 0, no flag about June names P008, and the ranking has no row for P008."""
+    rate is 0, no flag about June names P008, and P008's ranking row has no score or rank."""
     ws = _official_plans(tmp_path)
     _set_roster(ws, "P008", end_month="2027-04")
     ws = api.open_workspace(ws.root)
@@ -555,7 +555,8 @@ def test_a_leaver_is_asked_for_nothing_after_leaving_and_ranked_only_while_on_th
     assert any((march_c.flags["person"] == "P008") & (march_c.flags["code"] == "far-behind"))
     june = api.consolidate(ws, "2027-06")
     assert p008(june)["required_run_rate"] == 0.0
-    assert "P008" not in set(june.people["person"])
+    gone = june.people.set_index("person").loc["P008"]
+    assert gone[["score", "rank_company", "rank_team"]].isna().all()
     about_june = june.flags[(june.flags["person"] == "P008") & (june.flags["month"] > "2027-04")]
     assert about_june.empty, about_june[["code", "month", "message"]].to_string()
 

@@ -193,9 +193,9 @@ def rankings(facts: pd.DataFrame, metrics: list, month: str, roster) -> tuple[pd
     brings 0). The per-metric columns hold the year-to-date attainment itself (budget used for a budget),
     and rank_<metric> ranks by the points, so a lower budget used ranks higher."""
     now = facts[(facts["month"] == month) & (facts["customer_group"] == "")]
-    # a person is ranked only in a month they were on the books (a leaver's or a future hire's row is not)
+    # A person is scored and ranked only in a month they are on the books: a leaver (or a later hire) keeps
+    # a row with their attainment, but no score, rank or band.
     gone = {p.person_id for p in roster.people if not p.works_in(month)}
-    now = now[~now["person"].isin(gone)]
     weights = {m.key: m.weight for m in metrics}
     higher = {m.key: getattr(m, "higher_is_better", True) for m in metrics}
     total_weight = sum(weights.values()) or 1.0
@@ -212,11 +212,16 @@ def rankings(facts: pd.DataFrame, metrics: list, month: str, roster) -> tuple[pd
 
     people, points = table("person", ["team", "person"])
     people["name"] = people["person"].map(lambda p: roster.get(p).name if roster.get(p) else "")
-    people["rank_company"] = people["score"].rank(ascending=False, method="min").astype(int)
-    people["rank_team"] = people.groupby("team")["score"].rank(ascending=False, method="min").astype(int)
+    on_books = ~people["person"].isin(gone)
+    people["score"] = people["score"].where(on_books)
+    people["rank_company"] = people["score"].rank(ascending=False, method="min")
+    people["rank_team"] = people.groupby("team")["score"].rank(ascending=False, method="min")
     for m in metrics:
-        people[f"rank_{m.key}"] = points[m.key].rank(ascending=False, method="min").astype(int)
-    people = people.sort_values(["rank_company", "person"]).reset_index(drop=True)
+        people[f"rank_{m.key}"] = points[m.key].where(on_books.to_numpy()).rank(ascending=False, method="min")
+    if on_books.all():  # whole numbers; a row without a rank keeps them as floats with NaN
+        rank_columns = ["rank_company", "rank_team", *(f"rank_{m.key}" for m in metrics)]
+        people[rank_columns] = people[rank_columns].astype(int)
+    people = people.sort_values(["rank_company", "person"], na_position="last").reset_index(drop=True)
     teams, _points = table("team", ["team"])
     teams["rank"] = teams["score"].rank(ascending=False, method="min").astype(int)
     teams = teams.sort_values(["rank", "team"]).reset_index(drop=True)
