@@ -54,6 +54,9 @@ _LAZY = {
     "month_states": "sheetplan.reports.status:month_states",
     "open_month": "sheetplan.reports.summary:open_month",
     "history_warnings": "sheetplan.workspace.history_check:workspace_history_warnings",
+    "import_actuals": "sheetplan.actuals.importer:import_actuals",
+    "imported_status": "sheetplan.actuals.importer:imported_status",
+    "imported_history": "sheetplan.actuals.importer:imported_history",
 }
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "ingest", "KINDS",
