@@ -78,11 +78,13 @@ def customers_table(workspace: Workspace, labels: Labels) -> dict[str, str] | No
     if missing:
         raise ConfigError(f"actuals.customers: {path.name} needs the columns customer and customer_group "
                           f"(missing: {', '.join(missing)})")
+    import pyarrow.compute as pc
+
     groups = {g.casefold(): g for g in workspace.config.customer_groups}
     out: dict[str, str] = {}
     problems = []
-    for row, customer, group in zip(table.rows, table.frame[columns["customer"]].str.strip(),
-                                    table.frame[columns["customer_group"]].str.strip()):
+    texts = {c: pc.utf8_trim_whitespace(table.data[columns[c]]).to_pylist() for c in ("customer", "customer_group")}
+    for row, customer, group in zip(table.rows, texts["customer"], texts["customer_group"]):
         if not customer and not group:
             continue
         if group.casefold() not in groups:

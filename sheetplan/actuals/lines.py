@@ -1,24 +1,28 @@
 """Check every line of an export against the mapping, the roster and the year, and sum the good ones.
 
-Vectorised over the whole file: a million lines are checked column by column, never line by line. Every
+Vectorised over the whole file: a column with few distinct values (dates, people, groups, customers) is
+dictionary-encoded and only its distinct values are checked in Python; amounts are cast by Arrow. Every
 problem is collected before anything is decided (one bad line rejects the file, and all of them are named).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from sheetplan.actuals.table import ExportTable
 from sheetplan.problems import Problem
 from sheetplan.workspace.actuals_config import DERIVED_METRIC, export_metrics
 
 MAX_LISTED = 5000  # problems listed per file; a file with more says how many were left out
-_MONTH = r"^\s*(\d{4})-(\d{1,2})\s*$"
-_DAY = r"^\s*(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?\s*$"
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+_DAY = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?")
 _GROUPED = r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?"  # 1,234.50: a thousands separator, unambiguous
 
 
@@ -40,16 +44,20 @@ class Checked:
 
 
 class _Problems:
-    """Collects problems as arrays per check, so a million bad cells cost no million Python calls first."""
+    """Collects problems as arrays per check; only the ones listed are turned into records."""
 
     def __init__(self, name: str, sheet: str, labels) -> None:
         self.name, self.sheet, self.labels = name, sheet, labels
-        self.parts: list[tuple[str, str, np.ndarray, np.ndarray]] = []
+        self.parts: list[tuple[str, str, np.ndarray, np.ndarray, pa.ChunkedArray]] = []
         self.single: list[Problem] = []
 
-    def add(self, code: str, header: str, rows: np.ndarray, values: np.ndarray) -> None:
-        if len(rows):
-            self.parts.append((code, header, np.asarray(rows), np.asarray(values, dtype=object)))
+    filled: np.ndarray | None = None  # the lines that count (not wholly blank)
+
+    def add(self, code: str, header: str, bad: np.ndarray, rows: np.ndarray, values: pa.ChunkedArray) -> None:
+        """`bad`: a mask over the lines; `values`: the column's text, for the listed problems' values."""
+        where = np.flatnonzero(bad & self.filled if self.filled is not None else bad)
+        if len(where):
+            self.parts.append((code, header, rows[where], where, values))
 
     def one(self, code: str, row: int | None = None, header: str = "", value=None, **params) -> None:
         self.single.append(self.problem(code, row, header, value, **params))
@@ -60,24 +68,41 @@ class _Problems:
                        field=header, value=value)
 
     def count(self) -> int:
-        return len(self.single) + sum(len(rows) for _c, _h, rows, _v in self.parts)
+        return len(self.single) + sum(len(rows) for _c, _h, rows, _w, _v in self.parts)
 
     def listed(self) -> tuple[list[Problem], int]:
-        """Every problem ordered by row, then column, at most MAX_LISTED, and how many were left out."""
-        flat = [(p.row or 0, 0, p) for p in self.single]
-        budget = MAX_LISTED
-        for order, (code, header, rows, values) in enumerate(self.parts, start=1):
-            take = np.argsort(rows, kind="stable")[:budget]
-            flat += [(int(rows[i]), order, (code, header, values[i])) for i in take]
+        """Every problem ordered by row, then check, at most MAX_LISTED, and how many were left out."""
+        flat: list[tuple[int, int, object]] = [(p.row or 0, 0, p) for p in self.single]
+        for order, (code, header, rows, where, values) in enumerate(self.parts, start=1):
+            texts = [t.strip() for t in values.take(pa.array(where[:MAX_LISTED])).to_pylist()]
+            flat += [(int(r), order, (code, header, t)) for r, t in zip(rows[:MAX_LISTED], texts)]
         flat.sort(key=lambda item: (item[0], item[1]))
-        out = []
-        for row, _order, item in flat[:MAX_LISTED]:
-            out.append(item if isinstance(item, Problem) else self.problem(item[0], row, item[1], _plain(item[2])))
+        out = [item if isinstance(item, Problem) else self.problem(item[0], row, item[1], item[2])
+               for row, _order, item in flat[:MAX_LISTED]]
         return out, max(0, self.count() - len(out))
 
 
-def _plain(value):
-    return value.item() if isinstance(value, np.generic) else value
+def _encoded(values: pa.ChunkedArray) -> tuple[np.ndarray, list[str]]:
+    """(codes per line, distinct values without surrounding spaces): a column with few distinct values is
+    checked once per value. Two values that differ only in spaces keep two codes with the same text."""
+    encoded = pc.dictionary_encode(values.combine_chunks() if values.num_chunks != 1 else values.chunk(0))
+    distinct = [text.strip() for text in encoded.dictionary.to_pylist()]
+    return encoded.indices.to_numpy(zero_copy_only=False), distinct
+
+
+def _repeated(values: pa.ChunkedArray) -> np.ndarray:
+    """Per line, whether an earlier line holds the same (non-empty) text: by a stable sort, which needs far
+    less memory than hashing a million distinct ids."""
+    order = pc.array_sort_indices(values)
+    ordered = values.take(order)
+    same = pc.equal(ordered.slice(1), ordered.slice(0, len(ordered) - 1)).to_numpy(zero_copy_only=False)
+    out = np.zeros(len(values), dtype=bool)
+    out[order.to_numpy()[1:][same]] = True
+    return out & ~pc.equal(values, "").to_numpy(zero_copy_only=False)
+
+
+def _blank(values: pa.ChunkedArray) -> np.ndarray:
+    return pc.match_substring_regex(values, r"^\s*$").to_numpy(zero_copy_only=False)
 
 
 def check_lines(table: ExportTable, name: str, config, roster, labels, customer_groups: dict[str, str] | None,
@@ -89,11 +114,10 @@ def check_lines(table: ExportTable, name: str, config, roster, labels, customer_
     metric_keys_read = export_metrics(config)
     found = _Problems(name, table.sheet, labels)
     by_header: dict[str, str] = {}
-    for header in table.columns:
-        key = header.casefold()
-        if key in by_header:
-            found.one("duplicate-column", 1, header, header)
-        by_header.setdefault(key, header)
+    for column_name, text in zip(table.columns, table.header or table.columns):
+        if text.casefold() in by_header:
+            found.one("duplicate-column", 1, text, text)
+        by_header.setdefault(text.casefold(), column_name)
 
     def column(role: str) -> str | None:
         return by_header.get(mapping.header(role).casefold())
@@ -103,123 +127,197 @@ def check_lines(table: ExportTable, name: str, config, roster, labels, customer_
     needed += ["line_id"] if mapping.line_id else []
     for role in needed:
         if column(role) is None:
-            found.one("missing-column", 1, mapping.header(role), mapping.header(role), columns=", ".join(table.columns))
+            found.one("missing-column", 1, mapping.header(role), mapping.header(role),
+                      columns=", ".join(table.header or table.columns))
     for line, text in table.bad_lines:
         found.one("bad-line", line, "", text[:200])
     if found.single:
         problems, left = found.listed()
         return Checked(problems, left_out=left)
 
-    frame, rows = table.frame, table.rows
-    filled = np.zeros(len(frame), dtype=bool)
-    for header in table.columns:
-        filled |= (frame[header].str.strip() != "").to_numpy()
-    frame, rows = frame[filled], rows[filled]  # wholly empty lines are spacing, not lines
+    used = [column(role) for role in (*needed, "customer") if column(role) is not None]
+    data = table.data
+    filled = np.zeros(len(table.rows), dtype=bool)
+    for name_used in dict.fromkeys(used):
+        filled |= ~_blank(data[name_used])
+    found.filled = filled  # lines blank in every mapped column are spacing, not lines: never a problem
+    rows = table.rows
     for row, header in sorted(table.formulas):
         found.one("formula-in-line", row, header, "")
 
-    months = _months(frame[column("date")], rows, column("date"), set(config.months), found)
-    person = _people(frame[column("person")], rows, column("person"), roster, found)
+    month_codes, months = _months(data[column("date")], rows, column("date"), set(config.months), found)
+    person_codes, people = _lookup(data[column("person")], rows, column("person"), _people_index(roster),
+                                   "unknown-person", found, fold=False)
     if customer_groups is not None:
-        customer = frame[column("customer")].str.strip()
         known = {c.casefold(): g for c, g in customer_groups.items()}
-        group = customer.str.casefold().map(known)
-        missing = group.isna().to_numpy()
-        found.add("unknown-customer", column("customer"), rows[missing], customer.to_numpy()[missing])
-        group = group.fillna("")
+        group_codes, groups = _lookup(data[column("customer")], rows, column("customer"), known,
+                                      "unknown-customer", found)
     else:
-        group = _groups(frame[column("customer_group")], rows, column("customer_group"), config.customer_groups,
-                        found)
-    amounts = {key: _amounts(frame[column(key)], rows, column(key), found) for key in metric_keys_read}
+        group_codes, groups = _lookup(data[column("customer_group")], rows, column("customer_group"),
+                                      {g.casefold(): g for g in config.customer_groups}, "unknown-customer-group",
+                                      found)
+    amounts = {key: _amounts(data[column(key)], rows, column(key), found) for key in metric_keys_read}
     if mapping.line_id:
-        ids = frame[column("line_id")].str.strip()
-        empty = (ids == "").to_numpy()
-        found.add("missing-line-id", column("line_id"), rows[empty], ids.to_numpy()[empty])
-        again = (ids.duplicated(keep="first") & (ids != "")).to_numpy()
-        found.add("duplicate-line-id", column("line_id"), rows[again], ids.to_numpy()[again])
+        ids = pc.utf8_trim_whitespace(data[column("line_id")])
+        found.add("missing-line-id", column("line_id"), pc.equal(ids, "").to_numpy(zero_copy_only=False), rows, ids)
+        found.add("duplicate-line-id", column("line_id"), _repeated(ids) & filled, rows, ids)
     if found.count():
         problems, left = found.listed()
         return Checked(problems, left_out=left)
 
-    lines = pd.DataFrame({"person": person.to_numpy(), "month": months.to_numpy(), "customer_group": group.to_numpy(),
-                          **{k: v for k, v in amounts.items()}})
-    keys = ["person", "month", "customer_group"]
-    grouped = lines.groupby(keys, sort=True)
-    sums = grouped[list(metric_keys_read)].sum()
-    sums["lines"] = grouped.size()
-    long = sums.reset_index().melt(id_vars=[*keys, "lines"], value_vars=list(metric_keys_read), var_name="metric",
-                                   value_name="value")
-    customer_col = column("customer")
+    codes = _Codes(person_codes[filled], month_codes[filled], group_codes[filled], (people, months, groups))
+    long = _sums(codes, {k: v[filled] for k, v in amounts.items()})
     first = pd.DataFrame(columns=["customer", "month"])
-    metric_keys = {m.key for m in config.metrics}
-    if customer_col is not None and mapping.derive_new_customers and DERIVED_METRIC in metric_keys:
-        lines["customer"] = frame[customer_col].str.strip().to_numpy()
-        lines["row"] = rows
-        named = lines[lines["customer"] != ""].sort_values(["month", "row"], kind="stable")
-        first_lines = named.drop_duplicates("customer", keep="first")
-        first = first_lines[["customer", "month"]].reset_index(drop=True)
-        earlier = earlier_customers(sorted(set(months)))
-        # a customer never seen before counts as first seen now
-        before = first_lines["customer"].map(lambda c: earlier.get(c, "9999-99")).astype(str)
-        new = first_lines[(before >= first_lines["month"].astype(str)).to_numpy()]
-        counted = new.groupby(keys, sort=True).size().rename("value").reset_index()
-        counted["lines"] = counted["value"]
-        counted["metric"] = DERIVED_METRIC
-        long = pd.concat([long, counted[long.columns]], ignore_index=True)
+    customer_col = column("customer")
+    if customer_col is not None and mapping.derive_new_customers and DERIVED_METRIC in {m.key for m in config.metrics}:
+        counted, first = _new_customers(codes, data[customer_col], filled, rows[filled], earlier_customers)
+        long = pd.concat([long, counted], ignore_index=True)
     # summed in binary floating point, kept at the metric's decimals (100.10 + 200.20 is 300.30, not 300.2999...)
     decimals = long["metric"].map({m.key: m.decimals for m in config.metrics}).to_numpy()
     values = long["value"].to_numpy(dtype=float, copy=True)
     for places in np.unique(decimals):
         values[decimals == places] = np.round(values[decimals == places], int(places))
     long["value"] = values
-    per_month = {str(m): int(n) for m, n in lines["month"].value_counts().items()}
+    counts = np.bincount(codes.month, minlength=len(months))
+    per_month = {months[i]: int(n) for i, n in enumerate(counts) if n}
     return Checked([], long[["person", "month", "metric", "customer_group", "value", "lines"]], first,
-                   sorted(per_month), per_month, int(len(lines)))
+                   sorted(per_month), per_month, int(len(codes.month)))
 
 
-def _months(values: pd.Series, rows: np.ndarray, header: str, year: set[str], found: _Problems) -> pd.Series:
-    text = values.astype("str")
-    parts = text.str.extract(_MONTH)
-    day = text.str.extract(_DAY)
-    year_part = parts[0].fillna(day[0])
-    month_part = pd.to_numeric(parts[1].fillna(day[1]), errors="coerce")
-    day_part = pd.to_numeric(day[2], errors="coerce")
-    valid = year_part.notna() & month_part.between(1, 12) & (day_part.isna() | day_part.between(1, 31))
-    valid &= ~(parts[0].isna() & day_part.isna())
-    month = year_part.fillna("0000") + "-" + month_part.fillna(0).astype(int).astype(str).str.zfill(2)
-    bad = ~valid.to_numpy()
-    found.add("bad-date", header, rows[bad], text.to_numpy()[bad])
-    outside = valid.to_numpy() & ~month.isin(year).to_numpy()
-    found.add("date-outside-year", header, rows[outside], text.to_numpy()[outside])
-    return month
+@dataclass
+class _Codes:
+    """The good lines as codes into the distinct people, months and groups (`names`, in that order)."""
+
+    person: np.ndarray
+    month: np.ndarray
+    group: np.ndarray
+    names: tuple[list[str], list[str], list[str]]
+
+    def key(self) -> tuple[np.ndarray, int]:
+        """One integer per line for its person, month and group, and how many such keys there can be."""
+        people, months, groups = (len(n) or 1 for n in self.names)
+        person = self.person.astype(np.int64)
+        return (person * months + self.month) * groups + self.group, people * months * groups
+
+    def frame(self, keys: np.ndarray) -> pd.DataFrame:
+        people, months, groups = self.names
+        person, rest = np.divmod(keys, len(months) * len(groups))
+        month, group = np.divmod(rest, len(groups))
+        return pd.DataFrame({"person": np.asarray(people, dtype=object)[person],
+                             "month": np.asarray(months, dtype=object)[month],
+                             "customer_group": np.asarray(groups, dtype=object)[group]})
 
 
-def _people(values: pd.Series, rows: np.ndarray, header: str, roster, found: _Problems) -> pd.Series:
-    text = values.str.strip()
-    ids = {p.person_id: p.person_id for p in roster.people}
-    emails = {p.email.casefold(): p.person_id for p in roster.people if p.email}
-    person = text.map(ids)
-    person = person.fillna(text.str.casefold().map(emails))
-    bad = person.isna().to_numpy()
-    found.add("unknown-person", header, rows[bad], text.to_numpy()[bad])
-    return person.fillna("")
+def _sums(codes: _Codes, amounts: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per person, month, group and metric: the sum of the lines and how many lines it holds (by bincount
+    over one integer key: no sort and no per-line objects)."""
+    key, size = codes.key()
+    lines = np.bincount(key, minlength=size)
+    present = np.flatnonzero(lines)
+    where = codes.frame(present)
+    parts = [where.assign(metric=metric, value=np.bincount(key, weights=values, minlength=size)[present],
+                          lines=lines[present]) for metric, values in amounts.items()]
+    if not parts:
+        return pd.DataFrame(columns=["person", "month", "customer_group", "metric", "value", "lines"])
+    return pd.concat(parts, ignore_index=True)
 
 
-def _groups(values: pd.Series, rows: np.ndarray, header: str, groups: tuple[str, ...], found: _Problems) -> pd.Series:
-    text = values.str.strip()
-    group = text.str.casefold().map({g.casefold(): g for g in groups})
-    bad = group.isna().to_numpy()
-    found.add("unknown-customer-group", header, rows[bad], text.to_numpy()[bad])
-    return group.fillna("")
+def _new_customers(codes: _Codes, customers: pa.ChunkedArray, filled: np.ndarray, rows: np.ndarray,
+                   earlier_customers) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """new_customers per person, month and group: the customers whose first line in this file is their first
+    line ever (no earlier month in the imports that stand), counted where that line falls."""
+    customer, names = _encoded(customers)
+    customer = customer[filled]
+    months = codes.names[1]
+    rank = np.argsort(np.argsort(np.asarray(months, dtype=object)))  # a month code's place in time
+    named = np.array([bool(n) for n in names], dtype=bool)[customer]
+    order = np.lexsort((rows, rank[codes.month], customer))  # by customer, then month, then row
+    order = order[named[order]]
+    _unique, first_pos = np.unique(customer[order], return_index=True)
+    first_lines = order[first_pos]
+    first_months = np.asarray(months, dtype=object)[codes.month[first_lines]].astype(str)
+    first_names = np.asarray(names, dtype=object)[customer[first_lines]]
+    earlier = earlier_customers(sorted(months))
+    # a customer never seen before counts as first seen now; one seen only later (an earlier month imported
+    # after a later one) is new here too
+    before = np.array([earlier.get(c, "9999-99") for c in first_names], dtype=object).astype(str)
+    new = first_lines[before >= first_months]
+    key, size = codes.key()
+    counts = np.bincount(key[new], minlength=size)
+    present = np.flatnonzero(counts)
+    counted = codes.frame(present).assign(metric=DERIVED_METRIC, value=counts[present].astype(float),
+                                          lines=counts[present])
+    return counted, pd.DataFrame({"customer": first_names, "month": first_months})
 
 
-def _amounts(values: pd.Series, rows: np.ndarray, header: str, found: _Problems) -> np.ndarray:
+def _months(values: pa.ChunkedArray, rows: np.ndarray, header: str, year: set[str],
+            found: _Problems) -> tuple[np.ndarray, list[str]]:
+    """Each line's month as a code into the returned months: a date YYYY-MM-DD (also / or . between, a time
+    after it) or a month YYYY-MM; anything else, or a month outside the fiscal year, is a problem."""
+    codes, distinct = _encoded(values)
+    months: list[str] = []
+    verdict = np.zeros(len(distinct), dtype=np.int8)  # 0 good, 1 not a date, 2 outside the year
+    index = np.zeros(len(distinct), dtype=np.int64)
+    seen: dict[str, int] = {}
+    for i, text in enumerate(distinct):
+        match = _MONTH.fullmatch(text) or _DAY.fullmatch(text)
+        month = ""
+        if match and 1 <= int(match.group(2)) <= 12 and (match.re is _MONTH or 1 <= int(match.group(3)) <= 31):
+            month = f"{match.group(1)}-{int(match.group(2)):02d}"
+        if not month:
+            verdict[i] = 1
+        elif month not in year:
+            verdict[i] = 2
+        else:
+            index[i] = seen.setdefault(month, len(seen))
+            if index[i] == len(months):
+                months.append(month)
+    per_line = verdict[codes]
+    found.add("bad-date", header, per_line == 1, rows, values)
+    found.add("date-outside-year", header, per_line == 2, rows, values)
+    return index[codes], months
+
+
+def _people_index(roster) -> dict[str, str]:
+    index = {p.email.casefold(): p.person_id for p in roster.people if p.email}
+    index.update({p.person_id: p.person_id for p in roster.people})
+    return index
+
+
+def _lookup(values: pa.ChunkedArray, rows: np.ndarray, header: str, index: dict[str, str], code: str,
+            found: _Problems, fold: bool = True) -> tuple[np.ndarray, list[str]]:
+    """Each line's value looked up in `index` (by its case-folded text when `fold`; a person by id, else by
+    case-folded email): (codes into the distinct results, distinct results)."""
+    codes, distinct = _encoded(values)
+    results: list[str] = []
+    where: dict[str, int] = {}
+    mapped = np.full(len(distinct), -1, dtype=np.int64)
+    for i, text in enumerate(distinct):
+        hit = index.get(text.casefold() if fold else text)
+        if hit is None and not fold:
+            hit = index.get(text.casefold())
+        if hit is not None:
+            mapped[i] = where.setdefault(hit, len(where))
+            if mapped[i] == len(results):
+                results.append(hit)
+    per_line = mapped[codes]
+    found.add(code, header, per_line < 0, rows, values)
+    return np.where(per_line < 0, 0, per_line), results
+
+
+def _amounts(values: pa.ChunkedArray, rows: np.ndarray, header: str, found: _Problems) -> np.ndarray:
     """Each line's amount. Empty is 0 (a line without this figure); negative is a credit note and counts;
     '1,234.50' is read with its thousands separator; any other text is an error."""
-    text = values.str.strip()
-    grouped = text.str.fullmatch(_GROUPED)
-    cleaned = text.where(~grouped, text.str.replace(",", "", regex=False))
-    number = pd.to_numeric(cleaned.where(cleaned != "", "0"), errors="coerce").to_numpy(dtype=float)
+    text = pc.if_else(pc.equal(values, ""), "0", values)
+    try:
+        number = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        text = pc.utf8_trim_whitespace(text)
+        text = pc.if_else(pc.equal(text, ""), "0", text)
+        grouped = pc.match_substring_regex(text, f"^{_GROUPED}$")
+        cleaned = pc.if_else(grouped, pc.replace_substring(text, ",", ""), text)
+        series = pd.Series(cleaned.to_numpy(zero_copy_only=False), dtype=object)
+        number = pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
     bad = ~np.isfinite(number)
-    found.add("not-a-number", header, rows[bad], text.to_numpy()[bad])
+    found.add("not-a-number", header, bad, rows, values)
     return np.where(bad, 0.0, number)

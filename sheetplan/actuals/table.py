@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-import io
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
 import numpy as np
-import pandas as pd
+import pyarrow as pa
 
 from sheetplan.problems import Problem
 from sheetplan.returns.limits import Limits, MiB, PackageProblem, mb
@@ -26,11 +25,12 @@ DELIMITERS = (",", ";", "\t", "|")
 
 @dataclass
 class ExportTable:
-    """Every column as text, named as the header shows it; `rows` is each line's row as the file shows it
-    (the header is row 1). `bad_lines` are lines that could not be split into the header's columns."""
+    """Every column as text (Arrow strings: a million lines stay compact), named as the header shows it;
+    `rows` is each line's row as the file shows it (the header is row 1). `bad_lines` are lines that could
+    not be split into the header's columns."""
 
     columns: list[str]
-    frame: pd.DataFrame
+    data: dict[str, pa.ChunkedArray]
     rows: np.ndarray
     fmt: str  # csv | xlsx
     encoding: str = ""
@@ -38,6 +38,7 @@ class ExportTable:
     sheet: str = ""
     formulas: set[tuple[int, str]] = field(default_factory=set)  # (row as shown, header) of formula cells
     bad_lines: list[tuple[int, str]] = field(default_factory=list)
+    header: list[str] = field(default_factory=list)  # the header texts as the file has them, repeats included
 
 
 def read_export(data: bytes, name: str, sheet: str = "") -> ExportTable | list[Problem]:
@@ -78,18 +79,31 @@ def _delimiter(header_line: str) -> str:
 
 
 def _read_csv(data: bytes, name: str) -> ExportTable | list[Problem]:
-    import pyarrow as pa
+    """UTF-8 (with or without its byte-order mark) is handed to Arrow as it lies in memory, never decoded
+    into a Python string; any other encoding is decoded, then given to Arrow as UTF-8."""
+    start = 3 if data.startswith(b"\xef\xbb\xbf") else 0
+    if not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        found = _read_utf8(data, start, name, "utf-8-sig" if start else "utf-8")
+        if found is not None:
+            return found
+    text, encoding = decode(data)
+    return _read_utf8(text.encode("utf-8"), 0, name, encoding) or [
+        Problem("not-an-export", "the file cannot be read as CSV text", file=name)]
+
+
+def _read_utf8(data: bytes, start: int, name: str, encoding: str) -> ExportTable | list[Problem] | None:
+    """The table in UTF-8 bytes from `start`; None when they are not UTF-8 after all."""
     import pyarrow.csv as pacsv
 
-    text, encoding = decode(data)
-    del data
-    first = text.split("\n", 1)[0].rstrip("\r")
+    end = data.find(b"\n", start)
+    try:
+        first = data[start:end if end >= 0 else len(data)].decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        return None
     delimiter = _delimiter(first)
     header = [h.strip() for h in next(csv.reader([first], delimiter=delimiter), [])]
     if not any(header):
         return [Problem("no-header", "the first line holds no column headers", file=name, row=1)]
-    body = text.encode("utf-8")
-    del text
     bad: list[tuple[int, str]] = []
 
     def invalid(row) -> str:
@@ -99,7 +113,7 @@ def _read_csv(data: bytes, name: str) -> ExportTable | list[Problem]:
     names = [f"c{i}" for i in range(len(header))]
     try:
         table = pacsv.read_csv(
-            io.BytesIO(body),
+            pa.BufferReader(pa.py_buffer(data).slice(start)),
             # one thread: only then does pyarrow tell a bad line's number
             read_options=pacsv.ReadOptions(use_threads=False, skip_rows=1, column_names=names,
                                            block_size=16 * MiB),
@@ -107,15 +121,28 @@ def _read_csv(data: bytes, name: str) -> ExportTable | list[Problem]:
                                               invalid_row_handler=invalid),
             convert_options=pacsv.ConvertOptions(column_types={n: pa.string() for n in names},
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False))
-    except (pa.ArrowInvalid, pa.ArrowException) as exc:
+    except pa.ArrowInvalid as exc:
+        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+            return None
         return [Problem("not-an-export", f"the file cannot be read as CSV: {exc}", file=name)]
-    del body
-    frame = table.to_pandas()
-    frame.columns = header
-    rows = np.arange(len(frame), dtype=np.int64) + 2
+    except pa.ArrowException as exc:
+        return [Problem("not-an-export", f"the file cannot be read as CSV: {exc}", file=name)]
+    columns = _unique_names(header)
+    rows = np.arange(table.num_rows, dtype=np.int64) + 2
     for line, _text in sorted(bad):  # a skipped line still has its number: later lines keep theirs
         rows[rows >= line] += 1
-    return ExportTable(header, frame, rows, "csv", encoding, delimiter, bad_lines=bad)
+    columns_data = {title: table.column(i) for i, title in enumerate(columns)}
+    return ExportTable(columns, columns_data, rows, "csv", encoding, delimiter, bad_lines=bad, header=header)
+
+
+def _unique_names(header: list[str]) -> list[str]:
+    """Header texts as column names; an empty one is named by its position, a repeat keeps its text so the
+    check can name it (and gets a suffix here only so that both columns stay apart)."""
+    out: list[str] = []
+    for index, title in enumerate(header):
+        name = title or f"column {index + 1}"
+        out.append(name if name not in out else f"{name}\u2009({index + 1})")
+    return out
 
 
 def _cell_text(value: object) -> str:
@@ -140,13 +167,13 @@ def _read_xlsx(data: bytes, name: str, sheet: str) -> ExportTable | list[Problem
     rows = table.rows
     if not rows or not any(str(v).strip() for v in rows[0]):
         return [Problem("no-header", "the first row holds no column headers", file=name, sheet=table.sheet, row=1)]
-    header = [_cell_text(v).strip() for v in rows[0]]
+    raw = [_cell_text(v).strip() for v in rows[0]]
+    header = _unique_names(raw)
     width = len(header)
-    columns = {}
+    data = {}
     for col, title in enumerate(header):
-        columns[title or f"column {col + 1}"] = [_cell_text(r[col]) if col < len(r) else "" for r in rows[1:]]
-    header = list(columns)
-    frame = pd.DataFrame(columns, dtype="str")
-    shown = np.arange(len(frame), dtype=np.int64) + 2
+        data[title] = pa.chunked_array([pa.array([_cell_text(r[col]) if col < len(r) else "" for r in rows[1:]],
+                                                 pa.string())])
+    shown = np.arange(len(rows) - 1, dtype=np.int64) + 2
     formulas = {(r + 1, header[c]) for r, c in table.formulas if r >= 1 and c < width}
-    return ExportTable(header, frame, shown, "xlsx", sheet=table.sheet, formulas=formulas)
+    return ExportTable(header, data, shown, "xlsx", sheet=table.sheet, formulas=formulas, header=raw)
