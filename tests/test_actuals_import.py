@@ -351,3 +351,29 @@ def test_zh_messages(pristine, tmp_path):
     (outcome,) = api.import_actuals(ws, [write_csv(tmp_path / "erp.csv", [["2027-03-01", "N1", "零售", "C", 1]])]
                                     ).outcomes
     assert outcome.problems[0].message == "“customer_group”列的“零售”不是 sheetplan.toml 中的客户类别。"
+
+
+def test_month_templates_after_an_import_show_the_imported_figures_locked(pristine, tmp_path):
+    """source = imported: March's template shows N1's export sums where the actuals were typed (locked and
+    signed, so a change is tampering) and keeps the travel input; the returned workbook brings its comment."""
+    from sheetplan.demo.simulate import fill_file, input_areas, read_block
+
+    ws = office(pristine, tmp_path, '[actuals]\nsource = "imported"\nmetrics = ["revenue"]\n')
+    api.import_actuals(ws, [write_csv(tmp_path / "erp.csv", MARCH_LINES)])
+    sent = api.generate(ws, "month", month=MAR, only=["N1"])
+    (path,) = sent.files
+    book = openpyxl.load_workbook(path)
+    areas = input_areas(book)
+    assert "in_revenue" not in areas and "in_travel" in areas and "in_comment" in areas
+    assert read_block(book, areas["locked_imported_revenue"]) == [[300.30], [1284.50]]
+    sheet = book[areas["locked_imported_revenue"].sheet]
+    first = areas["locked_imported_revenue"]
+    assert sheet.cell(first.first_row + 1, first.first_col + 1).protection.locked
+    travel = [[t] for (t,) in read_block(book, areas["target_travel"])]
+    returned = ws.folder("inbox") / path.name
+    fill_file(path, returned, {"in_travel": travel, "in_comment": [["two big orders"], [None]]})
+    report = api.ingest(ws, [returned])
+    assert report.counts["accepted"] == 1, report.to_frame().to_dict("records")
+    facts = person_facts(ws, MAR)
+    n1 = facts[(facts["person"] == "N1") & (facts["customer_group"] == "")]
+    assert n1[["actual", "source"]].values.tolist() == [[1584.80, "imported"]]
