@@ -171,8 +171,11 @@ def _recipients(workspace: Workspace, state: PlanState, kind: str, month: str | 
                          "suggested split")
     else:
         people = [p for p in roster.sellers(config) if state.is_active_in(p, month)]
-        recipients = [_Recipient(p.person_id, p.name, "",
-                                 lambda p=p: state.month_plan(p, month, returned.get(p.person_id))) for p in people]
+        from sheetplan.actuals.reconcile import month_figures
+
+        imported = month_figures(workspace, month) if config.actuals.source == "imported" else {}
+        recipients = [_Recipient(p.person_id, p.name, "", lambda p=p: state.month_plan(
+            p, month, returned.get(p.person_id), imported.get(p.person_id))) for p in people]
         pending = [p for p in people if state.is_suggestion("person", p.person_id, month, config.metrics[0].key,
                                                              config.customer_groups[0])]
         if pending:

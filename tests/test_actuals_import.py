@@ -107,7 +107,7 @@ def test_known_answer_imported_actuals_are_the_facts(pristine, tmp_path):
     feb = person_facts(ws, FEB)
     assert feb[(feb["person"] == "N1") & (feb["customer_group"] == "Key")]["actual"].tolist() == [10.0]
     travel = person_facts(ws, MAR, "travel")  # not in the export: still the reports' (none here)
-    assert set(travel["source"]) == {""} and not travel["reported"].any()
+    assert set(travel["source"]) == {"none"} and not travel["reported"].any()
     with ws.store() as store:
         view = store.db.execute("SELECT owner, period, customer_group, value, source, source_file FROM accepted_values"
                                 " WHERE metric = 'revenue' AND owner = 'N1' AND period = ?", (MAR,)).fetchall()
@@ -377,3 +377,35 @@ def test_month_templates_after_an_import_show_the_imported_figures_locked(pristi
     facts = person_facts(ws, MAR)
     n1 = facts[(facts["person"] == "N1") & (facts["customer_group"] == "")]
     assert n1[["actual", "source"]].values.tolist() == [[1584.80, "imported"]]
+
+
+def test_the_audit_sheet_names_the_export_of_every_imported_figure(pristine, tmp_path):
+    """Two exports of March for N1 Key (20, then 25): both stand in the audit trail, the second as version 2
+    with the first as its previous value, each naming its file and whether it still counts."""
+    from sheetplan.plan.audit import audit_trail
+
+    ws = office(pristine, tmp_path, '[actuals]\nmetrics = ["revenue"]\n')
+    api.import_actuals(ws, [write_csv(tmp_path / "erp-1.csv", [["2027-03-01", "N1", "Key", "C1", 20]])])
+    api.import_actuals(ws, [write_csv(tmp_path / "erp-2.csv", [["2027-03-05", "N1", "Key", "C1", 25]])])
+    trail = audit_trail(ws)
+    mine = trail[trail["source"] == "imported"]
+    assert mine[["owner", "period", "metric", "customer_group", "version", "value", "previous_value",
+                 "submitted_file", "submission_kind"]].values.tolist() == [
+        ["N1", MAR, "revenue", "Key", 1, 20.0, pytest.approx(float("nan"), nan_ok=True), "erp-1.csv",
+         "actuals:superseded"],
+        ["N1", MAR, "revenue", "Key", 2, 25.0, 20.0, "erp-2.csv", "actuals:accepted"]]
+
+
+def test_an_export_of_a_closed_month_is_rejected_until_it_is_reopened(pristine, tmp_path):
+    ws = office(pristine, tmp_path, '[actuals]\nmetrics = ["revenue"]\n')
+    api.close_month(ws, FEB)
+    export = write_csv(tmp_path / "erp.csv", MARCH_LINES)  # one line is February's
+    (outcome,) = api.import_actuals(ws, [export]).outcomes
+    assert [(p.code, p.value) for p in outcome.problems] == [("month-closed", FEB)]
+    assert stored(ws)["imported_values"] == []
+    again = api.import_actuals(ws, [export])  # still closed: rejected again, with the same problem
+    assert [(o.status, [p.code for p in o.problems]) for o in again.outcomes] == [("rejected", ["month-closed"])]
+    api.reopen_month(ws, FEB, reason="the ERP booked a late invoice")
+    assert api.import_actuals(ws, [export]).outcomes[0].status == "accepted"
+    with ws.store() as store:
+        assert store.db.execute("SELECT status FROM actual_imports").fetchall() == [("accepted",)]

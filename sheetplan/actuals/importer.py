@@ -16,6 +16,7 @@ from sheetplan.actuals.table import ExportTable, read_export
 from sheetplan.errors import ConfigError
 from sheetplan.problems import Problem, Report
 from sheetplan.returns.ingest import archive_copy, collect_paths
+from sheetplan.workspace.closing import is_closed
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.workspace.store import now_iso
@@ -135,11 +136,9 @@ def _import_one(workspace: Workspace, store, path: Path, labels: Labels, custome
         return outcome
     sha256 = hashlib.sha256(data).hexdigest()
     known = ledger.find_by_hash(store, sha256)
+    if known and known[1] == ledger.REJECTED:
+        known = None  # checked anew: the roster, the mapping or a reopened month may have changed since
     if known or sha256 in seen:
-        if known and known[1] == ledger.REJECTED:  # said again, so the analyst hears why
-            outcome.problems = ledger.stored_problems(known[2])
-            outcome.import_id = known[0]
-            return outcome
         outcome.status, outcome.import_id = DUPLICATE, known[0] if known else None
         return outcome
     seen.add(sha256)
@@ -156,6 +155,11 @@ def _import_one(workspace: Workspace, store, path: Path, labels: Labels, custome
         if outcome.left_out:
             outcome.problems.append(Problem("more-problems", labels("actuals.more-problems", count=outcome.left_out),
                                             file=path.name))
+        closed = [m for m in checked.months if is_closed(store.db, m)]
+        if closed:  # a closed month's figures stand: an export of it would change them behind the analyst's back
+            checked.problems = [Problem("month-closed", labels("actuals.month-closed", value=m), file=path.name,
+                                        field=workspace.config.actuals.header("date"), value=m) for m in closed]
+            outcome.problems = checked.problems
         if checked.ok:
             outcome.status, outcome.months = ledger.ACCEPTED, checked.months
             outcome.replaced = {m: name for m, (_id, name) in ledger.standing_months(store, checked.months).items()}

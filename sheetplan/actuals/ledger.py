@@ -17,10 +17,10 @@ from sheetplan.workspace.store import Store
 ACCEPTED, REJECTED, SUPERSEDED = "accepted", "rejected", "superseded"
 
 
-def find_by_hash(store: Store, sha256: str) -> tuple[int, str, str] | None:
-    """(id, status, problems JSON) of an export with these bytes, if one was imported before."""
-    row = store.db.execute("SELECT id, status, problems FROM actual_imports WHERE sha256 = ?", (sha256,)).fetchone()
-    return (row[0], row[1], row[2]) if row else None
+def find_by_hash(store: Store, sha256: str) -> tuple[int, str] | None:
+    """(id, status) of an export with these bytes, if one was imported before."""
+    row = store.db.execute("SELECT id, status FROM actual_imports WHERE sha256 = ?", (sha256,)).fetchone()
+    return (row[0], row[1]) if row else None
 
 
 def standing_months(store: Store, months: list[str]) -> dict[str, tuple[int, str]]:
@@ -53,11 +53,19 @@ def record(store: Store, sha256: str, name: str, source_path: str, archive_path:
     payload = json.dumps([asdict(p) for p in problems], ensure_ascii=False, default=str)
     superseded: list[int] = []
     with store.transaction() as db:
-        cursor = db.execute(
-            "INSERT INTO actual_imports (sha256, original_name, source_path, archive_path, imported_at, status, lines,"
-            " problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (sha256, name, source_path, archive_path, imported_at, status, lines, payload))
-        import_id = cursor.lastrowid
+        again = db.execute("SELECT id FROM actual_imports WHERE sha256 = ? AND status = 'rejected'",
+                           (sha256,)).fetchone()
+        if again:  # a file rejected before, checked anew: decided in its own ledger row
+            import_id = again[0]
+            db.execute("UPDATE actual_imports SET original_name = ?, source_path = ?, archive_path = ?,"
+                       " imported_at = ?, status = ?, lines = ?, problems = ? WHERE id = ?",
+                       (name, source_path, archive_path, imported_at, status, lines, payload, import_id))
+        else:
+            cursor = db.execute(
+                "INSERT INTO actual_imports (sha256, original_name, source_path, archive_path, imported_at, status,"
+                " lines, problems) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (sha256, name, source_path, archive_path, imported_at, status, lines, payload))
+            import_id = cursor.lastrowid
         if status == REJECTED:
             return import_id, status, superseded
         for month, month_lines in sorted(months.items()):
@@ -112,7 +120,3 @@ def imports(store: Store) -> pd.DataFrame:
         " ORDER BY month)), '') FROM actual_imports a ORDER BY a.id").fetchall()
     return pd.DataFrame(rows, columns=["import_id", "file", "imported_at", "status", "lines", "archive_path",
                                        "months"])
-
-
-def stored_problems(payload: str) -> list[Problem]:
-    return [Problem(**p) for p in json.loads(payload)]

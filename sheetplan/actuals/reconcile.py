@@ -73,3 +73,25 @@ def mismatches(config, reported: pd.DataFrame, imported: pd.DataFrame, targets: 
                         "difference": difference[np.abs(difference) > allowed + 1e-9],
                         "file": flagged["month"].map(files)})
     return out.reset_index(drop=True)[MISMATCH_COLUMNS]
+
+
+def month_figures(workspace, month: str) -> dict[str, dict[str, dict[str, float]]]:
+    """person -> metric -> group -> the imported actual of `month` when an import stands for it, for the month
+    templates to show locked: every group of every metric the import speaks for, 0 where no line fell."""
+    from sheetplan.actuals.ledger import imported_actuals
+
+    with workspace.store() as store:
+        frame = imported_actuals(store)
+    frame = frame[frame["month"] == month]
+    if frame.empty:
+        return {}
+    config = workspace.config
+    keys = imported_metrics(config, frame)
+
+    def empty() -> dict[str, dict[str, float]]:
+        return {k: dict.fromkeys(config.customer_groups, 0.0) for k in keys}
+
+    out = {person.person_id: empty() for person in workspace.roster.people}
+    for row in frame[frame["metric"].isin(keys)].itertuples():
+        out.setdefault(row.person, empty())[row.metric][row.customer_group] = row.actual
+    return out

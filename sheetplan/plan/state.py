@@ -11,7 +11,7 @@ from sheetplan.plan.handover import handovers
 from sheetplan.plan.views import GridMetric, MonthPlan, PersonPlan, SplitMetric, SplitPlan, SplitRow
 from sheetplan.workspace.config import Config, fiscal_months
 from sheetplan.workspace.roster import Person, Roster
-from sheetplan.workspace.store import REVISION, ROSTER, SUGGESTION, Store, TargetRow
+from sheetplan.workspace.store import REVISION, ROSTER, SUGGESTION, TargetRow
 
 Key = tuple[str, str, str, str, str]  # level, owner, period, metric, customer_group
 
@@ -215,7 +215,6 @@ class PlanState:
         self._load(store.current_rows(period=self.fy) + store.current_rows(level="team")
                    + store.current_rows(level="company"))
         self._month_owner: str | None = None
-        self._imported: dict[str, dict] = {}  # month -> imported actuals per person (see imported_actuals)
 
     def _load(self, rows) -> None:
         for level, owner, period, metric, group, value, source, _version in rows:
@@ -379,8 +378,10 @@ class PlanState:
         return PersonPlan(person.person_id, person.name, self.fy, months, groups, tuple(metrics),
                           self.returned_note(returned))
 
-    def month_plan(self, person: Person, month: str, returned=None) -> MonthPlan:
-        """`returned`: the month report whose revision request was sent back; its actuals are filled in again."""
+    def month_plan(self, person: Person, month: str, returned=None,
+                   imported: dict[str, dict[str, float]] | None = None) -> MonthPlan:
+        """`returned`: the month report whose revision request was sent back; its actuals are filled in again.
+        `imported`: metric -> group -> the person's imported actual, shown locked ([actuals] source = imported)."""
         groups = tuple(self.config.customer_groups)
         pid = person.person_id
         targets = {m.key: {g: self.value("person", pid, month, m.key, g) for g in groups}
@@ -388,7 +389,6 @@ class PlanState:
         annual = {m.key: self.value("person", pid, self.fy, m.key) for m in self.config.metrics}
         months = self.config.months
         later = tuple(months[months.index(month) + 1:])
-        imported = self.imported_actuals(month).get(pid) if self.config.actuals.source == "imported" else None
         if returned is None:
             return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual, later=later,
                              imported=imported)
@@ -397,32 +397,6 @@ class PlanState:
         comments = {r: t for b, r, _c, t in returned.texts if b == "in_comment"}
         return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual,
                          self.returned_note(returned), actuals, comments, later, imported)
-
-    def imported_actuals(self, month: str) -> dict[str, dict[str, dict[str, float]]]:
-        """person -> metric -> group -> the imported actual of `month`, when an import stands for it (every
-        group of every metric the import speaks for, 0 where no line fell); {} otherwise. Read once per month
-        through a read-only connection, so a template worker never shares the parent's."""
-        cache = self._imported
-        if month not in cache:
-            from sheetplan.actuals.ledger import imported_actuals
-            from sheetplan.actuals.reconcile import imported_metrics
-
-            reader = Store.reader(self.store.path)
-            try:
-                frame = imported_actuals(reader)
-            finally:
-                reader.close()
-            frame = frame[frame["month"] == month]
-            out: dict = {}
-            if len(frame):
-                keys = imported_metrics(self.config, frame)
-                for person in self.roster.people:
-                    out[person.person_id] = {k: dict.fromkeys(self.config.customer_groups, 0.0) for k in keys}
-                for row in frame[frame["metric"].isin(keys)].itertuples():
-                    out.setdefault(row.person, {k: dict.fromkeys(self.config.customer_groups, 0.0) for k in keys})
-                    out[row.person][row.metric][row.customer_group] = row.actual
-            cache[month] = out
-        return cache[month]
 
     def is_active_in(self, person: Person, month: str) -> bool:
         return (not person.start_month or person.start_month <= month) and (

@@ -246,7 +246,8 @@ def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFram
 def _with_source(facts: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
     """Where each actual came from: `actuals["source"]` per person, month and metric ("reported" from month
     reports when the frame has no such column, "imported" from an ERP or CRM export); a team or company row
-    whose people differ says "mixed"; a row without an actual says ""."""
+    whose people differ says "mixed"; a row without an actual says "none" (a word, not an empty cell, so the
+    Data sheet, the CSV and Parquet read back alike)."""
     keys = ["person", "month", "metric"]
     if "source" in actuals and len(actuals):
         per = actuals.groupby(keys, sort=False)["source"].first()
@@ -265,7 +266,7 @@ def _with_source(facts: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
         lookup = merged["source"].reindex(pd.MultiIndex.from_frame(facts.loc[rows, by]) if len(by) > 1
                                           else facts.loc[rows, by[0]])
         source[rows] = lookup.to_numpy(dtype=object)
-    source[~facts["reported"].astype(bool) | source.isna()] = ""
+    source[~facts["reported"].astype(bool) | source.isna()] = "none"
     out = facts.assign(source=source.astype(str))
     return out[FACT_COLUMNS + [c for c in out.columns if c not in FACT_COLUMNS]]
 
