@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 
@@ -21,6 +22,7 @@ EXPORT_LIMITS = Limits(max_file_bytes=512 * MiB, max_entries=1000, max_uncompres
                        max_sheet_area=1_048_576 * 64)
 ENCODINGS = ("utf-8", "gb18030", "cp1252")
 DELIMITERS = (",", ";", "\t", "|")
+XLSX_CHUNK = 65_536  # sheet rows turned into Arrow columns at a time
 
 
 @dataclass
@@ -160,20 +162,31 @@ def _cell_text(value: object) -> str:
 
 
 def _read_xlsx(data: bytes, name: str, sheet: str) -> ExportTable | list[Problem]:
+    """The sheet's first row with a value is the header; the lines below are turned into Arrow columns a
+    chunk at a time, so a long sheet is never held as Python objects all at once."""
     try:
         table = read_table(data, EXPORT_LIMITS, sheet)
+        rows = iter(table.rows)
+        first = next(rows, None)
     except PackageProblem as exc:
         return [exc.problem(name)]
-    rows = table.rows
-    if not rows or not any(str(v).strip() for v in rows[0]):
-        return [Problem("no-header", "the first row holds no column headers", file=name, sheet=table.sheet, row=1)]
-    raw = [_cell_text(v).strip() for v in rows[0]]
+    top, left = table.start
+    if first is None or not any(str(v).strip() for v in first):
+        return [Problem("no-header", "the first row holds no column headers", file=name, sheet=table.sheet,
+                        row=top + 1)]
+    raw = [_cell_text(v).strip() for v in first]
     header = _unique_names(raw)
     width = len(header)
-    data = {}
-    for col, title in enumerate(header):
-        data[title] = pa.chunked_array([pa.array([_cell_text(r[col]) if col < len(r) else "" for r in rows[1:]],
-                                                 pa.string())])
-    shown = np.arange(len(rows) - 1, dtype=np.int64) + 2
-    formulas = {(r + 1, header[c]) for r, c in table.formulas if r >= 1 and c < width}
-    return ExportTable(header, data, shown, "xlsx", sheet=table.sheet, formulas=formulas, header=raw)
+    chunks: list[list[pa.Array]] = [[] for _ in header]
+    count = 0
+    while True:
+        block = list(itertools.islice(rows, XLSX_CHUNK))
+        if not block:
+            break
+        count += len(block)
+        for col in range(width):
+            chunks[col].append(pa.array([_cell_text(r[col]) if col < len(r) else "" for r in block], pa.string()))
+    columns = {title: pa.chunked_array(chunks[c], pa.string()) for c, title in enumerate(header)}
+    shown = np.arange(count, dtype=np.int64) + top + 2
+    formulas = {(r + 1, header[c - left]) for r, c in table.formulas if r > top and 0 <= c - left < width}
+    return ExportTable(header, columns, shown, "xlsx", sheet=table.sheet, formulas=formulas, header=raw)

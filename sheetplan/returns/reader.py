@@ -108,11 +108,14 @@ def _read_data(data: bytes, path: str, name: str, limits: Limits) -> ReadResult:
 
 @dataclass(frozen=True)
 class Table:
-    """One worksheet's values row by row from A1 (calamine's types: float, str, bool, date, datetime; '' for
-    empty), with the zero-based (row, col) cells that held formulas, whose cached values are not to be trusted."""
+    """One worksheet's values row by row (calamine's types: float, str, bool, date, datetime; '' for empty),
+    from `start` (zero-based row and column of its first value) on, read as they are iterated so a long sheet
+    never becomes one list; with the zero-based (row, col) cells that held formulas, whose cached values are
+    not to be trusted."""
 
     sheet: str
-    rows: list[list[object]]
+    rows: Iterator[list[object]]
+    start: tuple[int, int]
     formulas: frozenset[tuple[int, int]]
 
 
@@ -136,10 +139,12 @@ def read_table(data: bytes, limits: Limits, sheet: str = "") -> Table:
     xml = archive.read_xml(chosen.part)
     scan = scan_sheet(xml, chosen.name, limits)
     package = _calamine_package(archive, [chosen], {chosen.name: xml}, shared, date1904)
-    del xml
+    del xml, archive
     try:
-        book = CalamineWorkbook.from_filelike(io.BytesIO(package))
-        rows = book.get_sheet_by_name(chosen.name).to_python(skip_empty_area=False)
+        sheet_data = CalamineWorkbook.from_filelike(io.BytesIO(package)).get_sheet_by_name(chosen.name)
+        del package
+        start = sheet_data.start
+        rows = sheet_data.iter_rows() if start is not None else iter(())
     except CalamineError as exc:
         code = "xml-malformed" if isinstance(exc, XmlError) else "read-failed"
         raise PackageProblem(code, f"the workbook cannot be read: {exc}") from None
@@ -147,7 +152,7 @@ def read_table(data: bytes, limits: Limits, sheet: str = "") -> Table:
         raise
     except BaseException as exc:  # pyo3 turns a Rust panic into PanicException, a BaseException
         raise PackageProblem("read-failed", f"the workbook reader failed: {type(exc).__name__}: {exc}") from None
-    return Table(chosen.name, rows, scan.formulas)
+    return Table(chosen.name, rows, start or (0, 0), scan.formulas)
 
 
 # ---------------------------------------------------------------- package structure
