@@ -142,14 +142,19 @@ def _import_one(workspace: Workspace, store, path: Path, labels: Labels, custome
         outcome.status, outcome.import_id = DUPLICATE, known[0] if known else None
         return outcome
     seen.add(sha256)
-    table = read_export(data, path.name, workspace.config.actuals.sheet)
-    del data
-    if isinstance(table, list):
+    try:
+        table = read_export(data, path.name, workspace.config.actuals.sheet)
+        del data
+        checked = None if isinstance(table, list) else check_lines(
+            table, path.name, workspace.config, workspace.roster, labels, customers,
+            lambda months: ledger.earlier_customers(store, months))
+    except Exception as exc:  # noqa: BLE001 - a bug must cost one file, with a clear record, not the batch
+        table, checked = [Problem("check-failed", f"checking this file failed: {type(exc).__name__}: {exc}",
+                                  file=path.name)], None
+    if checked is None:
         outcome.problems = table
     else:
         outcome.read_as = _read_as(table)
-        checked = check_lines(table, path.name, workspace.config, workspace.roster, labels, customers,
-                              lambda months: ledger.earlier_customers(store, months))
         del table
         outcome.problems, outcome.left_out, outcome.lines = checked.problems, checked.left_out, checked.lines
         if outcome.left_out:
