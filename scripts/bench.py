@@ -6,6 +6,7 @@ peak RSS of one side never includes the other's, and imports are paid outside th
     python scripts/bench.py generate --people 2000
     python scripts/bench.py ingest --files 2000
     python scripts/bench.py consolidate --people 2000
+    python scripts/bench.py actuals --lines 1000000
 
 A new subcommand is a cmd_<name>(args) function plus its measured sides registered in SIDES.
 """
@@ -862,7 +863,108 @@ def cmd_collect(args: argparse.Namespace) -> None:
           f"(largest peak {worst:.0f} MB)")
 
 
+# ---------------------------------------------------------------------------------------------
+# actuals import
+
+ACTUALS_SECONDS = 20.0
+ACTUALS_MEMORY_MB = 500
+
+
+def make_export(path: Path, lines: int, people: list[str], fmt: str = "csv", seed: int = 11) -> None:
+    """An ERP-style export of `lines` invoice lines over March 2027 (written in pieces, untimed)."""
+    rng = random.Random(seed)
+    header = ["Invoice", "Posting Date", "Sales Rep", "Segment", "Customer", "Net Amount", "Qty"]
+    if fmt == "xlsx":
+        import xlsxwriter
+
+        book = xlsxwriter.Workbook(path, {"constant_memory": True})
+        sheet = book.add_worksheet("Export")
+        sheet.write_row(0, 0, header)
+    else:
+        handle = path.open("w", newline="", encoding="utf-8-sig")
+        out = csv.writer(handle)
+        out.writerow(header)
+    for i in range(lines):
+        row = [f"INV-{i:08d}", f"2027-03-{1 + i % 28:02d}", rng.choice(people), rng.choice(GROUPS),
+               f"CUST-{rng.randrange(50_000):05d}", round(rng.uniform(10, 5_000), 2), rng.randint(1, 40)]
+        if fmt == "xlsx":
+            sheet.write_row(i + 1, 0, row)
+        else:
+            out.writerow(row)
+    if fmt == "xlsx":
+        book.close()
+    else:
+        handle.close()
+
+
+_ACTUALS_MAPPING = """
+[actuals]
+source = "imported"
+metrics = ["revenue", "quantity"]
+line_id = true
+[actuals.columns]
+line_id = "Invoice"
+date = "Posting Date"
+person = "Sales Rep"
+customer_group = "Segment"
+customer = "Customer"
+revenue = "Net Amount"
+quantity = "Qty"
+"""
+
+
+def _actuals_sheetplan(workspace: str, export: str) -> tuple[int, Stopwatch, dict]:
+    from sheetplan.api import import_actuals, open_workspace
+
+    ws = open_workspace(Path(workspace))
+    with Stopwatch() as watch:
+        report = import_actuals(ws, [Path(export)])
+    (outcome,) = report.outcomes
+    return outcome.lines, watch, {"status": outcome.status, "read_as": outcome.read_as,
+                                  "problems": [p.describe() for p in outcome.problems[:3]]}
+
+
+def cmd_actuals(args: argparse.Namespace) -> None:
+    """sheetplan actuals import of one ERP export (a year's invoice lines) as CSV and as xlsx: time and peak."""
+    with tempfile.TemporaryDirectory(prefix="sheetplan-bench-") as tmp:
+        root = Path(tmp)
+        _note(f"bench actuals: a workspace of {args.people} people and exports of {args.lines:,} lines")
+        base = _timed_step(f"workspace, {args.people} people", make_workspace, root / "base", args.people)
+        with (Path(base) / "sheetplan.toml").open("a", encoding="utf-8") as handle:
+            handle.write(_ACTUALS_MAPPING)
+        from sheetplan.api import open_workspace
+
+        people = [p.person_id for p in open_workspace(base).roster.people if p.role == "rep"]
+        runs = []
+        for fmt, lines in (("csv", args.lines), ("xlsx", args.xlsx_lines)):
+            if not lines:
+                continue
+            export = root / f"erp-{lines}.{fmt}"
+            _timed_step(f"{fmt} export of {lines:,} lines", make_export, export, lines, people, fmt)
+            copy = _copy_workspace(base, root / f"run-{fmt}")
+            result = _timed_step(f"sheetplan actuals import ({fmt})", measure, "actuals-sheetplan", workspace=copy,
+                                 export=str(export))
+            runs.append((fmt, export.stat().st_size / 1024 / 1024, result))
+    print(f"actuals import: one export, {args.people} people, 5 groups, {os.cpu_count()} CPUs")
+    print(f"{'format':>6}  {'lines':>10}  {'file MB':>8}  {'seconds':>8}  {'peak RSS MB':>11}  status")
+    for fmt, size_mb, m in runs:
+        if m.error:
+            print(f"{fmt:>6}  error: {m.error}")
+            continue
+        print(f"{fmt:>6}  {m.workbooks:>10,}  {size_mb:8.1f}  {m.seconds:8.2f}  {m.peak_mb:11.0f}  "
+              f"{m.extra['status']} ({m.extra['read_as']}) {' '.join(m.extra['problems'])}")
+    csv_run = next((m for fmt, _s, m in runs if fmt == "csv" and not m.error), None)
+    if csv_run is not None:
+        verdict = "met" if csv_run.seconds < ACTUALS_SECONDS and csv_run.peak_mb < ACTUALS_MEMORY_MB else "NOT met"
+        print(f"target: {args.lines:,} CSV lines under {ACTUALS_SECONDS:g} s and {ACTUALS_MEMORY_MB} MB: {verdict} "
+              f"({csv_run.seconds:.1f} s, {csv_run.peak_mb:.0f} MB)")
+    busy = [(fmt, m) for fmt, _s, m in runs if not m.error]
+    if busy:
+        print_busy(busy)
+
+
 SIDES = {
+    "actuals-sheetplan": _actuals_sheetplan,
     "collect-sheetplan": _collect_sheetplan,
     "collect-email": _collect_email_package,
     "generate-sheetplan": _generate_sheetplan,
@@ -900,6 +1002,11 @@ def main(argv: list[str] | None = None) -> int:
     con.set_defaults(func=cmd_consolidate)
     col = commands.add_parser("collect", help=cmd_collect.__doc__, description=cmd_collect.__doc__)
     col.set_defaults(func=cmd_collect)
+    act = commands.add_parser("actuals", help=cmd_actuals.__doc__, description=cmd_actuals.__doc__)
+    act.add_argument("--lines", type=_count, default=1_000_000, help="CSV export lines (default 1,000,000)")
+    act.add_argument("--xlsx-lines", type=int, default=200_000, help="xlsx export lines, 0 for none (default 200,000)")
+    act.add_argument("--people", type=_count, default=200, help="sellers in the workspace (default 200)")
+    act.set_defaults(func=cmd_actuals)
     args = parser.parse_args(argv)
     args.func(args)
     return 0

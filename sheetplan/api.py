@@ -54,6 +54,9 @@ _LAZY = {
     "month_states": "sheetplan.reports.status:month_states",
     "open_month": "sheetplan.reports.summary:open_month",
     "history_warnings": "sheetplan.workspace.history_check:workspace_history_warnings",
+    "import_actuals": "sheetplan.actuals.importer:import_actuals",
+    "imported_status": "sheetplan.actuals.importer:imported_status",
+    "imported_history": "sheetplan.actuals.importer:imported_history",
 }
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "ingest", "KINDS",
@@ -168,8 +171,11 @@ def _recipients(workspace: Workspace, state: PlanState, kind: str, month: str | 
                          "suggested split")
     else:
         people = [p for p in roster.sellers(config) if state.is_active_in(p, month)]
-        recipients = [_Recipient(p.person_id, p.name, "",
-                                 lambda p=p: state.month_plan(p, month, returned.get(p.person_id))) for p in people]
+        from sheetplan.actuals.reconcile import month_figures
+
+        imported = month_figures(workspace, month) if config.actuals.source == "imported" else {}
+        recipients = [_Recipient(p.person_id, p.name, "", lambda p=p: state.month_plan(
+            p, month, returned.get(p.person_id), imported.get(p.person_id))) for p in people]
         pending = [p for p in people if state.is_suggestion("person", p.person_id, month, config.metrics[0].key,
                                                              config.customer_groups[0])]
         if pending:

@@ -213,6 +213,7 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
     frame = round_status(workspace, kind, period)
     if frame.empty:
         click.echo("Nothing has been sent yet.")
+        _echo_imported(workspace)
         return
     labels = Labels(workspace.config.language)
     closed = set(month_states(workspace).query("closed")["month"])
@@ -234,6 +235,7 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
                     mine = late[(late["kind"] == k) & (late["period"] == p) & (late["owner"] == row.owner)]
                 for copy in mine.itertuples():
                     _echo_copy(copy, "      ")
+    _echo_imported(workspace)
 
 
 def _echo_copy(copy, indent: str) -> None:
@@ -595,6 +597,7 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
         click.echo(labels("audit.no_changes", owner=owner))
         if metric is None:
             _echo_copies(round_copies(workspace, owner=owner))
+        _echo_imported_history(workspace, owner, metric)
         return
     click.echo(labels("audit.history_title", owner=owner))
     for r in frame.itertuples(index=False):
@@ -610,6 +613,7 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
                    f"  {r.received_at}{approved}{comment}")
     if metric is None:  # the returned files behind every version, and the copies that did not stand
         _echo_copies(round_copies(workspace, owner=owner))
+    _echo_imported_history(workspace, owner, metric)
 
 
 def _echo_copies(copies) -> None:
@@ -711,6 +715,90 @@ def review_annual(ctx: click.Context, year: int | None, draft: bool) -> None:
     if result.history_file:
         click.echo(f"History for next year ({len(result.history)} rows): {result.history_file}")
 # --- end review ----------------------------------------------------------------------------------------
+
+
+# --- actuals -------------------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def actuals() -> None:
+    """Actuals from the ERP or CRM: import exports and reconcile them with what salespeople report.
+
+    Example: sheetplan -w plans actuals import exports/erp-2027-03.csv
+    """
+
+
+@actuals.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the files without recording anything.")
+@click.pass_context
+def actuals_import(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool) -> None:
+    """Import transaction lines exported from an ERP or CRM (CSV in any common encoding, or .xlsx).
+
+    [actuals] in sheetplan.toml maps the columns. A file with any bad line is rejected whole, every problem
+    listed with its row, column and value (also in reports/actuals-*.xlsx); the same file twice changes
+    nothing; a later export of a month replaces the earlier one for that month. Exit status: 0, 1 when any
+    file was rejected, 2 on a usage or workspace error.
+
+    Example: sheetplan actuals import erp-2027-03.csv --dry-run
+    """
+    from sheetplan.api import Labels, import_actuals
+
+    workspace = _open(ctx)
+    labels = Labels(workspace.config.language)
+    report = import_actuals(workspace, list(paths), dry_run=dry_run)
+    for o in report.outcomes:
+        if o.status == "duplicate":
+            click.echo(labels("actuals.line_duplicate", file=o.name))
+        elif o.status == "rejected":
+            click.echo(labels("actuals.line_rejected", file=o.name, count=len(o.problems) + o.left_out))
+            for problem in o.problems:
+                click.echo(f"  {problem.describe()}")
+        else:
+            what = ", ".join(f"{m} {name}" for m, name in sorted(o.replaced.items()))
+            click.echo(labels("actuals.line_would" if dry_run else "actuals.line_accepted", file=o.name,
+                              lines=o.lines, months=" ".join(o.months),
+                              replaces=labels("actuals.replaces", what=what) if what else ""))
+    counts = report.counts
+    click.echo((labels("actuals.summary_dry") if dry_run else "") + labels(
+        "actuals.summary", accepted=counts.get("accepted", 0), rejected=counts.get("rejected", 0),
+        duplicate=counts.get("duplicate", 0), seconds=report.seconds))
+    if report.report_path:
+        click.echo(labels("actuals.report", path=report.report_path))
+    ctx.exit(report.exit_code)
+
+
+def _echo_imported(workspace) -> None:
+    """status: the months that have imported actuals, the export that stands for each."""
+    from sheetplan.api import Labels, imported_status
+
+    labels = Labels(workspace.config.language)
+    months = imported_status(workspace)
+    source = workspace.config.actuals.source
+    if months.empty:
+        if source != "reported":
+            click.echo(labels("actuals.status_none", source=source))
+        return
+    click.echo(labels("actuals.status_title", source=source))
+    for row in months.itertuples():
+        replaced = labels("actuals.status_replaced", count=row.replaced) if row.replaced else ""
+        click.echo(labels("actuals.status_month", month=row.month, file=row.file, lines=row.lines,
+                          imported_at=row.imported_at, replaced=replaced))
+
+
+def _echo_imported_history(workspace, owner: str, metric: str | None) -> None:
+    """history: the imported figures that stand for OWNER, each with the export it came from."""
+    from sheetplan.api import Labels, imported_history
+
+    frame = imported_history(workspace, owner)
+    if metric:
+        frame = frame[frame["metric"] == metric]
+    if frame.empty:
+        return
+    labels = Labels(workspace.config.language)
+    click.echo(labels("actuals.history_title"))
+    for row in frame.itertuples():
+        click.echo(labels("actuals.history_line", month=row.month, metric=row.metric, value=row.actual,
+                          file=row.file, imported_at=row.imported_at))
+# --- end actuals ---------------------------------------------------------------------------------------
 
 
 if __name__ == "__main__":  # pragma: no cover

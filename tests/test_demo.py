@@ -41,3 +41,16 @@ def test_demo_runs_the_cycle_with_approvals_a_revision_and_the_july_review(tmp_p
     history = subprocess.run([sys.executable, "-m", "sheetplan.cli", "-w", str(root), "approvals"],
                              capture_output=True, text=True, timeout=120)
     assert history.returncode == 0 and "Nothing is waiting for approval." in history.stdout
+    # January's ERP export: the first file rejected whole for its three mistakes, the corrected one imported,
+    # and the one salesperson whose report left an invoice out flagged (source = "both")
+    erp = [line for line in lines if line.startswith("actuals")]
+    assert erp == ["actuals    2027-01: erp-2027-01.csv rejected whole (row 5 unknown-person; row 9 not-a-number; "
+                   "row 13 date-outside-year)",
+                   next(line for line in erp if "erp-2027-01-corrected.csv imported" in line)]
+    from sheetplan.api import consolidate, open_workspace
+
+    ws = open_workspace(root)
+    flags = consolidate(ws, "2027-07").flags
+    mismatch = flags[flags["code"] == "actuals-mismatch"]
+    assert mismatch[["person", "month", "metric"]].values.tolist() == [
+        [ws.roster.sellers(ws.config)[0].person_id, "2027-01", "revenue"]]

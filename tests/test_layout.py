@@ -13,8 +13,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sheetplan"
 
 # The stages in the order data flows; a module may import from its own stage or an earlier one.
 # errors, problems and workers are shared by every stage; api and cli sit on top of everything.
-STAGES = ["errors", "problems", "workers", "xlsx", "workspace", "plan", "templates", "returns", "reports", "mail",
-          "api", "demo", "cli"]
+STAGES = ["errors", "problems", "workers", "xlsx", "workspace", "plan", "templates", "returns", "actuals", "reports",
+          "mail", "api", "demo", "cli"]
 
 
 def module_name(path: Path) -> str:

@@ -148,6 +148,8 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
                                         comments=comments, revisions=revisions)
 
         round_trip("month", month, fill_month)
+        if index == 0:  # the ERP's export of the first month, reconciled with what people reported
+            ws = _erp_month(root, month, lang, sellers[0].person_id, record)
         if revisions:
             approve()  # the revision request climbs supervisor -> manager -> vp
         if month != through:  # the month's books close once its round is in; the last one stays open a while
@@ -173,6 +175,31 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
     say(f"Feedback for rejected files: {root / 'outbox' / 'feedback'}")
     say(f"Try: sheetplan -w {root} status   or   sheetplan -w {root} history {sellers[6].person_id}")
     return run
+
+
+def _erp_month(root: Path, month: str, lang: str, late_invoice: str, record):
+    """The analyst maps the ERP's columns ([actuals] source = "both"), imports its export of `month` (the
+    first file has three mistakes and is rejected whole), then the corrected export; one salesperson left
+    an invoice out of their report, which consolidate flags as actuals-mismatch."""
+    from sheetplan.api import import_actuals, open_workspace
+    from sheetplan.demo import erp
+
+    with (root / "sheetplan.toml").open("a", encoding="utf-8") as handle:
+        handle.write(erp.mapping(lang))
+    ws = open_workspace(root)
+    with ws.store() as store:
+        reported = store.db.execute("SELECT owner, customer_group, metric, value FROM accepted_values WHERE"
+                                    " source = 'reported' AND period = ?", (month,)).fetchall()
+    exports = root / "exports"
+    for name, mistakes in ((f"erp-{month}.csv", True), (f"erp-{month}-corrected.csv", False)):
+        path = erp.write_export(exports / name, lang, month, reported, mistakes, late_invoice)
+        (outcome,) = import_actuals(ws, [path]).outcomes
+        if outcome.problems:
+            shown = "; ".join(f"row {p.row} {p.code}" for p in outcome.problems)
+            record(f"{'actuals':<10} {month}: {name} rejected whole ({shown})")
+        else:
+            record(f"{'actuals':<10} {month}: {name} imported, {outcome.lines} lines ({outcome.read_as})")
+    return ws
 
 
 def _drafted(results: list) -> int:

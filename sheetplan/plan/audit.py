@@ -101,9 +101,42 @@ def target_history(workspace: Workspace, owner: str, metric: str | None = None) 
 
 def audit_trail(workspace: Workspace) -> pd.DataFrame:
     """Every official target version in the workspace: approved plans, revisions and re-forecasts
-    (suggestions are derived, so they are left out)."""
+    (suggestions are derived, so they are left out); then every imported actual (see `imported_trail`)."""
     marks = ", ".join("?" for _ in OFFICIAL_SOURCES)
-    return _frame(workspace, "1 = 1", f"source IN ({marks})", list(OFFICIAL_SOURCES))
+    targets = _frame(workspace, "1 = 1", f"source IN ({marks})", list(OFFICIAL_SOURCES))
+    imported = imported_trail(workspace)
+    return pd.concat([targets, imported], ignore_index=True) if len(imported) else targets
+
+
+# Each export's sums per person, month, group and metric; version counts the exports of that month in the
+# order they were imported, so a superseded figure and the one that replaced it stand one after the other.
+_IMPORTED = """
+SELECT 'person', v.person, v.month, v.metric, v.customer_group,
+       ROW_NUMBER() OVER (PARTITION BY v.person, v.month, v.metric, v.customer_group ORDER BY v.import_id),
+       v.value,
+       LAG(v.value) OVER (PARTITION BY v.person, v.month, v.metric, v.customer_group ORDER BY v.import_id),
+       'imported', a.original_name, a.archive_path, a.imported_at, a.imported_at, 'actuals:' || m.status
+FROM imported_values v JOIN actual_imports a ON a.id = v.import_id
+JOIN import_months m ON m.import_id = v.import_id AND m.month = v.month
+"""
+
+
+def imported_trail(workspace: Workspace) -> pd.DataFrame:
+    """Every actual imported from an ERP or CRM export, superseded ones too (AUDIT_COLUMNS): the file it came
+    from, when it was imported, and in submission_kind whether it still stands (actuals:accepted) or a later
+    export of its month replaced it (actuals:superseded)."""
+    names = ["level", "owner", "period", "metric", "customer_group", "version", "value", "previous_value",
+             "source", "submitted_file", "archive_path", "received_at", "recorded_at", "submission_kind"]
+    with workspace.store() as store:
+        rows = store.db.execute(_IMPORTED).fetchall()
+    frame = pd.DataFrame(rows, columns=names)
+    frame["previous_value"] = frame["previous_value"].astype(float)
+    frame["change"] = (frame["value"].astype(float) - frame["previous_value"]).round(6)
+    frame["submission_revision"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    for column in APPROVAL_FIELDS:
+        frame[column] = ""
+    return frame.sort_values(["owner", "period", "metric", "customer_group", "version"],
+                             kind="stable")[AUDIT_COLUMNS].reset_index(drop=True)
 
 
 REVISION_COLUMNS = ["person", "name", "team", "metric", "requested_in", "effective_from", "original_target",

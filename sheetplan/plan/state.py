@@ -378,8 +378,10 @@ class PlanState:
         return PersonPlan(person.person_id, person.name, self.fy, months, groups, tuple(metrics),
                           self.returned_note(returned))
 
-    def month_plan(self, person: Person, month: str, returned=None) -> MonthPlan:
-        """`returned`: the month report whose revision request was sent back; its actuals are filled in again."""
+    def month_plan(self, person: Person, month: str, returned=None,
+                   imported: dict[str, dict[str, float]] | None = None) -> MonthPlan:
+        """`returned`: the month report whose revision request was sent back; its actuals are filled in again.
+        `imported`: metric -> group -> the person's imported actual, shown locked ([actuals] source = imported)."""
         groups = tuple(self.config.customer_groups)
         pid = person.person_id
         targets = {m.key: {g: self.value("person", pid, month, m.key, g) for g in groups}
@@ -388,12 +390,13 @@ class PlanState:
         months = self.config.months
         later = tuple(months[months.index(month) + 1:])
         if returned is None:
-            return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual, later=later)
+            return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual, later=later,
+                             imported=imported)
         actuals = {m.key: {g: v for (b, g), v in _entered(returned).items() if b == f"in_{m.key}"}
                    for m in self.config.metrics}
         comments = {r: t for b, r, _c, t in returned.texts if b == "in_comment"}
         return MonthPlan(pid, person.name, month, groups, self.config.metrics, targets, annual,
-                         self.returned_note(returned), actuals, comments, later)
+                         self.returned_note(returned), actuals, comments, later, imported)
 
     def is_active_in(self, person: Person, month: str) -> bool:
         return (not person.start_month or person.start_month <= month) and (

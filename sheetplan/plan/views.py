@@ -73,6 +73,8 @@ class MonthPlan:
     actuals: dict[str, dict[str, float]] | None = None  # pre-filled when a revision request is sent back
     comments: dict[str, str] | None = None
     later: tuple[str, ...] = ()  # the fiscal months after this one: a revision may name their targets
+    # [actuals] source = "imported": metric -> group -> the imported actual, shown locked instead of an input
+    imported: dict[str, dict[str, float]] | None = None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sheetplan.actuals.ledger import imported_actuals
+from sheetplan.actuals.reconcile import counted_actuals, mismatches
 from sheetplan.plan.approvals import APPROVED, PENDING, REJECTED, SUPERSEDED, TEMPLATE_OF_ITEM
 from sheetplan.plan.audit import approver_text
 from sheetplan.plan.gaps import plan_gaps, plan_levels
@@ -41,6 +43,8 @@ class Inputs:
     open_problems: pd.DataFrame  # problems of rejected files not fixed since
     plan_gaps: list = field(default_factory=list)  # plan.gaps.PlanGap: levels their children do not add up to
     plan_levels: list = field(default_factory=list)  # plan.gaps.PlanLevel: every team's and the company's
+    reported: pd.DataFrame | None = None  # the month reports' actuals, whatever [actuals] source counts
+    imported: pd.DataFrame | None = None  # imported actuals that stand (sheetplan.actuals.ledger)
 
 
 @dataclass
@@ -76,6 +80,7 @@ def load_inputs(workspace: Workspace) -> Inputs:
             " FROM targets WHERE level = 'person' AND source IN (?, ?)", (REVISION, REFORECAST)).fetchall()
         approvals = _approvals(db, workspace)
         waiting_handover = frozenset(h.receiver for _id, h in handovers(db))
+        imported = imported_actuals(store)
         rejected = db.execute(
             "SELECT kind, owner, period, original_name, archive_path, problems FROM submissions r WHERE"
             " status = 'rejected' AND NOT EXISTS (SELECT 1 FROM submissions a WHERE a.status = 'accepted'"
@@ -88,6 +93,7 @@ def load_inputs(workspace: Workspace) -> Inputs:
     metric_keys = {m.key for m in config.metrics}
     actuals = pd.DataFrame([(o, p, b[3:], g, v) for o, p, b, g, v in actual_rows if b[3:] in metric_keys],
                            columns=["person", "month", "metric", "customer_group", "actual"])
+    reported, actuals = actuals, counted_actuals(config, actuals, imported, targets)
     people = {p.person_id for p in roster.people}
     team_rows = []
     for person in people | set(targets["person"]) | set(actuals["person"]):
@@ -105,7 +111,7 @@ def load_inputs(workspace: Workspace) -> Inputs:
     open_problems = pd.DataFrame(problems)
     return Inputs(targets, actuals, teams, annual, approvals, _resets(reset_rows, config.months),
                   round_status(workspace), open_problems, plan_gaps(config, roster, current, waiting_handover),
-                  plan_levels(config, roster, current))
+                  plan_levels(config, roster, current), reported=reported, imported=imported)
 
 
 def _resets(rows: list[tuple], months: list[str]) -> pd.DataFrame:
@@ -330,6 +336,12 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
             metric=metric_label[row.metric], requested=row.requested,
             current=float(current["annual_target"].iloc[0]) if len(current) else row.current, reason=row.reason or "-")
     _approval_flags(add, inputs.approvals, config.months, month, labels)
+    if inputs.imported is not None:
+        for row in mismatches(config, inputs.reported, inputs.imported, inputs.targets, month).itertuples():
+            team = roster.get(row.person).team if roster.get(row.person) else ""
+            add("medium", "actuals-mismatch", "person", team, row.person, row.month, row.metric,
+                text="actuals.mismatch_flag", metric=metric_label[row.metric], reported=row.reported,
+                imported=row.imported, difference=row.difference, file=row.file, source=(row.file, "", ""))
     order = {"high": 0, "medium": 1, "info": 2}
     frame = pd.DataFrame(rows, columns=FLAG_COLUMNS)
     if len(frame):

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-FACT_COLUMNS = ["level", "team", "person", "month", "metric", "customer_group", "target", "rollover_in",
-                "effective_target", "actual", "variance", "attainment", "ytd_target", "ytd_actual",
-                "ytd_attainment", "forecast", "forecast_run_rate", "required_run_rate", "reported"]
+_MEASURES = ["level", "team", "person", "month", "metric", "customer_group", "target", "rollover_in",
+             "effective_target", "actual", "variance", "attainment", "ytd_target", "ytd_actual",
+             "ytd_attainment", "forecast", "forecast_run_rate", "required_run_rate", "reported"]
+# source: where the actual came from (see `_with_source`)
+FACT_COLUMNS = [*_MEASURES, "source"]
 SUMMED = ["target", "rollover_in", "effective_target", "actual", "ytd_target", "ytd_actual", "forecast",
           "forecast_run_rate", "required_run_rate", "annual_target"]
 ROLLOVER_LEVELS = ("total", "group")
@@ -238,7 +240,35 @@ def build_facts(targets: pd.DataFrame, actuals: pd.DataFrame, teams: pd.DataFram
         months_left = later.groupby("person")["month"].nunique()
         person = person.drop(columns="active")
     levels = _levels(person)
-    return _derive(levels, metrics, months, through, months_left)
+    return _with_source(_derive(levels, metrics, months, through, months_left), actuals)
+
+
+def _with_source(facts: pd.DataFrame, actuals: pd.DataFrame) -> pd.DataFrame:
+    """Where each actual came from: `actuals["source"]` per person, month and metric ("reported" from month
+    reports when the frame has no such column, "imported" from an ERP or CRM export); a team or company row
+    whose people differ says "mixed"; a row without an actual says "none" (a word, not an empty cell, so the
+    Data sheet, the CSV and Parquet read back alike)."""
+    keys = ["person", "month", "metric"]
+    if "source" in actuals and len(actuals):
+        per = actuals.groupby(keys, sort=False)["source"].first()
+        found = per.reindex(pd.MultiIndex.from_frame(facts[keys])).to_numpy(dtype=object)
+        person_source = np.where(pd.isna(found), "reported", found)
+    else:
+        person_source = np.full(len(facts), "reported", dtype=object)
+    source = pd.Series(person_source, index=facts.index, dtype=object)
+    people = facts["level"].eq("person") & facts["customer_group"].eq("") & facts["reported"]
+    mine = facts.loc[people, ["team", "month", "metric"]].assign(source=source[people])
+    for level, by in (("team", ["team", "month", "metric"]), ("company", ["month", "metric"])):
+        grouped = mine.groupby(by, sort=False)["source"]
+        merged = pd.DataFrame({"n": grouped.nunique(), "first": grouped.first()})
+        merged["source"] = np.where(merged["n"] > 1, "mixed", merged["first"])
+        rows = facts["level"].eq(level)
+        lookup = merged["source"].reindex(pd.MultiIndex.from_frame(facts.loc[rows, by]) if len(by) > 1
+                                          else facts.loc[rows, by[0]])
+        source[rows] = lookup.to_numpy(dtype=object)
+    source[~facts["reported"].astype(bool) | source.isna()] = "none"
+    out = facts.assign(source=source.astype(str))
+    return out[FACT_COLUMNS + [c for c in out.columns if c not in FACT_COLUMNS]]
 
 
 def _unreported_plan(targets: np.ndarray, seen: np.ndarray, reported: int, rebased: np.ndarray) -> np.ndarray:
@@ -402,4 +432,4 @@ def _derive(frame: pd.DataFrame, metrics: list[MetricRule], months: list[str], t
     frame = frame.sort_values(["level", "team", "person", "metric", "customer_group", "month"],
                               key=lambda s: s.map({"company": 0, "team": 1, "person": 2}) if s.name == "level"
                               else s, kind="stable").reset_index(drop=True)
-    return frame[FACT_COLUMNS + ["annual_target", "cumulative_target"]]
+    return frame[_MEASURES + ["annual_target", "cumulative_target"]]

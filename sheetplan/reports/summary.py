@@ -309,7 +309,7 @@ def _data_sheet(b: ReportBook, facts: pd.DataFrame, name: str) -> None:
     b.header(ws, 0, columns)
     pct = {"attainment", "ytd_attainment"}
     # attainment is empty for a month without a report ("o": no cell), never a 0 that reads as a figure
-    kinds = ["s" if c in ("level", "team", "person", "month", "metric", "customer_group") else
+    kinds = ["s" if c in ("level", "team", "person", "month", "metric", "customer_group", "source") else
              "b" if c == "reported" else "o" if c in pct else "n" for c in columns]
     for col, column in enumerate(columns):  # registers the formats; the rows themselves come later
         if column in pct:

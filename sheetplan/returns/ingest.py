@@ -120,7 +120,7 @@ def collect_paths(paths: Iterable[Path], skip: Path | None = None) -> tuple[list
     return sorted(found, key=str), refused
 
 
-def _archive(workspace: Workspace, source: Path, sha256: str) -> str:
+def archive_copy(workspace: Workspace, source: Path, sha256: str) -> str:
     """Content-addressed copy: the same bytes always land at the same path, so a rerun is harmless."""
     suffix = "".join(c for c in source.suffix.lower()[:6] if c.isalnum() or c == ".") or ".bin"
     target = workspace.folder("archive") / sha256[:2] / f"{sha256}{suffix}"
@@ -252,7 +252,7 @@ def check_in_worker(result, context: tuple[Workspace, bool], lookup: SentLookup 
     archived = ""
     if archive and result.sha256:
         try:
-            archived = _archive(workspace, Path(result.path), result.sha256)
+            archived = archive_copy(workspace, Path(result.path), result.sha256)
         except OSError:
             archived = ""  # the parent tries again and reports a real failure
     return FileCheck(lean, outcome, checked, archived)
@@ -338,7 +338,7 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                 submission = ledger.Submission(
                     result.sha256, result.name, str(source), came.received_at, ingested_at, outcome.kind,
                     outcome.owner, outcome.period, outcome.revision,
-                    item.archive_path or _archive(workspace, source, result.sha256), came.claimed_at, came.via)
+                    item.archive_path or archive_copy(workspace, source, result.sha256), came.claimed_at, came.via)
                 outcome.submission_id, status, outcome.superseded, effects = ledger.record(
                     store, submission, outcome.problems, checked.numbers, checked.texts,
                     _on_accept(store, workspace, outcome, usable, checked.numbers))

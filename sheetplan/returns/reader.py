@@ -106,6 +106,55 @@ def _read_data(data: bytes, path: str, name: str, limits: Limits) -> ReadResult:
     return ReadResult(path, name, len(data), digest, workbook, ())
 
 
+@dataclass(frozen=True)
+class Table:
+    """One worksheet's values row by row (calamine's types: float, str, bool, date, datetime; '' for empty),
+    from `start` (zero-based row and column of its first value) on, read as they are iterated so a long sheet
+    never becomes one list; with the zero-based (row, col) cells that held formulas, whose cached values are
+    not to be trusted."""
+
+    sheet: str
+    rows: Iterator[list[object]]
+    start: tuple[int, int]
+    formulas: frozenset[tuple[int, int]]
+
+
+def read_table(data: bytes, limits: Limits, sheet: str = "") -> Table:
+    """The named worksheet (else the first visible one) of an xlsx's bytes, through every check a returned
+    workbook passes, but as rows rather than a cell map: for long tables such as an ERP export, where a
+    dict entry per cell would cost gigabytes. Raises PackageProblem for a file the checks refuse."""
+    archive = open_package(data, limits)
+    sheets, _names, date1904, shared = _read_structure(archive)
+    worksheets = [s for s in sheets if s.part is not None]
+    if sheet:
+        chosen = next((s for s in worksheets if s.name.casefold() == sheet.casefold()), None)
+        if chosen is None:
+            raise PackageProblem("sheet-missing", f"the workbook has no worksheet named {sheet!r}")
+    else:
+        chosen = next((s for s in worksheets if s.visibility == "visible"), None)
+        if chosen is None:
+            raise PackageProblem("sheet-missing", "the workbook has no visible worksheet")
+    if not archive.has(chosen.part):
+        raise PackageProblem("xml-malformed", f"sheet {chosen.name!r} points at a missing part")
+    xml = archive.read_xml(chosen.part)
+    scan = scan_sheet(xml, chosen.name, limits)
+    package = _calamine_package(archive, [chosen], {chosen.name: xml}, shared, date1904)
+    del xml, archive
+    try:
+        sheet_data = CalamineWorkbook.from_filelike(io.BytesIO(package)).get_sheet_by_name(chosen.name)
+        del package
+        start = sheet_data.start
+        rows = sheet_data.iter_rows() if start is not None else iter(())
+    except CalamineError as exc:
+        code = "xml-malformed" if isinstance(exc, XmlError) else "read-failed"
+        raise PackageProblem(code, f"the workbook cannot be read: {exc}") from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # pyo3 turns a Rust panic into PanicException, a BaseException
+        raise PackageProblem("read-failed", f"the workbook reader failed: {type(exc).__name__}: {exc}") from None
+    return Table(chosen.name, rows, start or (0, 0), scan.formulas)
+
+
 # ---------------------------------------------------------------- package structure
 
 

@@ -230,13 +230,17 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
         tcol, acol, vcol = 1 + 3 * i, 2 + 3 * i, 3 + 3 * i
         tl, al, vl = (a1.col_letter(c) for c in (tcol, acol, vcol))
         sheet.put(head, tcol, labels("month.target", metric=label), "header")
-        sheet.put(head, acol, labels("month.actual", metric=label), "header_input")
+        locked = key in (plan.imported or {})  # [actuals] source = "imported": the ERP's figure, not an input
+        if locked:
+            actuals = {**actuals, key: plan.imported[key]}
+        sheet.put(head, acol, labels("actuals.locked_imported" if locked else "month.actual", metric=label),
+                  "header" if locked else "header_input")
         sheet.put(head, vcol, labels("month.variance", metric=label), "header")
         for g, group in enumerate(plan.groups):
             r = first + g
             target = plan.targets[key][group]
             sheet.put(r, tcol, target, number_style(metric, "locked"))
-            sheet.put(r, acol, actuals.get(key, {}).get(group), number_style(metric, "input"))
+            sheet.put(r, acol, actuals.get(key, {}).get(group), number_style(metric, "locked" if locked else "input"))
             done = actuals.get(key, {}).get(group)
             sheet.put(r, vcol, "" if done is None else round(done - target, metric.decimals),
                       number_style(metric, "total"), f"IF({al}{r + 1}=\"\",\"\","
@@ -250,10 +254,14 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
         variance_area = Area(sheet.name, first, vcol, total_row, vcol)
         sheet.conditional.append((variance_area, {"kind": "variance", "higher_is_better": metric.higher_is_better}))
         area = Area(sheet.name, first, acol, last, acol)
-        blocks.append(Block(f"in_{key}", area, plan.groups, ("actual",), key, "number", metric.decimals,
-                            metric.max_value))
-        sheet.validations.append(number_validation(area, metric, labels))
-        names[f"in_{key}"] = area
+        if locked:  # signed like a target, so a changed figure is tampering, and no actual is read back
+            names[f"locked_imported_{key}"] = area
+            values[f"locked_imported_{key}"] = [actuals[key].get(g, 0.0) for g in plan.groups]
+        else:
+            blocks.append(Block(f"in_{key}", area, plan.groups, ("actual",), key, "number", metric.decimals,
+                                metric.max_value))
+            sheet.validations.append(number_validation(area, metric, labels))
+            names[f"in_{key}"] = area
         names[f"rows_{key}"] = rows_area
         names[f"target_{key}"] = Area(sheet.name, first, tcol, last, tcol)
         values[f"rows_{key}"] = list(plan.groups)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sheetplan.errors import ConfigError
 from sheetplan.problems import Problem
+from sheetplan.workspace.actuals_config import ActualsConfig, parse_actuals
 
 CONFIG_FILE = "sheetplan.toml"
 LANGUAGES = ("en", "zh")
@@ -206,6 +207,7 @@ class Config:
     approvals: Approvals = Approvals()  # [approvals]
     collect: Collect = Collect()  # [collect]
     replan: Replan = Replan()  # [replan]
+    actuals: ActualsConfig = ActualsConfig()  # [actuals], parsed in actuals_config
 
     def metric(self, key: str) -> Metric:
         for metric in self.metrics:
@@ -323,7 +325,8 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
             check.fail(path, f"holds control characters ({', '.join(found)}); type the text on one line, "
                              "without tabs or invisible characters", text)
     check.unknown(data, {"company", "fiscal", "planning", "metrics", "allocation", "rollover", "flags",
-                         "protection", "approvals", "mail", "deadlines", "review", "collect", "replan"}, "")
+                         "protection", "approvals", "mail", "deadlines", "review", "collect", "replan",
+                         "actuals"}, "")
 
     company = check.table(data, "company", "company")
     check.unknown(company, {"name", "currency", "language"}, "company")
@@ -380,6 +383,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
     replan_table = check.table(data, "replan", "replan", required=False)
     check.unknown(replan_table, {"policy"}, "replan")
     replan_policy = check.get(replan_table, "policy", "replan", str, Replan().policy, choices=REPLAN_POLICIES)
+    actuals = parse_actuals(check, data, [m.key for m in metrics])
 
     if check.problems:
         raise ConfigError(f"{source} has {len(check.problems)} problem(s); nothing was generated",
@@ -389,7 +393,7 @@ def parse_config(text: str, source: str = CONFIG_FILE) -> Config:
         metrics=tuple(metrics), customer_groups=tuple(groups), selling_roles=tuple(roles),
         allocation=allocation, rollover=rollover, flags=flags, password=password or "", mail=mail,
         review=review, approvals=approvals, collect=Collect(senders or Collect().senders),
-        replan=Replan(replan_policy or Replan().policy),
+        replan=Replan(replan_policy or Replan().policy), actuals=actuals,
     )
 
 

@@ -320,6 +320,67 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE prior_rebuilt RENAME TO prior;
     CREATE INDEX prior_owner ON prior (kind, owner);
     """,
+    # 14: actuals imported from an ERP or CRM export. One row per file (same bytes: a duplicate); the lines
+    # summed per person, month, customer group and metric; per month whether the file still stands there (a
+    # later export of the same month supersedes it for that month only); each customer's first month in the
+    # file, so new customers are counted once ever. accepted_values gains the imported figures and says
+    # where every figure came from (source: reported, imported or plan; source_file: the file's name).
+    """
+    CREATE TABLE actual_imports (
+        id INTEGER PRIMARY KEY,
+        sha256 TEXT NOT NULL UNIQUE,
+        original_name TEXT NOT NULL,
+        source_path TEXT NOT NULL,
+        archive_path TEXT NOT NULL DEFAULT '',
+        imported_at TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'rejected', 'superseded')),
+        lines INTEGER NOT NULL DEFAULT 0,
+        problems TEXT NOT NULL
+    );
+    CREATE TABLE import_months (
+        import_id INTEGER NOT NULL REFERENCES actual_imports (id),
+        month TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('accepted', 'superseded')),
+        superseded_by INTEGER,
+        lines INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (import_id, month)
+    );
+    CREATE INDEX import_months_month ON import_months (month, status);
+    CREATE TABLE imported_values (
+        import_id INTEGER NOT NULL REFERENCES actual_imports (id),
+        person TEXT NOT NULL,
+        month TEXT NOT NULL,
+        metric TEXT NOT NULL,
+        customer_group TEXT NOT NULL,
+        value REAL NOT NULL,
+        lines INTEGER NOT NULL
+    );
+    CREATE INDEX imported_values_import ON imported_values (import_id, month);
+    CREATE TABLE imported_customers (
+        import_id INTEGER NOT NULL REFERENCES actual_imports (id),
+        customer TEXT NOT NULL,
+        month TEXT NOT NULL
+    );
+    CREATE INDEX imported_customers_customer ON imported_customers (customer);
+    DROP VIEW accepted_values;
+    CREATE VIEW accepted_values AS
+    SELECT 'person' AS level, s.owner AS owner, s.period AS period, substr(v.block, 4) AS metric,
+           v.row_key AS customer_group, v.value AS value, 'actual' AS measure, s.id AS submission_id,
+           'reported' AS source, s.original_name AS source_file
+    FROM submitted_values v JOIN submissions s ON s.id = v.submission_id
+    WHERE s.status = 'accepted' AND s.kind = 'month' AND v.block NOT IN ('in_revision', 'in_revision_months')
+    UNION ALL
+    SELECT t.level, t.owner, t.period, t.metric, t.customer_group, t.value, 'target', t.submission_id, 'plan',
+           s.original_name
+    FROM targets t JOIN submissions s ON s.id = t.submission_id
+    WHERE t.source = 'accepted' AND s.status = 'accepted'
+    UNION ALL
+    SELECT 'person', i.person, i.month, i.metric, i.customer_group, i.value, 'actual', NULL, 'imported',
+           a.original_name
+    FROM imported_values i JOIN import_months m ON m.import_id = i.import_id AND m.month = i.month
+    JOIN actual_imports a ON a.id = i.import_id
+    WHERE m.status = 'accepted';
+    """,
 )
 
 SUGGESTION = "suggestion"
