@@ -379,8 +379,11 @@ def _seen_before(store, workspace: Workspace, result, submission_id: int) -> Fil
     sender and the analyst hear it again (and a run that died before writing its feedback is made up for);
     anything else is a plain duplicate that changes nothing."""
     again = ledger.rejected_again(store, submission_id)
-    if again is None:
-        return FileOutcome(result.path, result.name, "duplicate", sha256=result.sha256, submission_id=submission_id)
+    if again is None:  # of the earlier copy's round, so the report is named by it
+        row = store.db.execute("SELECT kind, owner, period, revision FROM submissions WHERE id = ?",
+                               (submission_id,)).fetchone() or ("", "", "", 0)
+        return FileOutcome(result.path, result.name, "duplicate", *row, sha256=result.sha256,
+                           submission_id=submission_id)
     problems = [p if p.file == result.name else dataclasses.replace(p, file=result.name) for p in again["problems"]]
     return FileOutcome(result.path, result.name, "rejected", again["kind"], again["owner"], again["period"],
                        again["revision"], workspace.config.language, problems=problems, submission_id=submission_id,
