@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from sheetplan.problems import Problem
 from sheetplan.xlsx.layout import Area
 
@@ -25,6 +27,8 @@ def shown_value(value):
     """What the person typed, as they would see it: 1647.0 comes back as the number 1647, not '1647.0'."""
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # a cell cannot hold inf or nan as a number: shown as the text that was read
     if isinstance(value, float) and value.is_integer():
         return int(value)
     return value
