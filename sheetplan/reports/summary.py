@@ -133,7 +133,8 @@ def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
             b.value(ws, r, 8, level.target, money)
             b.value(ws, r, 9, level.allocated, money)
             b.value(ws, r, 10, round(level.target - level.allocated, decimals[rec.metric]), money)
-    ws.set_column(0, 1, 24)
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 1, 32)  # metric names such as "Travel & entertainment expenses"
     ws.set_column(2, 10, 15)
     ws.freeze_panes(1, 1)
     return last_score_row
