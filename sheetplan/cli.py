@@ -624,7 +624,12 @@ def quarantine(ctx: click.Context, show_all: bool) -> None:
 @click.option("--by", required=True, help="Who decided to let the workbooks through (kept in the store).")
 @click.pass_context
 def quarantine_release(ctx: click.Context, ids: tuple[int, ...], by: str) -> None:
-    """Let quarantined workbooks through and ingest them now. Exit status as for ingest; 2 for an unknown id."""
+    """Let quarantined workbooks through and ingest them now.
+
+    Exit status: as for ingest (0 when none is rejected, 1 when any is), 2 for an unknown id.
+
+    Example: sheetplan quarantine release 3 --by "Mia Chen"
+    """
     from sheetplan.api import release_quarantined
 
     try:
