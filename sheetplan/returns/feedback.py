@@ -65,7 +65,8 @@ def write_ingest_report(workspace, report) -> Path:
     files.freeze_panes(4, 1)
     files.set_column(0, 0, 44)
     files.set_column(1, 7, 11)
-    files.set_column(8, 8, 70)
+    files.set_column(8, 8, 70, book.add_format({"text_wrap": True, "valign": "top"}))  # the first problem, whole
+    files.set_column(9, 9, 80)  # the path, inside the printed width
     _print_setup(files, header_row=3)
     problems = book.add_worksheet("Problems")
     columns = list(COLUMNS)
