@@ -159,8 +159,9 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         last = first + n_groups - 1
         total_row = last + 1
         grand = sum(sum(x or 0 for x in v) for v in shown.values())
-        # over two month columns: one is too narrow for "Left to allocate"
-        sheet.merges.append((Area(sheet.name, 4, 2, 4, 3), labels("common.left_to_allocate"), "total_label"))
+        # two columns before its figure: the label runs on over the empty D5 (one column is too narrow for
+        # "Left to allocate"; a merge would do too, but ExcelJS then loses the figure beside it)
+        sheet.put(4, 2, labels("common.left_to_allocate"), "total_label")
         sheet.put(4, 4, round(grid.annual_target - grand, metric.decimals), number_style(metric, "total"),
                   f"ROUND(B5-N{total_row + 1},{metric.decimals})")
         sheet.conditional.append((Area(sheet.name, 4, 4, 4, 4), {"kind": "zero_check"}))

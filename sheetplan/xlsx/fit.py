@@ -9,7 +9,7 @@ from sheetplan.xlsx.layout import Sheet
 
 DEFAULT_WIDTH = 8.43  # Excel's default column width, in characters of the default font
 LINE_POINTS = 13.0  # one line of 10-point text, with Excel's leading
-PADDING_POINTS = 3.0
+PADDING_POINTS = 4.0  # two lines make 30 points, the height the Dashboard's header row has always had
 WRAPPING_STYLES = {"header": True, "header_input": True, "wrap": False, "input_text": False}  # style -> bold
 
 
