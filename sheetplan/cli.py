@@ -11,9 +11,9 @@ import click
 from sheetplan.errors import SheetplanError
 
 # `sheetplan --help` lists the commands in the order the cycle uses them; a command not named here follows
-CYCLE_ORDER = ("init", "generate", "mail", "collect", "ingest", "status", "remind", "approvals", "quarantine",
-               "consolidate", "close", "reopen", "review", "history", "plan", "demo", "half", "annual", "refresh",
-               "release")
+CYCLE_ORDER = ("init", "generate", "mail", "collect", "ingest", "actuals", "status", "remind", "approvals",
+               "quarantine", "consolidate", "close", "reopen", "review", "history", "plan", "demo", "half", "annual",
+               "refresh", "release", "import")
 NO_WORKSPACE = ("init", "demo")  # they make a workspace of their own
 DEFAULT_EXIT = "Exit status: 0 on success, 2 on a usage or workspace error."
 
