@@ -78,7 +78,7 @@ def test_main_help_lists_the_commands_in_cycle_order_with_whole_descriptions():
     assert sorted(names) == sorted(main.commands)
     known = [n for n in names if n in CYCLE_ORDER]
     assert known == sorted(known, key=CYCLE_ORDER.index)
-    assert names[:6] == ["init", "generate", "mail", "collect", "ingest", "status"]
+    assert names[:5] == ["init", "generate", "mail", "collect", "ingest"]
     for name, description in listed:  # the whole first paragraph of the command's docstring, never "..."
         first = main.commands[name].help.split("\n\n")[0].replace("\n", " ")
         assert description == " ".join(first.split()), name
