@@ -57,6 +57,7 @@ _LAZY = {
     "import_actuals": "sheetplan.actuals.importer:import_actuals",
     "imported_status": "sheetplan.actuals.importer:imported_status",
     "imported_history": "sheetplan.actuals.importer:imported_history",
+    "round_deadlines": "sheetplan.workspace.deadlines:round_deadlines",
 }
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "ingest", "KINDS",
@@ -250,10 +251,15 @@ RECORD_BATCH = 200
 
 def generate(workspace: Workspace, kind: str, month: str | None = None, only: Iterable[str] | None = None,
              progress: Callable[[int], None] | None = None, start: Callable[[int], None] | None = None,
-             workers: int | None = None) -> GenerateResult:
-    """Write one locked workbook per recipient into outbox/<kind>/<period>/ and record what was sent."""
+             workers: int | None = None, deadline: str | None = None) -> GenerateResult:
+    """Write one locked workbook per recipient into outbox/<kind>/<period>/ and record what was sent;
+    `deadline` (YYYY-MM-DD) is the round's return deadline, which its mails and reminders give."""
+    from sheetplan.workspace.deadlines import checked_date, round_deadline, set_deadline
+
     if kind not in KINDS:
         raise ConfigError(f"unknown template kind {kind!r}; choose one of {', '.join(KINDS)}")
+    if deadline is not None:
+        deadline = checked_date(deadline)  # before anything is written
     began = time.perf_counter()
     refreshed = refresh_if_inputs_changed(workspace)
     state = plan_state(workspace)
@@ -293,6 +299,9 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
         store.record_sent(sent_records(kind, batch, workspace.root, generated_at))
         if kind == "month":
             store.record_assignments(period, {r.owner: workspace.roster.get(r.owner).team for r in recipients})
+        if deadline is not None:
+            set_deadline(store, kind, period, deadline)
+        result.deadline = round_deadline(store, workspace.config.mail, kind, period)
     result.seconds = time.perf_counter() - began
     return result
 

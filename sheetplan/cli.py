@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
@@ -9,9 +10,44 @@ import click
 
 from sheetplan.errors import SheetplanError
 
+# `sheetplan --help` lists the commands in the order the cycle uses them; a command not named here follows
+CYCLE_ORDER = ("init", "generate", "mail", "collect", "ingest", "actuals", "status", "remind", "approvals",
+               "quarantine", "consolidate", "close", "reopen", "review", "history", "plan", "demo", "half", "annual",
+               "refresh", "release", "import")
+NO_WORKSPACE = ("init", "demo")  # they make a workspace of their own
+DEFAULT_EXIT = "Exit status: 0 on success, 2 on a usage or workspace error."
+
+
+def _workspace_after(ctx: click.Context, _param, value: Path | None) -> None:
+    """-w after the command name means what it means before it."""
+    if value is not None:
+        root = ctx.find_root()
+        root.obj["workspace"] = value
+        root.obj["typed"] = value
+
 
 class _Group(click.Group):
-    """Turns every SheetplanError into a clear message and exit status 2, never a traceback."""
+    """Turns every SheetplanError into a clear message and exit status 2, never a traceback; lists its commands
+    in the cycle's order with their whole first line; gives every command -w and a word on its exit status."""
+
+    group_class = type  # subgroups (review, plan, quarantine) behave the same
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        text = inspect.cleandoc(cmd.help or "")
+        if cmd.short_help is None and text:
+            cmd.short_help = text.split("\n\n")[0].replace("\n", " ")
+        if "Exit status:" not in text:
+            cmd.help = text + "\n\n" + DEFAULT_EXIT
+        if (name or cmd.name) not in NO_WORKSPACE and not any("--workspace" in p.opts for p in cmd.params):
+            cmd.params.append(click.Option(["-w", "--workspace"], type=click.Path(file_okay=False, path_type=Path),
+                                           expose_value=False, callback=_workspace_after,
+                                           help="Workspace folder (also accepted before the command name)."))
+        super().add_command(cmd, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = list(self.commands)
+        return sorted(names, key=lambda n: (CYCLE_ORDER.index(n) if n in CYCLE_ORDER else len(CYCLE_ORDER),
+                                            names.index(n)))
 
     def invoke(self, ctx: click.Context):
         try:
@@ -32,7 +68,20 @@ def main(ctx: click.Context, workspace: Path | None) -> None:
 
     Example: sheetplan init W --demo && sheetplan -w W generate company
     """
-    ctx.obj = {"workspace": workspace}
+    typed = workspace if ctx.get_parameter_source("workspace") == click.core.ParameterSource.COMMANDLINE else None
+    ctx.obj = {"workspace": workspace, "typed": typed}
+
+
+def _next(ctx: click.Context, command: str) -> str:
+    """A 'Next:' hint that keeps the -w the user typed (a workspace from the environment needs none)."""
+    typed = ctx.find_root().obj.get("typed")
+    return f"sheetplan -w {_quoted(str(typed))} {command}" if typed else f"sheetplan {command}"
+
+
+def _quoted(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
 
 
 def _open(ctx: click.Context, writes: bool = True):
@@ -64,7 +113,8 @@ def init(directory: Path, demo: bool, year: int | None, lang: str) -> None:
     click.echo(f"Created workspace {workspace.root} ({what}, fiscal year {workspace.config.fiscal_year}).")
     _echo_warnings(workspace, history_warnings(workspace))
     if not demo:
-        click.echo("Next: fill roster.xlsx, check sheetplan.toml, then run 'sheetplan generate company'.")
+        click.echo(f"Next: fill roster.xlsx, check sheetplan.toml, then run "
+                   f"'sheetplan -w {_quoted(str(directory))} generate company'.")
 
 
 def _echo_warnings(workspace, warnings: list[str]) -> None:
@@ -78,19 +128,21 @@ def _echo_warnings(workspace, warnings: list[str]) -> None:
 
 @main.command()
 @click.argument("kind", type=click.Choice(["company", "team", "person", "month", "approval", "reforecast"]))
-@click.option("--month", help="The month for month templates, as YYYY-MM.")
+@click.option("--period", "--month", "month", help="The month for month templates, as YYYY-MM.")
 @click.option("--only", multiple=True, help="Only these recipients (person id, or team name); repeatable.")
 @click.option("--approver", multiple=True, help="approval: only this approver's workbook (person id); repeatable.")
 @click.option("--workers", type=click.IntRange(1, 64), default=None, help="Processes to use (default: all cores).")
+@click.option("--deadline", help="The round's return deadline, YYYY-MM-DD (default: by [mail] deadline_days, "
+                                 "else [mail] deadline); its mails, reminders and status give it.")
 @click.pass_context
 def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, ...], approver: tuple[str, ...],
-             workers: int | None) -> None:
+             workers: int | None, deadline: str | None) -> None:
     """Write one locked workbook per recipient into outbox/KIND/PERIOD/.
 
     KIND is a plan (company, team, person), a month report, an approval workbook for everyone with
     plans or requests waiting for their decision, or the H2 re-forecast (see also: review half).
 
-    Example: sheetplan generate month --month 2027-03 --only P004
+    Example: sheetplan generate month --period 2027-03 --only P004
     """
     from sheetplan import api
 
@@ -109,7 +161,7 @@ def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, 
 
     try:
         result = api.generate(workspace, kind, month=month, only=only or None, progress=step, start=start,
-                              workers=workers)
+                              workers=workers, deadline=deadline)
     finally:
         if "bar" in bar:
             bar["bar"].__exit__(None, None, None)
@@ -121,8 +173,10 @@ def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, 
         return
     folder = result.files[0].parent
     rate = result.seconds / result.count * 1000
+    due = f" {api.Labels(workspace.config.language)('deadlines.round', deadline=result.deadline)}" \
+        if result.deadline else ""
     click.echo(f"Wrote {result.count} {kind} template(s) for {result.period} to {folder} "
-               f"in {result.seconds:.1f} s ({rate:.1f} ms each).")
+               f"in {result.seconds:.1f} s ({rate:.1f} ms each).{due}")
 
 
 @main.command()
@@ -194,20 +248,22 @@ def _echo_approvals(report) -> None:
     for path in report.returned:
         click.echo(f"Sent back with the approver's comment: {path}")
     if effects.opened or effects.advanced:
-        click.echo("Next: sheetplan generate approval")
+        click.echo(f"Next: {_next(click.get_current_context(), 'generate approval')}")
 
 
 @main.command()
 @click.option("--kind", type=click.Choice(["company", "team", "person", "month", "approval", "reforecast"]),
               help="Only this kind.")
-@click.option("--period", help="Only this period (YYYY or YYYY-MM).")
+@click.option("--period", "--month", "period", help="Only this period (YYYY or YYYY-MM).")
 @click.pass_context
 def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
     """Per round: who was sent a template, who returned it, accepted, rejected (why) or still missing.
 
+    Without --kind or --period one line per round; with either, every recipient of the rounds chosen.
+
     Example: sheetplan status --kind month --period 2027-03
     """
-    from sheetplan.api import Labels, month_states, round_copies, round_status
+    from sheetplan.api import Labels, month_states, round_copies, round_deadlines, round_status
 
     workspace = _open(ctx, writes=False)
     frame = round_status(workspace, kind, period)
@@ -220,11 +276,16 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
     copies = round_copies(workspace, kind, period)
     several = {key: rows for key, rows in copies.groupby(["kind", "period", "owner"]) if len(rows) > 1}
     late = copies[copies["status"] == "late"]
+    deadlines = round_deadlines(workspace)
     for (k, p), rows in frame.groupby(["kind", "period"], sort=False):
         counts = rows["status"].value_counts()
         state = f" ({labels('closing.state_closed')})" if k == "month" and p in closed else ""
         shown = ("accepted", "rejected", "missing", *(("late",) if counts.get("late") else ()))
-        click.echo(f"{k} {p}{state}: {len(rows)} sent, " + ", ".join(f"{counts.get(s, 0)} {s}" for s in shown))
+        due = labels("deadlines.status", deadline=deadlines[(k, p)]) if (k, p) in deadlines else ""
+        click.echo(f"{k} {p}{state}: {len(rows)} sent, " + ", ".join(f"{counts.get(s, 0)} {s}" for s in shown)
+                   + due)
+        if kind is None and period is None:  # the overview: recipients only for the rounds asked about
+            continue
         for team, members in rows.groupby("team", sort=False):
             click.echo(f"  {team or '(company)'}")
             for row in members.itertuples():
@@ -236,6 +297,10 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
                 for copy in mine.itertuples():
                     _echo_copy(copy, "      ")
     _echo_imported(workspace)
+    if kind is None and period is None:
+        months = frame[frame["kind"] == "month"]  # the latest month round, else the latest round
+        k, p = (months if len(months) else frame)[["kind", "period"]].iloc[-1]
+        click.echo(f"Each recipient of a round: {_next(ctx, f'status --kind {k} --period {p}')}")
 
 
 def _echo_copy(copy, indent: str) -> None:
@@ -246,7 +311,8 @@ def _echo_copy(copy, indent: str) -> None:
 
 
 @main.command()
-@click.option("--month", help="Report as of this month (YYYY-MM; default: the latest month round sent).")
+@click.option("--period", "--month", "month",
+              help="Report as of this month (YYYY-MM; default: the latest month round sent).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Summary workbook path (default: reports/summary-<month>.xlsx).")
 @click.option("--people", is_flag=True, help="Also write one workbook per person.")
@@ -258,7 +324,7 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
                 parquet_path: Path | None) -> None:
     """Targets against actuals with rollover, flags and rankings: the summary and one workbook per team.
 
-    Example: sheetplan consolidate --month 2027-03 --csv facts.csv
+    Example: sheetplan consolidate --period 2027-03 --csv facts.csv
     """
     from sheetplan.api import Labels, open_month, run_consolidation
 
@@ -338,6 +404,8 @@ def reopen(ctx: click.Context, month: str, reason: str) -> None:
 def demo(directory: Path, year: int, lang: str, through: str | None) -> None:
     """Run the whole cycle on a fresh demo workspace: plans top-down, filled, ingested, months reported.
 
+    DIRECTORY defaults to workbooks/demo under the current folder; the last lines say where everything went.
+
     Example: sheetplan demo workbooks/demo --lang zh
     """
     import time
@@ -401,7 +469,7 @@ def _echo_sent_mail(workspace, kind: str | None, period: str | None) -> None:
 @click.option("--kind", type=click.Choice(_MAIL_KINDS),
               help="What to mail: a template round, 'feedback' copies of rejected returns, or 'team-report' "
                    "workbooks (default: the round generated last).")
-@click.option("--period", help="The round's period (YYYY or YYYY-MM); for team-report the month "
+@click.option("--period", "--month", "period", help="The round's period (YYYY or YYYY-MM); for team-report the month "
                                "(default: the latest).")
 @click.option("--only", multiple=True, help="Only these recipients (person id or team name); repeatable.")
 @click.option("--drafts", "mode", flag_value="drafts", help="Write .eml drafts into outbox/mail/KIND/PERIOD/.")
@@ -435,7 +503,8 @@ def mail(ctx: click.Context, kind: str | None, period: str | None, only: tuple[s
 @main.command()
 @click.option("--kind", type=click.Choice(["company", "team", "person", "month", "approval", "reforecast"]),
               help="The round's kind (default: the round generated last).")
-@click.option("--period", help="The round's period (YYYY or YYYY-MM; default: the latest of that kind).")
+@click.option("--period", "--month", "period",
+              help="The round's period (YYYY or YYYY-MM; default: the latest of that kind).")
 @click.option("--only", multiple=True, help="Only these recipients (person id or team name); repeatable.")
 @click.option("--drafts", "mode", flag_value="drafts", help="Write .eml drafts into outbox/mail/reminder/.")
 @click.option("--send", "mode", flag_value="send", help="Send over SMTP as set in [mail] of sheetplan.toml.")
@@ -495,7 +564,7 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
                                           ("accepted", "rejected", "quarantined", "duplicate", "stale",
                                            "superseded")) + ".")
         if counts.get("quarantined"):
-            click.echo("Quarantined workbooks wait for an analyst: sheetplan quarantine")
+            click.echo(f"Quarantined workbooks wait for an analyst: {_next(ctx, 'quarantine')}")
         if result.report.report_path:
             click.echo(f"Report: {result.report.report_path}")
     ctx.exit(result.exit_code)
@@ -555,7 +624,12 @@ def quarantine(ctx: click.Context, show_all: bool) -> None:
 @click.option("--by", required=True, help="Who decided to let the workbooks through (kept in the store).")
 @click.pass_context
 def quarantine_release(ctx: click.Context, ids: tuple[int, ...], by: str) -> None:
-    """Let quarantined workbooks through and ingest them now. Exit status as for ingest; 2 for an unknown id."""
+    """Let quarantined workbooks through and ingest them now.
+
+    Exit status: as for ingest (0 when none is rejected, 1 when any is), 2 for an unknown id.
+
+    Example: sheetplan quarantine release 3 --by "Mia Chen"
+    """
     from sheetplan.api import release_quarantined
 
     try:

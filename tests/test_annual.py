@@ -311,3 +311,36 @@ def test_review_commands_have_help_with_an_example():
     for args in (["review", "--help"], ["review", "annual", "--help"]):
         result = CliRunner().invoke(main, args)
         assert result.exit_code == 0 and "Example: sheetplan" in result.stdout
+
+
+def test_charts_sit_side_by_side_with_separators_and_the_dashboards_colours(summary):
+    """Two charts per row placed by pixels: the right one starts where the left one ends (620 px + 20), so
+    neither covers the other's legend; value axes show thousands separators; target is drawn first in the
+    Dashboard's target colour, actual second in its actual colour."""
+    import zipfile
+    from xml.etree import ElementTree
+
+    from sheetplan.reports.book import ACTUAL_COLOUR, CHART_WIDTH, TARGET_COLOUR
+
+    a = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+    c = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
+    xdr = "{http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing}"
+    with zipfile.ZipFile(summary.workbook) as z:
+        drawing = ElementTree.fromstring(z.read("xl/drawings/drawing1.xml"))
+        charts = [ElementTree.fromstring(z.read(n)) for n in sorted(z.namelist()) if n.startswith("xl/charts/chart")]
+    anchors = drawing.findall(f"{xdr}twoCellAnchor")
+    assert len(anchors) == 2
+
+    def edge(anchor, end: str) -> tuple[int, int]:
+        node = anchor.find(f"{xdr}{end}")
+        return int(node.find(f"{xdr}col").text), int(node.find(f"{xdr}colOff").text)
+
+    left_end, right_start = edge(anchors[0], "to"), edge(anchors[1], "from")
+    assert right_start > left_end  # (column, offset) compared in order: the right chart begins after the left
+    assert CHART_WIDTH == 620
+    for chart in charts:
+        formats = {n.get("formatCode") for n in chart.iter(f"{c}numFmt")}
+        assert "#,##0" in formats
+        colours = [ser.find(f"{c}spPr/{a}solidFill/{a}srgbClr").get("val") for ser in chart.iter(f"{c}ser")]
+        assert colours == [TARGET_COLOUR.lstrip("#"), ACTUAL_COLOUR.lstrip("#")]
+        assert chart.find(f".//{c}legend/{c}legendPos").get("val") == "b"

@@ -148,7 +148,7 @@ def test_status_groups_recipients_by_team_with_reasons(make_workspace):
     result = run("-w", ws.root, "status", "--kind", "month")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0] == f"month {MONTH}: 48 sent, 1 accepted, 1 rejected, 46 missing"
+    assert lines[0] == f"month {MONTH}: 48 sent, 1 accepted, 1 rejected, 46 missing; due 2027-04-10"
     team, seen = None, {}
     for line in lines[1:]:
         if line.startswith("    "):

@@ -26,6 +26,7 @@ from sheetplan.errors import ConfigError, EnvironmentProblem
 from sheetplan.mail.smtp import InDoubt, Permanent, SmtpConnection, Transient
 from sheetplan.problems import Problem
 from sheetplan.returns.feedback import feedback_path
+from sheetplan.workspace.deadlines import round_deadline
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import catalogue
 from sheetplan.workspace.store import now_iso
@@ -84,13 +85,18 @@ class _Texts:
         self.lang = workspace.config.language
         self.data = mail_catalogue(self.lang)
         self.company = workspace.config.company
-        self.deadlines = workspace.config.mail
+        self.workspace = workspace
+        self.deadlines: dict[tuple[str, str], str] = {}
 
     def kind(self, kind: str) -> str:
         return self.data["kinds"].get(kind, kind)
 
-    def deadline_line(self, kind: str) -> str:
-        deadline = self.deadlines.deadline(kind)
+    def deadline_line(self, kind: str, period: str) -> str:
+        """The round's own deadline (see workspace.deadlines), looked up once per round."""
+        if (kind, period) not in self.deadlines:
+            with self.workspace.store() as store:
+                self.deadlines[(kind, period)] = round_deadline(store, self.workspace.config.mail, kind, period)
+        deadline = self.deadlines[(kind, period)]
         common = self.data["common"]
         return common["deadline"].format(deadline=deadline) if deadline else common["no_deadline"]
 
@@ -185,7 +191,7 @@ def _templates(workspace: Workspace, texts: _Texts, kind: str, period: str, chos
         name, address, problem = _addressee(workspace, owner)
         path = workspace.root / record.path
         subject, body = texts.message("template", name, kind=texts.kind(kind), period=period, file=path.name,
-                                      deadline_line=texts.deadline_line(kind))
+                                      deadline_line=texts.deadline_line(kind, period))
         out.append(Outgoing(kind, period, owner, name, address, subject, body, path, f"{kind}/{safe_part(period)}",
                             problem or _missing(path)))
     return out
@@ -225,7 +231,7 @@ def _feedback(workspace: Workspace, texts: _Texts, period: str | None, chosen) -
         subject, body = texts.message("feedback", name, kind=texts.kind(kind), period=round_period,
                                       problems=texts.problems(_errors(sub)),
                                       feedback_line=texts.data["common"]["feedback_attached"],
-                                      deadline_line=texts.deadline_line(kind))
+                                      deadline_line=texts.deadline_line(kind, round_period))
         out.append(Outgoing("feedback", round_period, owner, name, address, subject, body, path,
                             f"feedback/{safe_part(round_period)}", problem))
     return out
@@ -295,7 +301,7 @@ def compose_reminders(workspace: Workspace, kind: str | None = None, period: str
         paths = {r.owner: r.path for r in sorted(store.sent(kind, period), key=lambda r: r.revision)}
     rejected = {owner: sub for _k, _p, owner, sub in _rejections(workspace, kind, period)}
     folder = f"{REMINDER}/{kind}/{safe_part(period)}"
-    label, deadline_line = texts.kind(kind), texts.deadline_line(kind)
+    label, deadline_line = texts.kind(kind), texts.deadline_line(kind, period)
     out = []
     for row in frame.itertuples():
         if row.status not in ("missing", "rejected") or not chosen(row.owner):

@@ -85,11 +85,32 @@ def _summary(db: sqlite3.Connection, labels: Labels, config, roster, item: Item,
         base = f.previous if f.previous is not None else f.suggestion
         total = sum(f.submitted)
         against = "approval.against_previous" if f.previous is not None else "approval.against_suggestion"
+        if item.item_kind in ("company", "team"):  # a split keeps its total: what matters is what moved
+            parts.append(_split_moves(labels, config, f, base, labels(against)))
+            continue
         before = sum(base) if base is not None else 0.0
         change = (total - before) / before if before else 0.0
         parts.append(labels("approval.summary_change", metric=f.metric.label(config.language),
                             total=f"{total:,.{f.metric.decimals}f}", change=change, against=labels(against)))
     return "; ".join(parts)
+
+
+SHOWN_MOVES = 3  # a one-line summary names the largest moves; the Details sheet has them all
+
+
+def _split_moves(labels: Labels, config, f: ItemFigures, base: tuple[float, ...] | None, against: str) -> str:
+    """'Revenue 4,000,000: North +100,000, South -100,000 vs suggestion', the largest changes first."""
+    d = f.metric.decimals
+    metric, total = f.metric.label(config.language), f"{sum(f.submitted):,.{d}f}"
+    before = base if base is not None else (0.0,) * len(f.submitted)
+    moves = [(name, round(now - then, d)) for name, now, then in zip(f.columns, f.submitted, before, strict=True)]
+    moves = sorted((m for m in moves if m[1]), key=lambda m: (-abs(m[1]), str(m[0])))
+    if not moves:
+        return labels("approval.summary_split_same", metric=metric, total=total, against=against)
+    shown = [f"{name} {delta:+,.{d}f}" for name, delta in moves[:SHOWN_MOVES]]
+    if len(moves) > SHOWN_MOVES:
+        shown.append(labels("approval.summary_more", count=len(moves) - SHOWN_MOVES))
+    return labels("approval.summary_split", metric=metric, total=total, moves=", ".join(shown), against=against)
 
 
 def _replan_effect(db: sqlite3.Connection, labels: Labels, config, team: str, metric, change: float,

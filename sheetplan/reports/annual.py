@@ -198,6 +198,8 @@ def _growth_value(value):
 
 
 def _summary_sheet(b, workspace: Workspace, s: AnnualSummary, ws, teams_name: str, blocks: dict) -> None:
+    from sheetplan.reports.book import ACTUAL_COLOUR, CHART_WIDTH, TARGET_COLOUR
+
     L, config = b.labels, workspace.config
     ws.set_row(2, 30)  # constant_memory streams rows: set a row's height before writing it
     b.heading(ws, 0, L("annual.title", company=config.company, year=s.year))
@@ -229,13 +231,15 @@ def _summary_sheet(b, workspace: Workspace, s: AnnualSummary, ws, teams_name: st
             continue
         first, last = blocks[metric.key]
         chart = b.book.add_chart({"type": "column"})
-        for col in (5, 4):  # actual, then target, of the Teams sheet's block for this metric
+        for col, colour in ((4, TARGET_COLOUR), (5, ACTUAL_COLOUR)):  # target, then actual, as on the Dashboard
             b.add_series(chart, [teams_name, 0, col], [teams_name, first, 1, last, 1],
-                         [teams_name, first, col, last, col])
+                         [teams_name, first, col, last, col], fill={"color": colour}, border={"color": colour})
         chart.set_title({"name": L("annual.chart_teams", metric=metric.label(L.lang))})
-        chart.set_y_axis({"min": 0})
-        chart.set_size({"width": 620, "height": 320})
-        ws.insert_chart(row + 17 * (i // 2), 0 if i % 2 == 0 else 4, chart)
+        chart.set_y_axis({"min": 0, "num_format": "#,##0"})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": CHART_WIDTH, "height": 320})
+        # side by side by pixels, not by column: a chart wider than its columns would cover its neighbour
+        ws.insert_chart(row + 17 * (i // 2), 0, chart, {"x_offset": (CHART_WIDTH + 20) * (i % 2)})
 
 
 def _teams_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> dict[str, tuple[int, int]]:

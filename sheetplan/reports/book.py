@@ -12,14 +12,17 @@ import xlsxwriter
 from sheetplan.reports.facts import standing
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx.a1 import cell_name
+from sheetplan.xlsx.fit import row_height, wrapped_lines
 from sheetplan.xlsx.writer import write_value
 
 GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
+# every chart draws a target and an actual in these, so the colours mean the same in every report
+TARGET_COLOUR, ACTUAL_COLOUR = "#4472C4", "#ED7D31"
+CHART_WIDTH = 620
 # constant_memory streams rows to disk: a 2000-person fact table stays far below 1 GB of memory.
 OPTIONS = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False,
            "strings_to_numbers": False}
-
-
+HEADER_WIDTH = 13.0  # the narrowest column a report table gives a header, in characters
 
 class ReportBook:
     """An xlsxwriter workbook with the formats every report sheet uses.
@@ -38,6 +41,7 @@ class ReportBook:
         self.pct = add({"num_format": "0.0%"})
         self.text = add({})
         self.link = add({"font_color": "#0563C1", "underline": 1})
+        self.wrap = add({"text_wrap": True, "valign": "top"})
         self.money = {d: add({"num_format": "#,##0" + ("." + "0" * d if d else "")}) for d in range(5)}
         self.green, self.amber, self.red = (add({"bg_color": c}) for c in (GREEN, AMBER, RED))
         self.lights = {light: add({"num_format": "0.0%", "bg_color": c})
@@ -96,13 +100,20 @@ class ReportBook:
         ws.set_column(3, 5, 14)
 
     def finish_table(self, ws, rows: int, columns: int, widths: dict[tuple[int, int], float]) -> None:
-        """A table with its header in row 1: filter over all rows, header frozen, column widths."""
+        """A table with its header in row 1: filter over all rows, header frozen and printed on every page,
+        column widths."""
         ws.autofilter(0, 0, max(rows, 1), columns - 1)
         ws.freeze_panes(1, 0)
+        ws.repeat_rows(0)
         for (first, last), width in widths.items():
             ws.set_column(first, last, width)
 
-    def header(self, ws, row: int, names: list[str], col: int = 0) -> None:
+    def header(self, ws, row: int, names: list[str], col: int = 0, width: float = HEADER_WIDTH) -> None:
+        """A header row, tall enough for its longest name wrapped in a column `width` characters wide (the
+        narrowest a table here uses): constant_memory writes the row now, so its height cannot come later."""
+        lines = max((wrapped_lines(name, width) for name in names), default=1)
+        if lines > 1:
+            ws.set_row(row, row_height(lines))
         for offset, name in enumerate(names):
             ws.write_string(row, col + offset, name, self.head)
             self.written.setdefault(ws.name, {})[(row, col + offset)] = name

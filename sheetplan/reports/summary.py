@@ -7,14 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sheetplan.reports.book import ReportBook, close_book
+from sheetplan.reports.book import ACTUAL_COLOUR, TARGET_COLOUR, ReportBook, close_book
 from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation, consolidate
 from sheetplan.reports.facts import FACT_COLUMNS
+from sheetplan.reports.print_layout import FLAG_MESSAGE_WIDTH, print_first_page, source_text
 from sheetplan.reports.status import closing_line, late_files
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
+from sheetplan.xlsx.fit import row_height, wrapped_lines
 from sheetplan.xlsx.layout import safe_part
-from sheetplan.xlsx.links import link_to
 from sheetplan.xlsx.writer import write_atomic, write_through_temp
 
 
@@ -132,7 +133,8 @@ def _team_sheet(b: ReportBook, c: Consolidation, metrics, name: str) -> int:
             b.value(ws, r, 8, level.target, money)
             b.value(ws, r, 9, level.allocated, money)
             b.value(ws, r, 10, round(level.target - level.allocated, decimals[rec.metric]), money)
-    ws.set_column(0, 1, 24)
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 1, 32)  # metric names such as "Travel & entertainment expenses"
     ws.set_column(2, 10, 15)
     ws.freeze_panes(1, 1)
     return last_score_row
@@ -142,13 +144,18 @@ def _flags_cfg(c: Consolidation):
     return c.flags_cfg
 
 
-def _people_sheet(b: ReportBook, people: pd.DataFrame, metrics, name: str, flags_cfg) -> int:
+def _people_sheet(b: ReportBook, people: pd.DataFrame, metrics, name: str, flags_cfg, title: str = "") -> int:
+    """The people table; with a `title` (a team's workbook) the title is row 1 and the table starts below it."""
     L = b.labels
     ws = b.sheet(name)
-    b.header(ws, 0, [L("summary.rank_company"), L("summary.person"), L("summary.name"), L("summary.team"),
+    top = 1 if title else 0
+    if title:
+        b.heading(ws, 0, title)
+        ws.set_header("&C" + title.replace("&", "&&"))
+    b.header(ws, top, [L("summary.rank_company"), L("summary.person"), L("summary.name"), L("summary.team"),
                      L("summary.score"), L("summary.rank_team")] + [m.label(L.lang) for m in metrics])
     for i, rec in enumerate(people.itertuples(index=False)):
-        r = 1 + i
+        r = top + 1 + i
         b.value(ws, r, 0, rec.rank_company)
         b.value(ws, r, 1, rec.person)
         b.value(ws, r, 2, rec.name)
@@ -157,9 +164,10 @@ def _people_sheet(b: ReportBook, people: pd.DataFrame, metrics, name: str, flags
         b.value(ws, r, 5, rec.rank_team)
         for j, metric in enumerate(metrics):
             b.attainment(ws, r, 6 + j, getattr(rec, metric.key), metric.higher_is_better, flags_cfg)
-    b.traffic(ws, 1, 4, len(people), 4, flags_cfg)
-    ws.autofilter(0, 0, max(len(people), 1), 5 + len(metrics))
-    ws.freeze_panes(1, 3)
+    b.traffic(ws, top + 1, 4, top + len(people), 4, flags_cfg)
+    ws.autofilter(top, 0, top + max(len(people), 1), 5 + len(metrics))
+    ws.freeze_panes(top + 1, 3)
+    ws.repeat_rows(top)
     ws.set_column(0, 0, 8)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 3, 24)
@@ -206,15 +214,14 @@ def _flags_sheet(b: ReportBook, flags: pd.DataFrame, metric_labels: dict, name: 
                      L("summary.period"), L("summary.metric"), L("summary.message"), L("summary.source")])
     for i, rec in enumerate(flags.itertuples(index=False)):
         r = 1 + i
+        lines = wrapped_lines(str(rec.message), FLAG_MESSAGE_WIDTH, bold=False)
+        if lines > 1:  # before the row is written: constant_memory streams it
+            ws.set_row(r, row_height(lines))
         for col, value in enumerate((rec.severity, rec.code, rec.team, rec.person, rec.month,
                                      metric_labels.get(rec.metric, rec.metric), rec.message)):
-            b.value(ws, r, col, value)
-        link = link_to(rec.file, b.folder)
-        if link:
-            anchor = f"#'{rec.sheet}'!{rec.cell.split(':')[0]}" if rec.sheet and rec.cell else ""
-            ws.write_url(r, 7, link + anchor, b.link, string=f"{rec.sheet}!{rec.cell}".strip("!") or
-                         Path(rec.file).name)
-    b.finish_table(ws, len(flags), 8, {(0, 1): 18, (2, 5): 14, (6, 6): 90, (7, 7): 18})
+            b.value(ws, r, col, value, b.wrap if col == 6 else None)
+        b.value(ws, r, 7, source_text(rec.file, rec.sheet, rec.cell) or None)
+    b.finish_table(ws, len(flags), 8, {(0, 1): 18, (2, 5): 14, (6, 6): FLAG_MESSAGE_WIDTH, (7, 7): 30})
 
 
 # (frame column, label under [summary]) of the Approvals sheet, in order
@@ -267,12 +274,8 @@ def _issues_sheet(b: ReportBook, problems: pd.DataFrame, name: str) -> None:
     b.header(ws, 0, columns)
     for i, rec in enumerate(problems.itertuples(index=False) if len(problems) else []):
         r = 1 + i
-        for col, column in enumerate(columns):
+        for col, column in enumerate(columns):  # no link to the archive: it breaks in a mailed copy
             value = getattr(rec, column, "")
-            link = link_to(rec.archive, b.folder) if column == "cell" and value and rec.sheet else None
-            if link:
-                ws.write_url(r, col, f"{link}#'{rec.sheet}'!{str(value).split(':')[0]}", b.link, string=str(value))
-                continue
             b.value(ws, r, col, "" if value is None else value if not isinstance(value, (dict, list)) else str(value))
     b.finish_table(ws, len(problems), len(columns), {(0, 2): 10, (3, 3): 40, (4, 7): 14, (8, 8): 80})
 
@@ -294,6 +297,7 @@ def _audit_sheet(b: ReportBook, trail: pd.DataFrame, decimals: dict[str, int], n
     b.finish_table(ws, len(trail), len(AUDIT_COLUMNS),
                    {(0, 5): 13, (6, 8): 15, (9, 9): 11, (10, 11): 40, (12, 15): 20, (16, 16): 40, (17, 17): 20,
                     (18, 18): 40})
+    print_first_page(ws, len(trail), len(AUDIT_COLUMNS), b.labels("summary.print_first_page", total=len(trail)))
     frame = trail[AUDIT_COLUMNS].astype({c: object for c in AUDIT_COLUMNS if c not in numbers})
     frame = frame.fillna({c: "" for c in AUDIT_COLUMNS if c not in numbers})
     per_row = (places, b.money)
@@ -315,6 +319,7 @@ def _data_sheet(b: ReportBook, facts: pd.DataFrame, name: str) -> None:
         if column in pct:
             ws.write_blank(1, col, None, b.pct)
     b.finish_table(ws, len(facts), len(columns), {(0, 5): 13, (6, len(columns) - 1): 14})
+    print_first_page(ws, len(facts), len(columns), b.labels("summary.print_first_page", total=len(facts)))
     b.pending.append((len(b.book.worksheets()), facts[columns], kinds,
                       [b.pct if c in pct else None for c in columns]))
 
@@ -349,8 +354,9 @@ def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: d
     first, last = company_blocks[first_metric.key]
     company = names["company"]
     chart = b.book.add_chart({"type": "column"})
-    for col in (1, 4):  # target and actual columns of the Company block
-        b.add_series(chart, [company, first - 1, col], [company, first, 0, last, 0], [company, first, col, last, col])
+    for col, colour in ((1, TARGET_COLOUR), (4, ACTUAL_COLOUR)):  # target and actual columns of the Company block
+        b.add_series(chart, [company, first - 1, col], [company, first, 0, last, 0], [company, first, col, last, col],
+                     fill={"color": colour}, border={"color": colour})
     line = b.book.add_chart({"type": "line"})
     for col in (7, 8):
         b.add_series(line, [company, first - 1, col], [company, first, 0, last, 0], [company, first, col, last, col],
@@ -433,14 +439,15 @@ def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = F
 
         def write(tmp: str, members=members, facts=facts, flags=flags, team=team) -> None:
             b = ReportBook(tmp, labels)
-            _people_sheet(b, members, metrics, labels("summary.people"), c.flags_cfg)
+            title = labels("summary.team_title", team=team, title=report_title(c, workspace, labels))
+            _people_sheet(b, members, metrics, labels("summary.people"), c.flags_cfg, title)
             _matrix_sheet(b, facts, members, metrics, workspace.config.months, labels("summary.matrix"),
                           c.flags_cfg)
             _flags_sheet(b, flags, metric_labels, labels("summary.flags"))
             _data_sheet(b, facts, labels("summary.data"))
             if c.months is not None:
                 b.months_sheet(c.months, list(workspace.config.months))
-            b.book.set_properties({"title": f"{team}: {report_title(c, workspace, labels)}"})
+            b.book.set_properties({"title": title})
             close_book(b, tmp)
 
         team_files.append(write_through_temp(folder / f"team-{safe_part(team)}-{c.month}.xlsx", write))

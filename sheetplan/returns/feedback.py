@@ -15,6 +15,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from sheetplan.problems import COLUMNS, Problem
+from sheetplan.returns.problem_sheet import fill_problem_sheet, input_area, shown_value
+from sheetplan.returns.report_name import report_path, round_text, rounds_of
 from sheetplan.workspace.labels import Labels, catalogue
 from sheetplan.xlsx import a1
 from sheetplan.xlsx.layout import META_SHEET, Area, safe_part
@@ -31,15 +33,16 @@ def explain(problem: Problem, lang: str) -> str:
 
 
 def write_ingest_report(workspace, report) -> Path:
-    """reports/ingest-<timestamp>.xlsx: a summary per file and every problem with a link to its cell."""
+    """reports/ingest-<round>[-<run>].xlsx: a summary per file and every problem with a link to its cell."""
     import xlsxwriter
 
-    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
-    path = workspace.folder("reports") / f"ingest-{stamp}.xlsx"
-    counter = 1
-    while path.exists():
-        path = workspace.folder("reports") / f"ingest-{stamp}-{counter}.xlsx"
-        counter += 1
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    rounds = rounds_of(report.outcomes)
+    path, run = report_path(workspace.folder("reports"), rounds, report.dry_run)
+    labels = Labels(workspace.config.language)
+    shown = [round_text(labels, r) for r in rounds]
+    title = labels("ingest_report.title", rounds=", ".join(shown) or labels("ingest_report.no_round"),
+                   run=run, when=stamp)
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, WORKBOOK_OPTIONS)
     bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
@@ -47,7 +50,8 @@ def write_ingest_report(workspace, report) -> Path:
     link = book.add_format({"font_color": "#0563C1", "underline": 1})
     files = book.add_worksheet("Files")
     counts = report.counts
-    files.write_string(0, 0, "Ingest " + ("(dry run) " if report.dry_run else "") + stamp, bold)
+    heading = book.add_format({"bold": True, "font_size": 12})
+    files.write_string(0, 0, title + (f" {labels('ingest_report.dry_run')}" if report.dry_run else ""), heading)
     summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "duplicate", "stale",
                                                              "superseded", "warnings"))
     files.write_string(1, 0, summary)
@@ -61,7 +65,9 @@ def write_ingest_report(workspace, report) -> Path:
     files.freeze_panes(4, 1)
     files.set_column(0, 0, 44)
     files.set_column(1, 7, 11)
-    files.set_column(8, 8, 70)
+    files.set_column(8, 8, 70, book.add_format({"text_wrap": True, "valign": "top"}))  # the first problem, whole
+    files.set_column(9, 9, 80)  # the path, inside the printed width
+    _print_setup(files, header_row=3)
     problems = book.add_worksheet("Problems")
     columns = list(COLUMNS)
     for col, name in enumerate(columns):
@@ -86,9 +92,18 @@ def write_ingest_report(workspace, report) -> Path:
     problems.freeze_panes(1, 0)
     for col, width in enumerate((9, 22, 40, 14, 8, 6, 18, 18, 80)):
         problems.set_column(col, col, width)
+    _print_setup(problems, header_row=0)
     book.close()
     write_atomic(path, portable_links(buffer.getvalue()))
     return path
+
+
+def _print_setup(ws, header_row: int) -> None:
+    """One page wide in landscape with the header row on every page: the report prints as a list."""
+    ws.set_landscape()
+    ws.set_paper(9)
+    ws.fit_to_pages(1, 0)
+    ws.repeat_rows(header_row)
 
 
 def _link(path: str, folder: str, sheet: str, cell: str) -> str | None:
@@ -247,6 +262,13 @@ def _formula_text(value) -> str:
     return text if isinstance(text, str) else "=" + str(getattr(value, "ref", "") or "")
 
 
+def _block_areas(payload: dict | None, book) -> dict[str, str]:
+    """Each input block's name and range, from what was sent (else from the file's own in_ names)."""
+    if payload:
+        return {block["name"]: block["area"] for block in payload["blocks"]}
+    return {name: defined.attr_text for name, defined in book.defined_names.items() if name.startswith("in_")}
+
+
 def _input_cells(payload: dict | None, book) -> set[tuple[str, str]]:
     """The template's input cells (from what was sent, else from the file's own in_ names)."""
     refs = [block["area"] for block in payload["blocks"]] if payload else [
@@ -365,7 +387,15 @@ def _feedback_copy(workspace, outcome, problems: list[Problem], templates: Templ
     kept, made_text = _neutralise(book, shown, own, _input_cells(payload, book), labels)
     _drop_links(book)
     fill = PatternFill("solid", fgColor=_MARK)
-    for problem in problems:
+    blocks = _block_areas(payload, book)
+    where = {}  # problem index -> the cells the list names (a mismatch names the inputs to change)
+    for index, problem in enumerate(problems):
+        inputs = input_area(problem, blocks)
+        if inputs is not None and inputs.sheet in book.sheetnames:
+            for r, c in inputs.cells():  # the whole input block, not the locked target it must reach
+                book[inputs.sheet].cell(r + 1, c + 1).fill = fill
+            where[index] = (inputs.sheet, inputs.plain.partition("!")[2])
+            problem = problem.located(cell=a1.cell_name(inputs.first_row, inputs.first_col))
         if problem.sheet not in book.sheetnames:
             continue
         try:  # a problem may name a range (a moved block): mark its top-left cell
@@ -382,16 +412,13 @@ def _feedback_copy(workspace, outcome, problems: list[Problem], templates: Templ
     sheet = book.create_sheet(labels("feedback.sheet")[:31], 0)
     heading = [labels("feedback.sheet_col"), labels("feedback.cell"), labels("feedback.value"),
                labels("feedback.message")]
-    for col, text in enumerate(heading, start=1):
-        _set_text(sheet.cell(2, col), text)
-    _set_text(sheet.cell(1, 1), labels("feedback.title"))
-    for row, problem in enumerate(problems, start=3):
-        value = "" if problem.value is None else str(problem.value)[:200]
-        for col, text in enumerate((problem.sheet, problem.cell, value, explain(problem, lang)), start=1):
-            if text:
-                _set_text(sheet.cell(row, col), text)
-    sheet.column_dimensions["A"].width = 18
-    sheet.column_dimensions["D"].width = 90
+    rows = []
+    for index, problem in enumerate(problems):
+        value = shown_value(problem.value)
+        value = value[:200] if isinstance(value, str) else value
+        place = where.get(index, (problem.sheet, problem.cell))
+        rows.append((*place, value, explain(problem, lang)))
+    fill_problem_sheet(sheet, labels("feedback.title"), heading, rows, _set_text)
     for other in book.worksheets:  # Excel groups every selected tab ("[Group]"): select the Problems sheet only
         for view in other.views.sheetView:
             view.tabSelected = other is sheet

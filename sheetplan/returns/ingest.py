@@ -298,7 +298,10 @@ def ingest(workspace: Workspace, paths: Iterable[Path] | None = None, dry_run: b
                 known = None  # late for a month reopened since: this time it is decided like a new file
             if known or result.sha256 in seen:
                 earlier = known[0] if known else seen[result.sha256]
-                report.outcomes.append(_seen_before(store, workspace, result, earlier))
+                again = _seen_before(store, workspace, result, earlier)
+                report.outcomes.append(again)
+                if move and not dry_run and again.status == "duplicate" and _was_accepted(store, earlier):
+                    _move_processed(source, inbox)  # accepted in an earlier run, left in the inbox since
                 if progress:
                     progress(1)
                 continue
@@ -379,8 +382,11 @@ def _seen_before(store, workspace: Workspace, result, submission_id: int) -> Fil
     sender and the analyst hear it again (and a run that died before writing its feedback is made up for);
     anything else is a plain duplicate that changes nothing."""
     again = ledger.rejected_again(store, submission_id)
-    if again is None:
-        return FileOutcome(result.path, result.name, "duplicate", sha256=result.sha256, submission_id=submission_id)
+    if again is None:  # of the earlier copy's round, so the report is named by it
+        row = store.db.execute("SELECT kind, owner, period, revision FROM submissions WHERE id = ?",
+                               (submission_id,)).fetchone() or ("", "", "", 0)
+        return FileOutcome(result.path, result.name, "duplicate", *row, sha256=result.sha256,
+                           submission_id=submission_id)
     problems = [p if p.file == result.name else dataclasses.replace(p, file=result.name) for p in again["problems"]]
     return FileOutcome(result.path, result.name, "rejected", again["kind"], again["owner"], again["period"],
                        again["revision"], workspace.config.language, problems=problems, submission_id=submission_id,
@@ -440,6 +446,12 @@ def _on_accept(store, workspace: Workspace, outcome: FileOutcome, usable: list, 
         return approvals.on_accepted(db, store, workspace, outcome.kind, outcome.owner, outcome.period,
                                      submission_id, numbers)
     return apply
+
+
+def _was_accepted(store, submission_id: int) -> bool:
+    """The submission counted once (it may have been replaced by a later revision since)."""
+    row = store.db.execute("SELECT status FROM submissions WHERE id = ?", (submission_id,)).fetchone()
+    return bool(row) and row[0] in ("accepted", "superseded")
 
 
 def _move_processed(source: Path, inbox: Path) -> None:

@@ -14,6 +14,7 @@ from sheetplan.templates.parts import (
 )
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx import a1
+from sheetplan.xlsx.fit import fit_row
 from sheetplan.xlsx.layout import (
     DECISION_BLOCK,
     DECISION_COMMENT,
@@ -49,7 +50,7 @@ def build_approval(plan: ApprovalPlan, ctx: Context, revision: int) -> Template:
         row = [offset + 1, entry.ref, entry.owner, entry.owner_name, entry.what, entry.period, entry.level,
                entry.received, entry.summary]
         for col, value in enumerate(row):
-            decisions.put(r, col, value, "key" if col == 1 else "text")
+            decisions.put(r, col, value, "key" if col == 1 else "wrap" if col in (3, 4, 8) else "text")
         locked += row[2:]
         target = f"#{a1.quote_sheet(details.name)}!A{detail_rows[entry.ref] + 1}"
         decisions.put(r, 9, labels("approval.see"), "text", f'HYPERLINK("{target}","{labels("approval.see")}")')
@@ -69,7 +70,9 @@ def build_approval(plan: ApprovalPlan, ctx: Context, revision: int) -> Template:
         error=labels("approval.decision_error", choices=" / ".join(choices))))
     decisions.validations.append(text_validation(comment_area, labels))
     decisions.put(last + 2, 0, labels("approval.footnote"), "note")
-    decisions.widths = {0: 5, 1: 10, 2: 10, 3: 20, 4: 26, 5: 10, 6: 14, 7: 12, 8: 44, 9: 9, 10: 13, 11: 44}
+    decisions.widths = {0: 5, 1: 10, 2: 10, 3: 20, 4: 26, 5: 10, 6: 14, 7: 12, 8: 60, 9: 9, 10: 13, 11: 44}
+    for r in range(head, last + 1):  # the header and each item's one-line change, wrapped
+        fit_row(decisions, r)
     decisions.freeze = (first, 2)
     sheets += [decisions, details]
     names = {DECISION_BLOCK: decision_area, DECISION_COMMENT: comment_area,

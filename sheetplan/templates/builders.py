@@ -14,6 +14,7 @@ from sheetplan.templates.parts import (
     text_validation,
 )
 from sheetplan.xlsx import a1
+from sheetplan.xlsx.fit import display_width, fit_row
 from sheetplan.xlsx.layout import (
     COMMENT_BLOCK,
     REVISION_BLOCK,
@@ -25,6 +26,12 @@ from sheetplan.xlsx.layout import (
     Template,
     sheet_title,
 )
+
+
+def prior_month(month: str) -> str:
+    """The same month a year earlier: '2027-03' -> '2026-03'."""
+    year, rest = month.split("-", 1)
+    return f"{int(year) - 1}-{rest}"
 
 
 def _round_zero(area_first: str, area_last: str) -> str:
@@ -123,6 +130,7 @@ def build_split(plan: SplitPlan, ctx: Context, revision: int) -> Template:
         values[f"locked_prior_{key}"] = [r.prior for r in split.rows]
         values[f"locked_suggested_{key}"] = [r.suggested for r in split.rows]
         sheet.widths = {0: 22, 1: 24, 2: 18, 3: 18, 4: 18, 5: 14 if section == "company" else 22}
+        fit_row(sheet, head)
         sheet.freeze = (first, 1)
         sheets.append(sheet)
     return finish_template(plan.kind, plan.owner, plan.owner_name, plan.period, ctx, revision, sheets, blocks, names,
@@ -151,7 +159,9 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
         last = first + n_groups - 1
         total_row = last + 1
         grand = sum(sum(x or 0 for x in v) for v in shown.values())
-        sheet.put(4, 3, labels("common.left_to_allocate"), "total_label")
+        # two columns before its figure: the label runs on over the empty D5 (one column is too narrow for
+        # "Left to allocate"; a merge would do too, but ExcelJS then loses the figure beside it)
+        sheet.put(4, 2, labels("common.left_to_allocate"), "total_label")
         sheet.put(4, 4, round(grid.annual_target - grand, metric.decimals), number_style(metric, "total"),
                   f"ROUND(B5-N{total_row + 1},{metric.decimals})")
         sheet.conditional.append((Area(sheet.name, 4, 4, 4, 4), {"kind": "zero_check"}))
@@ -177,8 +187,8 @@ def build_person(plan: PersonPlan, ctx: Context, revision: int) -> Template:
                   f"SUM(N{first + 1}:N{last + 1})")
         prior_head = total_row + 2
         sheet.put(prior_head, 0, labels("person.prior"), "header")
-        for m, month in enumerate(plan.months):
-            sheet.put(prior_head, 1 + m, month, "header")
+        for m, month in enumerate(plan.months):  # the prior year's figures under the prior year's months
+            sheet.put(prior_head, 1 + m, prior_month(month), "header")
         for g, group in enumerate(plan.groups):
             r = prior_head + 1 + g
             sheet.put(r, 0, group, "text")
@@ -224,7 +234,8 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     for g, group in enumerate(plan.groups):
         sheet.put(first + g, 0, group, "key")
     sheet.put(total_row, 0, labels("common.total"), "total_label")
-    widths = {0: 22}
+    # the revision table below names each metric in this column: wide enough for the longest name, in bold
+    widths = {0: max([22.0] + [display_width(m.label(ctx.lang)) * 1.15 + 2 for m in plan.metrics])}
     for i, metric in enumerate(plan.metrics):
         key, label = metric.key, metric.label(ctx.lang)
         tcol, acol, vcol = 1 + 3 * i, 2 + 3 * i, 3 + 3 * i
@@ -325,6 +336,8 @@ def build_month(plan: MonthPlan, ctx: Context, revision: int) -> Template:
     sheet.validations.append(text_validation(reason_area, labels))
     names[REVISION_REASON] = reason_area
     sheet.widths = widths
+    fit_row(sheet, head)  # "Travel & entertainment expenses actual" wraps over three lines
+    fit_row(sheet, rhead)
     sheet.freeze = (first, 1)
     sheets.append(sheet)
     return finish_template("month", plan.owner, plan.owner_name, plan.month, ctx, revision, sheets, blocks, names,

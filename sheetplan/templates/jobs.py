@@ -43,6 +43,7 @@ class GenerateResult:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # things the user must know before sending (history gaps)
     seconds: float = 0.0
+    deadline: str = ""  # the round's return deadline, '' when none is set or derived
 
     @property
     def count(self) -> int:

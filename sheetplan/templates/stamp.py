@@ -84,14 +84,17 @@ class _SheetPlan:
     prefixes: tuple[str, ...]  # row openings are folded into the first cell's prefix of each row
 
 
-def _sheet_plan(cells: list[Cell], styles: dict[str, int]) -> _SheetPlan:
+def _sheet_plan(cells: list[Cell], styles: dict[str, int], heights: dict[int, float] | None = None) -> _SheetPlan:
+    """`heights`: the sheet's set row heights, written as xlsxwriter writes them (ht, customHeight)."""
+    heights = heights or {}
     order = sorted(range(len(cells)), key=lambda i: (cells[i].row, cells[i].col))
     prefixes, current = [], None
     for i in order:
         cell = cells[i]
         opening = ""
         if cell.row != current:
-            opening = ("</row>" if current is not None else "") + f'<row r="{cell.row + 1}">'
+            height = f' ht="{heights[cell.row]:g}" customHeight="1"' if cell.row in heights else ""
+            opening = ("</row>" if current is not None else "") + f'<row r="{cell.row + 1}"{height}>'
             current = cell.row
         style = styles.get(cell.style)
         s = f' s="{style}"' if style else ""
@@ -125,7 +128,7 @@ def shape_key(template: Template) -> str:
     """Everything about a template except its values: templates with equal keys share a skeleton."""
     digest = hashlib.blake2b(digest_size=16)
     for sheet in template.sheets:
-        digest.update(repr((sheet.name, sheet.widths, sheet.freeze, sheet.very_hidden,
+        digest.update(repr((sheet.name, sheet.widths, sheet.heights, sheet.freeze, sheet.very_hidden,
                             [(c.row, c.col, c.style, c.formula) for c in sheet.cells],
                             [(a, s) for a, _, s in sheet.merges], sheet.validations,
                             sheet.conditional, bool(sheet.header), sheet.footer)).encode())
@@ -172,7 +175,7 @@ class Stamper:
         count = len(template.sheets)
         sheet_entries = {f"xl/worksheets/sheet{i + 1}.xml": i for i in range(count)}
         sheet_entries[f"xl/worksheets/sheet{count + 1}.xml"] = -1
-        plans = {i: _sheet_plan(_all_cells(sheet), styles) for i, sheet in enumerate(template.sheets)}
+        plans = {i: _sheet_plan(_all_cells(sheet), styles, sheet.heights) for i, sheet in enumerate(template.sheets)}
         plans[-1] = _sheet_plan(_meta_cells(template), styles)
         return _Skeleton(entries, sheet_entries, plans)
 

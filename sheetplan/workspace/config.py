@@ -90,7 +90,7 @@ class Flags:
 # --- [mail] (sheetplan mail / remind / collect) ---------------------------------------------
 SECURITY_MODES = ("starttls", "tls", "none")
 DEFAULT_PORTS = {"starttls": 587, "tls": 465, "none": 25}
-DEADLINE_KEYS = ("default", "company", "team", "person", "month")
+DEADLINE_KEYS = ("default", "company", "team", "person", "month", "approval", "reforecast")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,99}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -109,11 +109,17 @@ class Mail:
     rate_per_minute: int = 30
     retries: int = 3
     deadlines: tuple[tuple[str, str], ...] = ()  # (kind or "default", "YYYY-MM-DD")
+    deadline_days: tuple[tuple[str, int], ...] = ()  # (kind or "default", days: see workspace.deadlines)
 
     def deadline(self, kind: str) -> str:
-        """The return deadline for a kind of template, else the default one, else ''."""
+        """The fixed return deadline for a kind of template, else the default one, else ''."""
         found = dict(self.deadlines)
         return found.get(kind) or found.get("default", "")
+
+    def days_for(self, kind: str) -> int | None:
+        """The rule's days for a kind of round, else the default rule's, else None (see workspace.deadlines)."""
+        found = dict(self.deadline_days)
+        return found.get(kind, found.get("default"))
 # --- end [mail] -----------------------------------------------------------------------------
 
 
@@ -405,7 +411,8 @@ def _mail(check: _Checker, data: dict) -> Mail:
         check.fail("mail.password", "mail.password is not allowed: never put a password in sheetplan.toml; "
                    "set mail.password_env to the name of an environment variable that holds it")
     check.unknown(table, {"from_address", "reply_to", "smtp_host", "smtp_port", "security", "smtp_user",
-                          "password_env", "rate_per_minute", "retries", "deadline", "password"}, "mail")
+                          "password_env", "rate_per_minute", "retries", "deadline", "deadline_days", "password"},
+                  "mail")
     defaults = Mail()
     addresses = {}
     for key in ("from_address", "reply_to"):
@@ -430,7 +437,28 @@ def _mail(check: _Checker, data: dict) -> Mail:
     return Mail(addresses["from_address"], addresses["reply_to"], (host or defaults.smtp_host).strip(),
                 port or DEFAULT_PORTS[security], security, user or "", env or defaults.password_env,
                 rate or defaults.rate_per_minute, defaults.retries if retries is None else retries,
-                _deadlines(check, table))
+                _deadlines(check, table), _deadline_days(check, table))
+
+
+def _deadline_days(check: _Checker, table: dict) -> tuple[tuple[str, int], ...]:
+    """`deadline_days = 10` for every round, or per kind: `deadline_days = {default = 14, month = 10}`."""
+    raw = table.get("deadline_days")
+    if raw is None:
+        return ()
+    items = raw if isinstance(raw, dict) else {"default": raw}
+    if isinstance(raw, dict):
+        check.unknown(raw, set(DEADLINE_KEYS), "mail.deadline_days")
+    out = []
+    for key, value in items.items():
+        path = "mail.deadline_days" + (f".{key}" if isinstance(raw, dict) else "")
+        if key not in DEADLINE_KEYS:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 366:
+            check.fail(path, f"{path} must be a whole number of days from 0 to 366 (after a month round's month "
+                       f"ends, or after any other round is generated), got {value!r}", value)
+            continue
+        out.append((key, value))
+    return tuple(out)
 
 
 def _address_ok(value: str) -> bool:

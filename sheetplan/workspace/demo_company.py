@@ -384,7 +384,9 @@ def _config_toml(year: int, lang: str, company: str, currency: str) -> str:
         _kv("smtp_port", "587"),
         _kv("security", '"starttls"', "starttls | tls | none"),
         _kv("password_env", '"SHEETPLAN_SMTP_PASSWORD"', "the password comes from this variable, never a file"),
-        _kv("deadline", _q(f"{year}-01-20"), "shown in every message"),
+        _kv("deadline_days", "{ default = 14, month = 10 }",
+            "each round's deadline: a month report 10 days after its month, any other round 14 days after it is "
+            "generated"),
         "",
         "[collect]",
         _kv("senders", '"owner-and-managers"', "who may mail a template back: owner | owner-and-managers | anyone"),

@@ -115,6 +115,7 @@ class Sheet:
     cells: list[Cell] = field(default_factory=list)
     merges: list[tuple[Area, Any, str]] = field(default_factory=list)
     widths: dict[int, float] = field(default_factory=dict)
+    heights: dict[int, float] = field(default_factory=dict)  # row -> points, for wrapped header rows
     validations: list[Validation] = field(default_factory=list)
     conditional: list[tuple[Area, dict]] = field(default_factory=list)
     freeze: tuple[int, int] | None = None

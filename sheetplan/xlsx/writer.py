@@ -98,6 +98,8 @@ def render_with_styles(template: Template, password: str) -> tuple[bytes, dict[s
         ws = book.add_worksheet(sheet.name)
         for col, width in sheet.widths.items():
             ws.set_column(col, col, width)
+        for row, height in sheet.heights.items():
+            ws.set_row(row, height)
         for cell in sheet.cells:
             style = styles[cell.style]
             if cell.formula is not None:
