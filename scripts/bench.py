@@ -691,7 +691,7 @@ def add_actuals(workspace: Path, seed: int = 13) -> int:
 
 
 def _consolidate_sheetplan(workspace: str) -> tuple[int, Stopwatch, dict]:
-    from sheetplan.reports.summary import run_consolidation
+    from sheetplan.reports.monthend import run_consolidation
     from sheetplan.workspace.folder import open_workspace
 
     ws = open_workspace(workspace)

@@ -23,7 +23,7 @@ from sheetplan.cli import main
 from sheetplan.demo.simulate import fill_file, input_areas, read_block
 from sheetplan.errors import ConfigError
 from sheetplan.plan.audit import AUDIT_COLUMNS, audit_trail, target_history
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.workspace.store import TargetRow

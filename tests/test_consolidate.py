@@ -25,7 +25,7 @@ from sheetplan.cli import main
 from sheetplan.demo.simulate import fill_file, input_areas, read_block
 from sheetplan.reports.consolidate import FLAG_COLUMNS, consolidate
 from sheetplan.reports.facts import FACT_COLUMNS
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.folder import Workspace, open_workspace
 
 JAN, FEB, MAR = "2027-01", "2027-02", "2027-03"

@@ -24,7 +24,7 @@ from openpyxl.utils.cell import range_boundaries
 from test_consolidate import Seller, make_workspace, return_month
 
 from sheetplan.reports.facts import FACT_COLUMNS
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.labels import Labels
 
 JAN, FEB, MAR = "2027-01", "2027-02", "2027-03"
