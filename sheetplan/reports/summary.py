@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from sheetplan.reports.book import ACTUAL_COLOUR, TARGET_COLOUR, ReportBook, close_book
 from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation
+from sheetplan.reports.databook import DataFiles, where_sheet
 from sheetplan.reports.print_layout import FLAG_MESSAGE_WIDTH, source_text
 from sheetplan.reports.status import closing_line, late_files
-from sheetplan.reports.tables import audit_sheet, data_sheet
+from sheetplan.reports.tables import data_sheet
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx.fit import row_height, wrapped_lines
 from sheetplan.xlsx.layout import safe_part
@@ -343,10 +345,10 @@ def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: d
         ws.insert_chart(22 + len(metrics), 0 if offset == 0 else 7, chart)
 
 
-def write_summary(workspace, c: Consolidation, path: Path) -> Path:
+def write_summary(workspace, c: Consolidation, path: Path, data_files: DataFiles) -> Path:
     """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Approvals, Revisions,
-    Issues, Audit and Data."""
-    from sheetplan.plan.audit import audit_trail, revision_history
+    Issues and Data, which says where `data_files` put the full fact table and audit trail."""
+    from sheetplan.plan.audit import revision_history
     labels = Labels(workspace.config.language)
     metrics = list(workspace.config.metrics)
     c.flags_cfg = workspace.config.flags
@@ -367,8 +369,7 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
         _revisions_sheet(b, revision_history(workspace), {m.key: m.decimals for m in metrics},
                          {m.key: m.label(labels.lang) for m in metrics})
         _issues_sheet(b, issues, names["issues"])
-        audit_sheet(b, audit_trail(workspace), {m.key: m.decimals for m in metrics}, labels("audit.sheet"))  # audit
-        data_sheet(b, c.facts, names["data"])
+        where_sheet(b, data_files, names["data"])
         _dashboard(b, dashboard, c, workspace, metrics, names, blocks, team_rows, people_rows)
         if c.months is not None:
             b.months_sheet(c.months, list(workspace.config.months))
@@ -379,52 +380,66 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
     return write_through_temp(path, write)
 
 
-def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = False) -> tuple[list, list]:
-    """One workbook per team (its people, matrix, flags and data slice); with people=True one per person too."""
-    labels = Labels(workspace.config.language)
-    metrics = list(workspace.config.metrics)
-    c.flags_cfg = workspace.config.flags
-    metric_labels = {m.key: m.label(labels.lang) for m in metrics}
-    team_files, person_files = [], []
-    for team in sorted(set(c.people["team"])):
-        members = c.people[c.people["team"] == team]
-        facts = c.facts[(c.facts["team"] == team) & (c.facts["level"] != "company")]
-        flags = c.flags[c.flags["team"] == team]
+@dataclass(frozen=True)
+class BookSettings:
+    """What every team and person workbook of one consolidation shares; plain values, so a worker process
+    can be handed it."""
 
-        def write(tmp: str, members=members, facts=facts, flags=flags, team=team) -> None:
+    config: object  # the workspace's Config
+    month: str  # the consolidated month
+    title: str  # report_title of the consolidation
+    months: pd.DataFrame | None  # Consolidation.months: which months are closed
+
+
+def book_settings(workspace, c: Consolidation) -> BookSettings:
+    labels = Labels(workspace.config.language)
+    return BookSettings(workspace.config, c.month, report_title(c, workspace, labels), c.months)
+
+
+def write_team_book(settings: BookSettings, team: str, members: pd.DataFrame, facts: pd.DataFrame,
+                    flags: pd.DataFrame, path: Path, people_folder: Path | None = None) -> tuple[Path, list[Path]]:
+    """One team's workbook (its people, matrix, flags and data slice); with `people_folder` one workbook per
+    member there too. `facts` and `flags` are the team's slices (no company rows)."""
+    config = settings.config
+    labels = Labels(config.language)
+    metrics = list(config.metrics)
+    metric_labels = {m.key: m.label(labels.lang) for m in metrics}
+    months = list(config.months)
+
+    def write(tmp: str) -> None:
+        b = ReportBook(tmp, labels)
+        title = labels("summary.team_title", team=team, title=settings.title)
+        _people_sheet(b, members, metrics, labels("summary.people"), config.flags, title)
+        _matrix_sheet(b, facts, members, metrics, months, labels("summary.matrix"), config.flags)
+        _flags_sheet(b, flags, metric_labels, labels("summary.flags"))
+        data_sheet(b, facts, labels("summary.data"))
+        if settings.months is not None:
+            b.months_sheet(settings.months, months)
+        b.book.set_properties({"title": title})
+        close_book(b, tmp)
+
+    team_file = write_through_temp(path, write)
+    person_files = []
+    if people_folder is None:
+        return team_file, person_files
+    for person in members["person"]:
+        mine = members[members["person"] == person]
+        facts_p = facts[facts["person"] == person]
+        flags_p = flags[flags["person"] == person]
+
+        def write_person(tmp: str, mine=mine, facts_p=facts_p, flags_p=flags_p, person=person) -> None:
             b = ReportBook(tmp, labels)
-            title = labels("summary.team_title", team=team, title=report_title(c, workspace, labels))
-            _people_sheet(b, members, metrics, labels("summary.people"), c.flags_cfg, title)
-            _matrix_sheet(b, facts, members, metrics, workspace.config.months, labels("summary.matrix"),
-                          c.flags_cfg)
-            _flags_sheet(b, flags, metric_labels, labels("summary.flags"))
-            data_sheet(b, facts, labels("summary.data"))
-            if c.months is not None:
-                b.months_sheet(c.months, list(workspace.config.months))
-            b.book.set_properties({"title": title})
+            _people_sheet(b, mine, metrics, labels("summary.people"), config.flags)
+            _flags_sheet(b, flags_p, metric_labels, labels("summary.flags"))
+            data_sheet(b, facts_p, labels("summary.data"))
+            if settings.months is not None:
+                b.months_sheet(settings.months, months)
+            b.book.set_properties({"title": f"{person}: {settings.title}"})
             close_book(b, tmp)
 
-        team_files.append(write_through_temp(folder / f"team-{safe_part(team)}-{c.month}.xlsx", write))
-        if not people:
-            continue
-        for person in members["person"]:
-            mine = members[members["person"] == person]
-            facts_p = facts[facts["person"] == person]
-            flags_p = flags[flags["person"] == person]
-
-            def write_person(tmp: str, mine=mine, facts_p=facts_p, flags_p=flags_p, person=person) -> None:
-                b = ReportBook(tmp, labels)
-                _people_sheet(b, mine, metrics, labels("summary.people"), c.flags_cfg)
-                _flags_sheet(b, flags_p, metric_labels, labels("summary.flags"))
-                data_sheet(b, facts_p, labels("summary.data"))
-                if c.months is not None:
-                    b.months_sheet(c.months, list(workspace.config.months))
-                b.book.set_properties({"title": f"{person}: {report_title(c, workspace, labels)}"})
-                close_book(b, tmp)
-
-            person_files.append(write_through_temp(folder / "people" / f"person-{safe_part(person)}-{c.month}.xlsx",
-                                        write_person))
-    return team_files, person_files
+        person_files.append(write_through_temp(people_folder / f"person-{safe_part(person)}-{settings.month}.xlsx",
+                                               write_person))
+    return team_file, person_files
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
