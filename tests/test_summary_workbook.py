@@ -238,20 +238,22 @@ def test_flag_messages_wrap_in_rows_tall_enough(result, book):
     assert flags.max_row > 1
 
 
-def test_print_areas_make_a_manager_print_the_readable_sheets(result, book):
-    """Data and Audit print their header and the first 40 rows (their print header says the sheet holds
-    all rows); every table repeats its header row on each printed page."""
+def test_print_areas_make_a_manager_print_the_readable_sheets(result, book, data_book):
+    """The data workbook's Facts and Audit print their header and the first 40 rows (their print header says
+    the sheet holds all rows); every table repeats its header row on each printed page."""
     from sheetplan.reports.print_layout import SAMPLE_ROWS
 
-    for name in ("Data", "Audit"):
-        ws = book[name]
+    for name in ("Facts", "Audit"):
+        ws = data_book[name]
         area = ws.print_area if isinstance(ws.print_area, str) else ws.print_area[0]
         _min_col, min_row, max_col, max_row = range_boundaries(area.split("!")[-1].replace("$", ""))
         assert (min_row, max_col) == (1, ws.max_column) and max_row == min(ws.max_row, SAMPLE_ROWS + 1), name
         if ws.max_row > SAMPLE_ROWS + 1:
             assert str(ws.max_row - 1) in ws.oddHeader.center.text, name
-    for name in ("Flags", "Approvals", "Issues", "Data", "Audit"):
+    for name in ("Flags", "Approvals", "Issues"):
         assert book[name].print_title_rows == "$1:$1", name
+    for name in ("Facts", "Audit"):
+        assert data_book[name].print_title_rows == "$1:$1", name
     for name in ("Dashboard", "Company", "Teams", "People", "Flags"):
         assert not book[name].print_area, name  # printed whole
 
