@@ -32,7 +32,7 @@ _LAZY = {
     "round_status": "sheetplan.reports.status:round_status",
     "consolidate": "sheetplan.reports.consolidate:consolidate",
     "Consolidation": "sheetplan.reports.consolidate:Consolidation",
-    "run_consolidation": "sheetplan.reports.summary:run_consolidation",
+    "run_consolidation": "sheetplan.reports.monthend:run_consolidation",
     "half_review": "sheetplan.reports.halfyear:half_review",
     "run_half": "sheetplan.reports.halfyear:run_half",
     "annual_summary": "sheetplan.reports.annual:annual_summary",

@@ -340,6 +340,8 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
     click.echo(f"Consolidated {result.month}: {len(result.people)} people in {len(result.teams)} teams, "
                f"{len(result.flags)} flags ({counts.get('high', 0)} high).")
     click.echo(f"Summary: {result.summary}")
+    click.echo(f"Data: {result.data.workbook} ({len(result.data.facts)} fact sheets), "
+               f"{result.data.facts_parquet.name}, {result.data.audit_parquet.name}")
     click.echo(f"Team workbooks: {len(result.team_files)} in {result.summary.parent / result.month}")
     if result.person_files:
         click.echo(f"Person workbooks: {len(result.person_files)}")

@@ -653,7 +653,7 @@ def test_approved_revision_sets_the_annual_target_and_respreads_the_later_months
 
 def test_summary_keeps_the_original_target_beside_the_revised_one(revision):
     from sheetplan.plan.audit import revision_history
-    from sheetplan.reports.summary import run_consolidation
+    from sheetplan.reports.monthend import run_consolidation
 
     ws, rep = revision["ws"], revision["rep"]
     frame = revision_history(ws)

@@ -23,7 +23,7 @@ from sheetplan.cli import main
 from sheetplan.demo.simulate import fill_file, input_areas, read_block
 from sheetplan.errors import ConfigError
 from sheetplan.plan.audit import AUDIT_COLUMNS, audit_trail, target_history
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.workspace.store import TargetRow
@@ -162,20 +162,21 @@ def test_history_command_without_changes_and_for_an_unknown_owner(scenario):
     assert "unknown owner 'Nobody'" in unknown.stderr
 
 
-def test_summary_has_an_audit_sheet_with_the_trail(scenario):
+def test_data_workbook_has_an_audit_sheet_with_the_trail(scenario):
+    """The full audit trail is in the data workbook beside the summary (the summary's Data sheet says where)."""
     ws, north, _south, _ = scenario
     result = run_consolidation(ws, ws.config.months[0])
-    book = openpyxl.load_workbook(result.summary)
+    book = openpyxl.load_workbook(result.data.workbook)
     labels = Labels(ws.config.language)
-    names = book.sheetnames
-    audit = labels("audit.sheet")
-    assert names.index(audit) == names.index(labels("summary.issues")) + 1 == names.index(labels("summary.data")) - 1
+    audit = labels("datafiles.audit_sheet")
+    assert book.sheetnames == [labels("datafiles.facts_sheet"), audit, labels("closing.sheet")]
+    assert labels("audit.sheet") not in openpyxl.load_workbook(result.summary, read_only=True).sheetnames
     sheet = book[audit]
     assert [c.value for c in sheet[1]] == [labels(f"audit.{c}") for c in AUDIT_COLUMNS]
     assert sheet.freeze_panes == "A2"
     min_col, min_row, max_col, max_row = range_boundaries(sheet.auto_filter.ref)
     assert (min_col, min_row, max_col, max_row) == (1, 1, len(AUDIT_COLUMNS), sheet.max_row)
-    frame = pd.read_excel(result.summary, sheet_name=audit, engine="openpyxl", dtype={"Period": str})
+    frame = pd.read_excel(result.data.workbook, sheet_name=audit, engine="openpyxl", dtype={"Period": str})
     trail = audit_trail(ws)
     assert len(frame) == len(trail)
     rows = frame[(frame["Owner"] == north) & (frame["Metric"] == "revenue")]

@@ -25,7 +25,7 @@ from sheetplan.cli import main
 from sheetplan.demo.simulate import fill_file, input_areas, read_block
 from sheetplan.reports.consolidate import FLAG_COLUMNS, consolidate
 from sheetplan.reports.facts import FACT_COLUMNS
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.folder import Workspace, open_workspace
 
 JAN, FEB, MAR = "2027-01", "2027-02", "2027-03"
@@ -379,7 +379,8 @@ def test_cli_consolidate_writes_summary_csv_and_parquet(office, tmp_path):
     # empty text stays "", and an attainment without a report (empty, "no report") stays NaN, as in the Data sheet
     exported = pd.read_csv(csv_path, dtype={"month": str}).fillna({c: "" for c in ("team", "person",
                                                                                     "customer_group")})
-    data = pd.read_excel(summary, sheet_name="Data", dtype={"month": str}, engine="openpyxl").fillna(
+    data = pd.read_excel(summary.parent / "data-2027-03.xlsx", sheet_name="Facts", dtype={"month": str},
+                         engine="openpyxl").fillna(
         {c: "" for c in ("team", "person", "customer_group")})
     assert list(data.columns) == FACT_COLUMNS
     pd.testing.assert_frame_equal(exported[FACT_COLUMNS], data, check_dtype=False)
@@ -455,4 +456,4 @@ def test_zh_summary_sheet_names_come_from_the_catalogue(zh_office, tmp_path):
     result = run_consolidation(zh_office, FEB, output=tmp_path / "summary.xlsx")
     book = openpyxl.load_workbook(result.summary, read_only=True)
     assert book.sheetnames == ["总览", "公司", "团队", "人员", "月度矩阵", "预警", "审批进度", "目标调整", "待处理问题",
-                               "审计记录", "Data", "月份状态"]  # every report ends with which months are closed
+                               "Data", "月份状态"]  # every report ends with which months are closed

@@ -39,7 +39,7 @@ from sheetplan.reports.consolidate import (
     revision_requests,
 )
 from sheetplan.reports.facts import MetricRule, build_facts
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.labels import Labels
 from sheetplan.workspace.store import TargetRow

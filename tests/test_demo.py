@@ -36,7 +36,8 @@ def test_demo_runs_the_cycle_with_approvals_a_revision_and_the_july_review(tmp_p
     assert f"accepted {sent}, rejected 0" in reforecast and f"{sent} waiting for approval" in reforecast
     assert (root / "reports" / "summary-2027-07.xlsx").exists()
     book = openpyxl.load_workbook(root / "reports" / "summary-2027-07.xlsx", read_only=True)
-    assert "Approvals" in book.sheetnames and "Audit" in book.sheetnames
+    assert "Approvals" in book.sheetnames and "Data" in book.sheetnames
+    assert "Audit" in openpyxl.load_workbook(root / "reports" / "data-2027-07.xlsx", read_only=True).sheetnames
     book.close()
     history = subprocess.run([sys.executable, "-m", "sheetplan.cli", "-w", str(root), "approvals"],
                              capture_output=True, text=True, timeout=120)

@@ -20,7 +20,7 @@ from sheetplan.cli import main
 from sheetplan.demo import simulate
 from sheetplan.errors import ConfigError, EnvironmentProblem
 from sheetplan.mail.compose import XLSX_TYPE, compose, compose_reminders, mail_catalogue, mail_round, remind, sent_mail
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.config import parse_config
 from sheetplan.workspace.folder import ENV_VAR, open_workspace
 from sheetplan.workspace.labels import catalogue

@@ -35,7 +35,7 @@ from sheetplan.reports.annual import run_annual
 from sheetplan.reports.consolidate import consolidate
 from sheetplan.reports.facts import USED_CAP
 from sheetplan.reports.halfyear import run_half
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.config import parse_config
 from sheetplan.workspace.folder import open_workspace
 from sheetplan.workspace.history_check import history_warnings

@@ -24,7 +24,7 @@ from openpyxl.utils.cell import range_boundaries
 from test_consolidate import Seller, make_workspace, return_month
 
 from sheetplan.reports.facts import FACT_COLUMNS
-from sheetplan.reports.summary import run_consolidation
+from sheetplan.reports.monthend import run_consolidation
 from sheetplan.workspace.labels import Labels
 
 JAN, FEB, MAR = "2027-01", "2027-02", "2027-03"
@@ -36,8 +36,8 @@ NAMES = {"N1": "Ann One", "N2": "=SUM(1,2)", "N3": "Nils Three", "N4": "Nora Fou
          "W3": "Walt Three"}
 TEAM = {"N": "North", "S": "South", "W": "West"}
 SELLERS = [Seller(pid, NAMES[pid], TEAM[pid[0]]) for pid in PACES]
-SHEETS = ["Dashboard", "Company", "Teams", "People", "Matrix", "Flags", "Approvals", "Revisions", "Issues", "Audit",
-          "Data", "Months"]  # Months: which months are closed, in every report
+SHEETS = ["Dashboard", "Company", "Teams", "People", "Matrix", "Flags", "Approvals", "Revisions", "Issues", "Data",
+          "Months"]  # Months: which months are closed, in every report; Data: where the full tables are
 C = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
 
 
@@ -59,6 +59,11 @@ def book(result):
 
 
 @pytest.fixture(scope="module")
+def data_book(result):
+    return openpyxl.load_workbook(result.data.workbook)
+
+
+@pytest.fixture(scope="module")
 def parts(result):
     with zipfile.ZipFile(result.summary) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
@@ -72,14 +77,29 @@ def test_summary_is_where_the_month_says(result):
 def test_sheet_names_come_from_the_catalogue(book):
     labels = Labels("en")
     keys = ["summary.dashboard", "summary.company", "summary.teams", "summary.people", "summary.matrix",
-            "summary.flags", "summary.approvals", "revisions.sheet", "summary.issues", "audit.sheet",
-                "summary.data", "closing.sheet"]
+            "summary.flags", "summary.approvals", "revisions.sheet", "summary.issues", "summary.data",
+            "closing.sheet"]
     assert book.sheetnames == [labels(k) for k in keys] == SHEETS
     assert book.active.title == "Dashboard"
 
 
+def test_summary_data_sheet_says_where_the_full_tables_are(result, book):
+    """The summary holds no long table: its Data sheet names the data workbook, its sheets and row ranges, and
+    the Parquet files, all beside the summary."""
+    assert result.data.workbook == result.summary.parent / "data-2027-03.xlsx"
+    rows = [[c.value for c in row] for row in book["Data"].iter_rows(min_row=4)]
+    assert rows[0] == ["Table", "File", "Sheet", "First row", "Last row", "Rows"]
+    facts = len(result.facts)
+    assert rows[1] == ["Fact table", "data-2027-03.xlsx", "Facts", 1, facts, facts]
+    assert rows[2] == ["Fact table", "data-2027-03-facts.parquet", "(Parquet: every row)", None, None, facts]
+    assert rows[3][:3] == ["Audit trail", "data-2027-03.xlsx", "Audit"]
+    for name in ("data-2027-03.xlsx", "data-2027-03-facts.parquet", "data-2027-03-audit.parquet"):
+        assert (result.summary.parent / name).is_file()
+    pd.testing.assert_frame_equal(pd.read_parquet(result.data.facts_parquet), result.facts, check_dtype=False)
+
+
 def test_data_sheet_equals_the_fact_table(result):
-    data = pd.read_excel(result.summary, sheet_name="Data", dtype={"month": str}, engine="openpyxl")
+    data = pd.read_excel(result.data.workbook, sheet_name="Facts", dtype={"month": str}, engine="openpyxl")
     assert list(data.columns) == FACT_COLUMNS
     for column in ("team", "person", "customer_group"):  # empty text is written as no cell at all
         data[column] = data[column].fillna("")
@@ -91,8 +111,8 @@ def test_data_sheet_equals_the_fact_table(result):
     assert (data.loc[data["level"] == "company", ["team", "person"]] == "").all().all()
 
 
-def test_data_sheet_cells_are_typed(book):
-    sheet = book["Data"]
+def test_data_sheet_cells_are_typed(data_book):
+    sheet = data_book["Facts"]
     header = [c.value for c in sheet[1]]
     assert header == FACT_COLUMNS
     row = [c for c in sheet[2]]
@@ -218,20 +238,22 @@ def test_flag_messages_wrap_in_rows_tall_enough(result, book):
     assert flags.max_row > 1
 
 
-def test_print_areas_make_a_manager_print_the_readable_sheets(result, book):
-    """Data and Audit print their header and the first 40 rows (their print header says the sheet holds
-    all rows); every table repeats its header row on each printed page."""
+def test_print_areas_make_a_manager_print_the_readable_sheets(result, book, data_book):
+    """The data workbook's Facts and Audit print their header and the first 40 rows (their print header says
+    the sheet holds all rows); every table repeats its header row on each printed page."""
     from sheetplan.reports.print_layout import SAMPLE_ROWS
 
-    for name in ("Data", "Audit"):
-        ws = book[name]
+    for name in ("Facts", "Audit"):
+        ws = data_book[name]
         area = ws.print_area if isinstance(ws.print_area, str) else ws.print_area[0]
         _min_col, min_row, max_col, max_row = range_boundaries(area.split("!")[-1].replace("$", ""))
         assert (min_row, max_col) == (1, ws.max_column) and max_row == min(ws.max_row, SAMPLE_ROWS + 1), name
         if ws.max_row > SAMPLE_ROWS + 1:
             assert str(ws.max_row - 1) in ws.oddHeader.center.text, name
-    for name in ("Flags", "Approvals", "Issues", "Data", "Audit"):
+    for name in ("Flags", "Approvals", "Issues"):
         assert book[name].print_title_rows == "$1:$1", name
+    for name in ("Facts", "Audit"):
+        assert data_book[name].print_title_rows == "$1:$1", name
     for name in ("Dashboard", "Company", "Teams", "People", "Flags"):
         assert not book[name].print_area, name  # printed whole
 
@@ -251,9 +273,9 @@ def test_no_user_text_became_a_formula(parts, book):
     assert any(m.endswith('=cmd|" /C calc"!A0') for m in messages)
 
 
-@pytest.mark.parametrize(("sheet", "columns"), [("People", 8), ("Flags", 8), ("Data", len(FACT_COLUMNS))])
-def test_frozen_headers_and_filters(book, sheet, columns):
-    ws = book[sheet]
+@pytest.mark.parametrize(("sheet", "columns"), [("People", 8), ("Flags", 8), ("Facts", len(FACT_COLUMNS))])
+def test_frozen_headers_and_filters(book, data_book, sheet, columns):
+    ws = data_book[sheet] if sheet == "Facts" else book[sheet]
     frozen = ws.freeze_panes
     assert frozen and re.fullmatch(r"[A-Z]+2", frozen), frozen  # the header row stays in view
     min_col, min_row, max_col, max_row = range_boundaries(ws.auto_filter.ref)

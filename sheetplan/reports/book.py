@@ -13,6 +13,7 @@ from sheetplan.reports.facts import standing
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx.a1 import cell_name
 from sheetplan.xlsx.fit import row_height, wrapped_lines
+from sheetplan.xlsx.sheetlimits import check_cell
 from sheetplan.xlsx.writer import write_value
 
 GREEN, AMBER, RED = "#C6EFCE", "#FFEB9C", "#FFC7CE"
@@ -115,6 +116,7 @@ class ReportBook:
         if lines > 1:
             ws.set_row(row, row_height(lines))
         for offset, name in enumerate(names):
+            check_cell(ws.name, row, col + offset)
             ws.write_string(row, col + offset, name, self.head)
             self.written.setdefault(ws.name, {})[(row, col + offset)] = name
 
@@ -205,7 +207,25 @@ def close_book(b: ReportBook, path: str) -> None:
     from sheetplan.xlsx.fastsheet import replace_sheet_rows, share_escaped_strings
 
     b.book.close()
+    if not b.pending:  # replace_sheet_rows makes file links portable; without a table to stream, do it here
+        _portable_file(path)
     for number, frame, kinds, formats in b.pending:
         styles = [_xf(f) for f in formats]
         replace_sheet_rows(path, number, frame, kinds, styles)  # also makes file links portable
     share_escaped_strings(path, skip={number for number, *_ in b.pending})  # constant_memory wrote them inline
+
+
+def _portable_file(path: str) -> None:
+    """Rewrite the closed workbook with forward-slash file links, when it has any with backslashes."""
+    import zipfile
+
+    from sheetplan.xlsx.links import portable_links, portable_rels
+
+    with zipfile.ZipFile(path) as archive:
+        rels = [archive.read(n) for n in archive.namelist() if n.endswith(".rels")]
+    if all(portable_rels(body) == body for body in rels):
+        return
+    with open(path, "rb") as handle:
+        data = portable_links(handle.read())
+    with open(path, "wb") as handle:
+        handle.write(data)

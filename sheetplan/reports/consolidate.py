@@ -18,7 +18,7 @@ from sheetplan.plan.handover import handovers
 from sheetplan.reports.facts import MetricRule, build_facts, score_points, standing
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
-from sheetplan.workspace.store import REFORECAST, REVISION
+from sheetplan.workspace.store import REFORECAST, REVISION, TargetRow
 
 FLAG_COLUMNS = ["severity", "code", "level", "team", "person", "month", "metric", "message", "file", "sheet",
                 "cell"]
@@ -60,6 +60,7 @@ class Consolidation:
     summary: Path | None = None
     team_files: list[Path] = field(default_factory=list)
     person_files: list[Path] = field(default_factory=list)
+    data: object = None  # databook.DataFiles: where the full fact table and audit trail were written
 
 
 def load_inputs(workspace: Workspace) -> Inputs:
@@ -69,12 +70,21 @@ def load_inputs(workspace: Workspace) -> Inputs:
     fy = str(config.fiscal_year)
     months = set(config.months)
     with workspace.store() as store:
-        current = store.current_targets()
+        # read in pieces into columnar frames: a Python object per monthly figure cost seconds and hundreds
+        # of MB at a few thousand people
+        targets = _frame_of(store.current_cursor(level="person", not_period=fy),
+                            ["level", "person", "month", "metric", "customer_group", "target", "source", "version"],
+                            lambda f: f.loc[f["month"].isin(list(months)),
+                                            ["person", "month", "metric", "customer_group", "target"]])
+        current = [TargetRow(*row) for row in store.current_rows(period=fy)]  # annual figures, every level
         assignments = store.assignments()
         db = store.db
-        actual_rows = db.execute(
-            "SELECT s.owner, s.period, v.block, v.row_key, v.value FROM submitted_values v JOIN submissions s"
-            " ON s.id = v.submission_id WHERE s.kind = 'month' AND s.status = 'accepted'").fetchall()
+        metric_keys = {m.key for m in config.metrics}
+        actuals = _frame_of(db.execute(
+            "SELECT s.owner, s.period, substr(v.block, 4), v.row_key, v.value FROM submitted_values v JOIN"
+            " submissions s ON s.id = v.submission_id WHERE s.kind = 'month' AND s.status = 'accepted'"),
+            ["person", "month", "metric", "customer_group", "actual"],
+            lambda f: f[f["metric"].isin(list(metric_keys))])  # blocks in_<metric>
         reset_rows = db.execute(
             "SELECT id, owner, metric, period, source, COALESCE(submission_id, -1), COALESCE(approval_id, -1)"
             " FROM targets WHERE level = 'person' AND source IN (?, ?)", (REVISION, REFORECAST)).fetchall()
@@ -85,14 +95,8 @@ def load_inputs(workspace: Workspace) -> Inputs:
             "SELECT kind, owner, period, original_name, archive_path, problems FROM submissions r WHERE"
             " status = 'rejected' AND NOT EXISTS (SELECT 1 FROM submissions a WHERE a.status = 'accepted'"
             " AND a.kind = r.kind AND a.owner = r.owner AND a.period = r.period) ORDER BY id").fetchall()
-    targets = pd.DataFrame([(r.owner, r.period, r.metric, r.customer_group, r.value) for r in current
-                            if r.level == "person" and r.period in months],
-                           columns=["person", "month", "metric", "customer_group", "target"])
     annual = pd.DataFrame([(r.owner, r.metric, r.value) for r in current if r.level == "person" and r.period == fy],
                           columns=["person", "metric", "annual_target"])
-    metric_keys = {m.key for m in config.metrics}
-    actuals = pd.DataFrame([(o, p, b[3:], g, v) for o, p, b, g, v in actual_rows if b[3:] in metric_keys],
-                           columns=["person", "month", "metric", "customer_group", "actual"])
     reported, actuals = actuals, counted_actuals(config, actuals, imported, targets)
     people = {p.person_id for p in roster.people}
     team_rows = []
@@ -112,6 +116,17 @@ def load_inputs(workspace: Workspace) -> Inputs:
     return Inputs(targets, actuals, teams, annual, approvals, _resets(reset_rows, config.months),
                   round_status(workspace), open_problems, plan_gaps(config, roster, current, waiting_handover),
                   plan_levels(config, roster, current), reported=reported, imported=imported)
+
+
+def _frame_of(cursor, columns: list[str], keep, size: int = 50_000) -> pd.DataFrame:
+    """The cursor's rows as one frame, read `size` rows at a time and each piece cut down by `keep` at once,
+    so no more than one piece is ever held as Python tuples."""
+    pieces = []
+    while rows := cursor.fetchmany(size):
+        pieces.append(keep(pd.DataFrame(rows, columns=columns)))
+    if not pieces:
+        return keep(pd.DataFrame(columns=columns))
+    return pd.concat(pieces, ignore_index=True)
 
 
 def _resets(rows: list[tuple], months: list[str]) -> pd.DataFrame:
@@ -303,11 +318,13 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
                 add("high", "rejected-not-fixed", "person", team, person, row.period, "",
                     kind=kind_label[row.kind], period=row.period, reasons=row.reasons, source=source)
     person_month = facts[(facts["level"] == "person") & (facts["customer_group"] == "") & (facts["month"] <= month)]
-    for (person, period), rows_ in person_month.groupby(["person", "month"], sort=False):
-        if (person, period) in flagged_missing or rows_["reported"].any() or rows_["target"].sum() <= 0 \
-                or off_books(person, period):
+    # one vectorised pass: a loop over every person and month cost seconds at a few thousand people
+    per_month = person_month.groupby(["person", "month"], sort=False).agg(
+        team=("team", "first"), reported=("reported", "any"), target=("target", "sum"))
+    for (person, period), row in zip(per_month.index, per_month.itertuples(index=False)):
+        if (person, period) in flagged_missing or row.reported or row.target <= 0 or off_books(person, period):
             continue
-        add("medium", "no-actuals", "person", rows_["team"].iloc[0], person, period, "", period=period)
+        add("medium", "no-actuals", "person", row.team, person, period, "", period=period)
     if len(inputs.annual) and len(inputs.targets):
         plan = inputs.targets.groupby(["person", "metric"], as_index=False)["target"].sum()
         merged = plan.merge(inputs.annual, on=["person", "metric"])
@@ -400,12 +417,13 @@ def _sharp_drops(add, facts: pd.DataFrame, config, month: str, metric_label: dic
 def _compare(add, current: pd.DataFrame, previous: pd.Series, higher: dict, threshold: float, month: str,
              metric_label: dict, against: str) -> None:
     joined = current.join(previous.rename("before"), how="inner")
-    for (person, metric), row in joined.iterrows():
-        if not higher.get(metric, True) or row["before"] <= 0:
+    for (person, metric), team, actual, before in zip(joined.index, joined["team"], joined["actual"],
+                                                      joined["before"]):
+        if not higher.get(metric, True) or before <= 0:
             continue
-        drop = 1 - row["actual"] / row["before"]
+        drop = 1 - actual / before
         if drop >= threshold:
-            add("medium", "sharp-drop", "person", row["team"], person, month, metric,
+            add("medium", "sharp-drop", "person", team, person, month, metric,
                 metric=metric_label[metric], drop=drop, against=against)
 
 

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from sheetplan.reports.book import ACTUAL_COLOUR, TARGET_COLOUR, ReportBook, close_book
-from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation, consolidate
-from sheetplan.reports.facts import FACT_COLUMNS
-from sheetplan.reports.print_layout import FLAG_MESSAGE_WIDTH, print_first_page, source_text
+from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation
+from sheetplan.reports.databook import DataFiles, where_sheet
+from sheetplan.reports.print_layout import FLAG_MESSAGE_WIDTH, source_text
 from sheetplan.reports.status import closing_line, late_files
-from sheetplan.workspace.folder import Workspace
+from sheetplan.reports.tables import data_sheet
 from sheetplan.workspace.labels import Labels
 from sheetplan.xlsx.fit import row_height, wrapped_lines
 from sheetplan.xlsx.layout import safe_part
-from sheetplan.xlsx.writer import write_atomic, write_through_temp
+from sheetplan.xlsx.writer import write_through_temp
 
 
 def open_month(c: Consolidation, labels: Labels | None = None) -> tuple[bool, int, str]:
@@ -280,50 +280,6 @@ def _issues_sheet(b: ReportBook, problems: pd.DataFrame, name: str) -> None:
     b.finish_table(ws, len(problems), len(columns), {(0, 2): 10, (3, 3): 40, (4, 7): 14, (8, 8): 80})
 
 
-# --- audit sheet ---------------------------------------------------------------------------------------
-def _audit_sheet(b: ReportBook, trail: pd.DataFrame, decimals: dict[str, int], name: str) -> None:
-    """Every official target version with the file that brought it and who approved it: values only, user
-    text as text. Tens of thousands of rows, so they are streamed in after closing, like the Data sheet."""
-    from sheetplan.plan.audit import AUDIT_COLUMNS
-
-    ws = b.sheet(name)
-    b.header(ws, 0, [b.labels(f"audit.{column}") for column in AUDIT_COLUMNS])
-    figures = {"value", "previous_value", "change"}
-    numbers = figures | {"version", "submission_revision"}
-    kinds = ["o" if column in numbers else "s" for column in AUDIT_COLUMNS]
-    places = trail["metric"].map(decimals).fillna(2).astype(int).to_numpy() if len(trail) else np.zeros(0, int)
-    for col, places_used in enumerate(sorted(set(places.tolist()))):  # registers the formats used
-        ws.write_blank(1, col, None, b.money[places_used])
-    b.finish_table(ws, len(trail), len(AUDIT_COLUMNS),
-                   {(0, 5): 13, (6, 8): 15, (9, 9): 11, (10, 11): 40, (12, 15): 20, (16, 16): 40, (17, 17): 20,
-                    (18, 18): 40})
-    print_first_page(ws, len(trail), len(AUDIT_COLUMNS), b.labels("summary.print_first_page", total=len(trail)))
-    frame = trail[AUDIT_COLUMNS].astype({c: object for c in AUDIT_COLUMNS if c not in numbers})
-    frame = frame.fillna({c: "" for c in AUDIT_COLUMNS if c not in numbers})
-    per_row = (places, b.money)
-    b.pending.append((len(b.book.worksheets()), frame, kinds,
-                      [per_row if column in figures else None for column in AUDIT_COLUMNS]))
-# --- end audit sheet -----------------------------------------------------------------------------------
-
-
-def _data_sheet(b: ReportBook, facts: pd.DataFrame, name: str) -> None:
-    """The tidy fact table: header and layout through xlsxwriter, rows streamed in after closing."""
-    ws = b.sheet(name)
-    columns = FACT_COLUMNS
-    b.header(ws, 0, columns)
-    pct = {"attainment", "ytd_attainment"}
-    # attainment is empty for a month without a report ("o": no cell), never a 0 that reads as a figure
-    kinds = ["s" if c in ("level", "team", "person", "month", "metric", "customer_group", "source") else
-             "b" if c == "reported" else "o" if c in pct else "n" for c in columns]
-    for col, column in enumerate(columns):  # registers the formats; the rows themselves come later
-        if column in pct:
-            ws.write_blank(1, col, None, b.pct)
-    b.finish_table(ws, len(facts), len(columns), {(0, 5): 13, (6, len(columns) - 1): 14})
-    print_first_page(ws, len(facts), len(columns), b.labels("summary.print_first_page", total=len(facts)))
-    b.pending.append((len(b.book.worksheets()), facts[columns], kinds,
-                      [b.pct if c in pct else None for c in columns]))
-
-
 def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: dict, company_blocks, team_rows,
                people_rows) -> None:
     L = b.labels
@@ -389,10 +345,10 @@ def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: d
         ws.insert_chart(22 + len(metrics), 0 if offset == 0 else 7, chart)
 
 
-def write_summary(workspace, c: Consolidation, path: Path) -> Path:
+def write_summary(workspace, c: Consolidation, path: Path, data_files: DataFiles) -> Path:
     """reports/summary-<month>.xlsx: Dashboard, Company, Teams, People, Matrix, Flags, Approvals, Revisions,
-    Issues, Audit and Data."""
-    from sheetplan.plan.audit import audit_trail, revision_history
+    Issues and Data, which says where `data_files` put the full fact table and audit trail."""
+    from sheetplan.plan.audit import revision_history
     labels = Labels(workspace.config.language)
     metrics = list(workspace.config.metrics)
     c.flags_cfg = workspace.config.flags
@@ -413,8 +369,7 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
         _revisions_sheet(b, revision_history(workspace), {m.key: m.decimals for m in metrics},
                          {m.key: m.label(labels.lang) for m in metrics})
         _issues_sheet(b, issues, names["issues"])
-        _audit_sheet(b, audit_trail(workspace), {m.key: m.decimals for m in metrics}, labels("audit.sheet"))  # audit
-        _data_sheet(b, c.facts, names["data"])
+        where_sheet(b, data_files, names["data"])
         _dashboard(b, dashboard, c, workspace, metrics, names, blocks, team_rows, people_rows)
         if c.months is not None:
             b.months_sheet(c.months, list(workspace.config.months))
@@ -425,52 +380,66 @@ def write_summary(workspace, c: Consolidation, path: Path) -> Path:
     return write_through_temp(path, write)
 
 
-def write_team_books(workspace, c: Consolidation, folder: Path, people: bool = False) -> tuple[list, list]:
-    """One workbook per team (its people, matrix, flags and data slice); with people=True one per person too."""
-    labels = Labels(workspace.config.language)
-    metrics = list(workspace.config.metrics)
-    c.flags_cfg = workspace.config.flags
-    metric_labels = {m.key: m.label(labels.lang) for m in metrics}
-    team_files, person_files = [], []
-    for team in sorted(set(c.people["team"])):
-        members = c.people[c.people["team"] == team]
-        facts = c.facts[(c.facts["team"] == team) & (c.facts["level"] != "company")]
-        flags = c.flags[c.flags["team"] == team]
+@dataclass(frozen=True)
+class BookSettings:
+    """What every team and person workbook of one consolidation shares; plain values, so a worker process
+    can be handed it."""
 
-        def write(tmp: str, members=members, facts=facts, flags=flags, team=team) -> None:
+    config: object  # the workspace's Config
+    month: str  # the consolidated month
+    title: str  # report_title of the consolidation
+    months: pd.DataFrame | None  # Consolidation.months: which months are closed
+
+
+def book_settings(workspace, c: Consolidation) -> BookSettings:
+    labels = Labels(workspace.config.language)
+    return BookSettings(workspace.config, c.month, report_title(c, workspace, labels), c.months)
+
+
+def write_team_book(settings: BookSettings, team: str, members: pd.DataFrame, facts: pd.DataFrame,
+                    flags: pd.DataFrame, path: Path, people_folder: Path | None = None) -> tuple[Path, list[Path]]:
+    """One team's workbook (its people, matrix, flags and data slice); with `people_folder` one workbook per
+    member there too. `facts` and `flags` are the team's slices (no company rows)."""
+    config = settings.config
+    labels = Labels(config.language)
+    metrics = list(config.metrics)
+    metric_labels = {m.key: m.label(labels.lang) for m in metrics}
+    months = list(config.months)
+
+    def write(tmp: str) -> None:
+        b = ReportBook(tmp, labels)
+        title = labels("summary.team_title", team=team, title=settings.title)
+        _people_sheet(b, members, metrics, labels("summary.people"), config.flags, title)
+        _matrix_sheet(b, facts, members, metrics, months, labels("summary.matrix"), config.flags)
+        _flags_sheet(b, flags, metric_labels, labels("summary.flags"))
+        data_sheet(b, facts, labels("summary.data"))
+        if settings.months is not None:
+            b.months_sheet(settings.months, months)
+        b.book.set_properties({"title": title})
+        close_book(b, tmp)
+
+    team_file = write_through_temp(path, write)
+    person_files = []
+    if people_folder is None:
+        return team_file, person_files
+    for person in members["person"]:
+        mine = members[members["person"] == person]
+        facts_p = facts[facts["person"] == person]
+        flags_p = flags[flags["person"] == person]
+
+        def write_person(tmp: str, mine=mine, facts_p=facts_p, flags_p=flags_p, person=person) -> None:
             b = ReportBook(tmp, labels)
-            title = labels("summary.team_title", team=team, title=report_title(c, workspace, labels))
-            _people_sheet(b, members, metrics, labels("summary.people"), c.flags_cfg, title)
-            _matrix_sheet(b, facts, members, metrics, workspace.config.months, labels("summary.matrix"),
-                          c.flags_cfg)
-            _flags_sheet(b, flags, metric_labels, labels("summary.flags"))
-            _data_sheet(b, facts, labels("summary.data"))
-            if c.months is not None:
-                b.months_sheet(c.months, list(workspace.config.months))
-            b.book.set_properties({"title": title})
+            _people_sheet(b, mine, metrics, labels("summary.people"), config.flags)
+            _flags_sheet(b, flags_p, metric_labels, labels("summary.flags"))
+            data_sheet(b, facts_p, labels("summary.data"))
+            if settings.months is not None:
+                b.months_sheet(settings.months, months)
+            b.book.set_properties({"title": f"{person}: {settings.title}"})
             close_book(b, tmp)
 
-        team_files.append(write_through_temp(folder / f"team-{safe_part(team)}-{c.month}.xlsx", write))
-        if not people:
-            continue
-        for person in members["person"]:
-            mine = members[members["person"] == person]
-            facts_p = facts[facts["person"] == person]
-            flags_p = flags[flags["person"] == person]
-
-            def write_person(tmp: str, mine=mine, facts_p=facts_p, flags_p=flags_p, person=person) -> None:
-                b = ReportBook(tmp, labels)
-                _people_sheet(b, mine, metrics, labels("summary.people"), c.flags_cfg)
-                _flags_sheet(b, flags_p, metric_labels, labels("summary.flags"))
-                _data_sheet(b, facts_p, labels("summary.data"))
-                if c.months is not None:
-                    b.months_sheet(c.months, list(workspace.config.months))
-                b.book.set_properties({"title": f"{person}: {report_title(c, workspace, labels)}"})
-                close_book(b, tmp)
-
-            person_files.append(write_through_temp(folder / "people" / f"person-{safe_part(person)}-{c.month}.xlsx",
-                                        write_person))
-    return team_files, person_files
+        person_files.append(write_through_temp(people_folder / f"person-{safe_part(person)}-{settings.month}.xlsx",
+                                               write_person))
+    return team_file, person_files
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -488,23 +457,3 @@ def csv_safe(frame: pd.DataFrame) -> pd.DataFrame:
             if risky.any():
                 out.loc[risky, column] = "'" + values[risky]
     return out
-
-
-def run_consolidation(workspace: Workspace, month: str | None = None, output: Path | None = None,
-                      people: bool = False, csv: Path | None = None, parquet: Path | None = None) -> Consolidation:
-    """consolidate() plus its files: the summary workbook, team (and person) workbooks, exports."""
-    result = consolidate(workspace, month)
-    result.flags_cfg = workspace.config.flags
-    reports = workspace.folder("reports")
-    result.summary = write_summary(workspace, result, Path(output) if output else
-                                   reports / f"summary-{result.month}.xlsx")
-    result.team_files, result.person_files = write_team_books(workspace, result, reports / result.month, people)
-    if csv:
-        write_atomic(Path(csv), csv_safe(result.facts).to_csv(index=False).encode("utf-8"))
-    if parquet:
-        import io
-
-        buffer = io.BytesIO()
-        result.facts.to_parquet(buffer, index=False)
-        write_atomic(Path(parquet), buffer.getvalue())
-    return result

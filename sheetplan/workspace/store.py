@@ -563,6 +563,15 @@ class Store:
                 args.append(value)
         return self.db.execute(self._CURRENT.format(where=where), args).fetchall()
 
+    def current_cursor(self, level: str | None = None, not_period: str | None = None):
+        """current_rows as a cursor, for a caller that reads a large plan in pieces (fetchmany)."""
+        where, args = "", []
+        for column, value, op in (("level", level, "="), ("period", not_period, "<>")):
+            if value is not None:
+                where += f"{column} {op} ? AND "
+                args.append(value)
+        return self.db.execute(self._CURRENT.format(where=where), args)
+
     def current_targets(self, official_only: bool = False, owners: Iterable[str] | None = None) -> list[TargetRow]:
         """The plan as it stands: per key the newest non-suggestion version, else the suggestion.
         `official_only`: keys that have an official version only; `owners`: only these owners' keys."""

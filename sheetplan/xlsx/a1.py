@@ -1,14 +1,19 @@
-"""Pure helpers between A1 references and zero-based (row, col) pairs."""
+"""Pure helpers between A1 references and zero-based (row, col) pairs.
+
+The conversions are cached: ingest checks tens of thousands of references per batch, the same few hundred
+of them in every file, and a bounded cache of a pure function changes no answer."""
 
 from __future__ import annotations
 
 import re
+from functools import cache, lru_cache
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?([0-9]{1,7})$")
 MAX_ROWS = 1_048_576
 MAX_COLS = 16_384
 
 
+@cache  # every column: 16,384 at most
 def col_letter(col: int) -> str:
     """Zero-based column index to letters: 0 -> A, 26 -> AA."""
     if col < 0 or col >= MAX_COLS:
@@ -33,6 +38,7 @@ def col_index(letters: str) -> int:
     return value - 1
 
 
+@lru_cache(maxsize=65536)  # bounded
 def cell_name(row: int, col: int, absolute: bool = False) -> str:
     """Zero-based (row, col) to A1; absolute adds $ signs for defined names."""
     if row < 0 or row >= MAX_ROWS:
@@ -42,6 +48,7 @@ def cell_name(row: int, col: int, absolute: bool = False) -> str:
     return f"{col_letter(col)}{row + 1}"
 
 
+@lru_cache(maxsize=65536)  # bounded
 def parse_cell(ref: str) -> tuple[int, int]:
     """A1 (with or without $) to zero-based (row, col)."""
     match = _CELL.match(ref.strip())
@@ -59,6 +66,7 @@ def range_name(first_row: int, first_col: int, last_row: int, last_col: int, abs
     return start if start == end else f"{start}:{end}"
 
 
+@lru_cache(maxsize=16384)  # bounded
 def parse_range(ref: str) -> tuple[int, int, int, int]:
     """'B2:D5' or 'B2' to zero-based (first_row, first_col, last_row, last_col)."""
     parts = ref.split(":")
@@ -79,6 +87,7 @@ def quote_sheet(sheet: str) -> str:
     return "'" + sheet.replace("'", "''") + "'"
 
 
+@lru_cache(maxsize=16384)  # bounded
 def split_sheet_ref(ref: str) -> tuple[str, str]:
     """"'My sheet'!$A$1:$B$2" -> ("My sheet", "A1:B2"); spreadsheet programs differ in quoting and $."""
     ref = ref.strip().lstrip("=")

@@ -13,6 +13,7 @@ from pathlib import Path
 import xlsxwriter
 
 from sheetplan.xlsx.layout import META_SHEET, Template
+from sheetplan.xlsx.sheetlimits import check_cell
 from sheetplan.xlsx.text import fit_print_text, utf16_prefix
 
 INPUT_FILL = "#FFF2CC"
@@ -162,7 +163,9 @@ MAX_CELL_TEXT = 32767  # Excel's limit on the characters of one cell
 def write_value(ws, row: int, col: int, value, fmt=None) -> None:
     """Write any value a store, a problem record or a frame can hold without failing: Excel has no INF or
     NaN (xlsxwriter refuses them), so a non-finite number is shown as text; NaN and None are blank; text
-    stays text (never a formula) and is cut to what one cell holds."""
+    stays text (never a formula) and is cut to what one cell holds. A cell beyond Excel's sheet limits is
+    refused (SheetTooLarge)."""
+    check_cell(ws.name, row, col)
     if value is None:
         ws.write_blank(row, col, None, fmt)
     elif isinstance(value, bool) or type(value).__name__ == "bool_":
