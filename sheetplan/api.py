@@ -60,6 +60,7 @@ _LAZY = {
     "round_deadlines": "sheetplan.workspace.deadlines:round_deadlines",
     # the command line's lines in the workspace language (sheetplan/console.py)
     "metric_labels": "sheetplan.workspace.problem_text:metric_labels",
+    "term": "sheetplan.workspace.problem_text:term",
     "ingest_lines": "sheetplan.console:ingest_lines",
     "status_lines": "sheetplan.console:status_lines",
     "consolidate_lines": "sheetplan.console:consolidate_lines",

@@ -744,13 +744,13 @@ def actuals_import(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool) -
 
 def _echo_imported(workspace) -> None:
     """status: the months that have imported actuals, the export that stands for each."""
-    from sheetplan.api import Labels, imported_status
+    from sheetplan.api import Labels, imported_status, term
 
     labels = Labels(workspace.config.language)
     months = imported_status(workspace)
-    source = workspace.config.actuals.source
+    source = term("actuals_source", workspace.config.actuals.source, labels.lang)
     if months.empty:
-        if source != "reported":
+        if workspace.config.actuals.source != "reported":
             click.echo(labels("actuals.status_none", source=source))
         return
     click.echo(labels("actuals.status_title", source=source))
@@ -762,7 +762,7 @@ def _echo_imported(workspace) -> None:
 
 def _echo_imported_history(workspace, owner: str, metric: str | None) -> None:
     """history: the imported figures that stand for OWNER, each with the export it came from."""
-    from sheetplan.api import Labels, imported_history
+    from sheetplan.api import Labels, imported_history, metric_labels
 
     frame = imported_history(workspace, owner)
     if metric:
@@ -770,9 +770,12 @@ def _echo_imported_history(workspace, owner: str, metric: str | None) -> None:
     if frame.empty:
         return
     labels = Labels(workspace.config.language)
+    # English keeps the metric key, as the target history above does; other languages show the label
+    metrics = {} if labels.lang == "en" else metric_labels(workspace.config, labels.lang)
     click.echo(labels("actuals.history_title"))
     for row in frame.itertuples():
-        click.echo(labels("actuals.history_line", month=row.month, metric=row.metric, value=row.actual,
+        click.echo(labels("actuals.history_line", month=row.month, metric=metrics.get(row.metric, row.metric),
+                          value=row.actual,
                           file=row.file, imported_at=row.imported_at))
 # --- end actuals ---------------------------------------------------------------------------------------
 

@@ -187,6 +187,10 @@ def _erp_month(root: Path, month: str, lang: str, late_invoice: str, record):
     an invoice out of their report, which consolidate flags as actuals-mismatch."""
     from sheetplan.api import import_actuals, open_workspace
     from sheetplan.demo import erp
+    from sheetplan.workspace.labels import Labels
+    from sheetplan.workspace.problem_text import code_name
+
+    words = Labels(lang)
 
     with (root / "sheetplan.toml").open("a", encoding="utf-8") as handle:
         handle.write(erp.mapping(lang))
@@ -198,11 +202,14 @@ def _erp_month(root: Path, month: str, lang: str, late_invoice: str, record):
     for name, mistakes in ((f"erp-{month}.csv", True), (f"erp-{month}-corrected.csv", False)):
         path = erp.write_export(exports / name, lang, month, reported, mistakes, late_invoice)
         (outcome,) = import_actuals(ws, [path]).outcomes
+        step = words("demo_lines.step_actuals")
         if outcome.problems:
-            shown = "; ".join(f"row {p.row} {p.code}" for p in outcome.problems)
-            record(f"{'actuals':<10} {month}: {name} rejected whole ({shown})")
+            shown = words("demo_lines.actuals_separator").join(
+                words("demo_lines.actuals_problem", row=p.row, code=code_name(p.code, lang)) for p in outcome.problems)
+            record(words("demo_lines.actuals_rejected", step=step, month=month, file=name, problems=shown))
         else:
-            record(f"{'actuals':<10} {month}: {name} imported, {outcome.lines} lines ({outcome.read_as})")
+            record(words("demo_lines.actuals_imported", step=step, month=month, file=name, lines=outcome.lines,
+                         read_as=outcome.read_as))
     return ws
 
 
