@@ -29,8 +29,8 @@ ALLOWED = [
     re.compile(r"\b[a-z0-9]+(?:[-_][a-z0-9]+)+\b"),  # machine keys: problem codes, defined names (in_revenue)
     # a command to type, as typed
     re.compile(r"\bsheetplan(?:\s+(?:-w\s+\S+|--?[a-z-]+|[a-z]+\b|P\d+|\d{4}(?:-\d{2})?))*"),
-    # the currency code and names a Chinese sales office writes in Latin letters
-    re.compile(r"(?<![A-Za-z])(CNY|OEM|Excel|WPS|LibreOffice|sheetplan|TRUE|ERP|CRM)(?![A-Za-z])"),
+    # the currency and time zone codes, and names a Chinese sales office writes in Latin letters
+    re.compile(r"(?<![A-Za-z])(CNY|UTC|OEM|Excel|WPS|LibreOffice|sheetplan|TRUE|ERP|CRM)(?![A-Za-z])"),
     re.compile(r"(?<![A-Za-z])(csv|xlsx)( (gb18030|gbk|big5|utf-8(-sig)?|utf-16|latin-1))?(?![A-Za-z])"),  # read as
 ]
 # Sheets for programs, not people: the signed template contract and the fact table (machine column names).
