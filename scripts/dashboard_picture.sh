@@ -12,6 +12,14 @@ for tool in soffice pdftoppm; do
     command -v "$tool" >/dev/null || { echo "$tool not found (apt-get install libreoffice-calc-nogui poppler-utils)" >&2; exit 2; }
 done
 
+# Without a CJK font LibreOffice draws the Chinese of a zh workbook as boxes: install one when none is there.
+if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh family 2>/dev/null)" ]; then
+    echo "Installing a Chinese font (fonts-wqy-zenhei) from Debian's packages" >&2
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fontconfig fonts-wqy-zenhei >/dev/null
+fi
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 

@@ -11,6 +11,13 @@ if ! command -v soffice >/dev/null 2>&1 || ! /usr/bin/python3 -c "import uno" >/
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq libreoffice-calc-nogui python3-uno >/dev/null
 fi
+# Without a CJK font LibreOffice draws Chinese as boxes: the zh workbooks it renders or converts need one.
+if ! command -v fc-list >/dev/null 2>&1 || [ -z "$(fc-list :lang=zh family 2>/dev/null)" ]; then
+  echo "Installing a Chinese font (fonts-wqy-zenhei) from Debian's packages" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq fontconfig fonts-wqy-zenhei >/dev/null
+fi
 # The reader matrix (tests/test_reader_matrix.py) also reads every workbook with Gnumeric's ssconvert and, through
 # Node, with SheetJS and ExcelJS (versions pinned in tests/readers/package-lock.json).
 if ! command -v ssconvert >/dev/null 2>&1 || ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then

@@ -58,6 +58,15 @@ _LAZY = {
     "imported_status": "sheetplan.actuals.importer:imported_status",
     "imported_history": "sheetplan.actuals.importer:imported_history",
     "round_deadlines": "sheetplan.workspace.deadlines:round_deadlines",
+    # the command line's lines in the workspace language (sheetplan/console.py)
+    "metric_labels": "sheetplan.workspace.problem_text:metric_labels",
+    "term": "sheetplan.workspace.problem_text:term",
+    "ingest_lines": "sheetplan.console:ingest_lines",
+    "status_lines": "sheetplan.console:status_lines",
+    "consolidate_lines": "sheetplan.console:consolidate_lines",
+    "history_lines": "sheetplan.console:history_lines",
+    "copies_lines": "sheetplan.console:copies_lines",
+    "approval_lines": "sheetplan.console:approval_lines",
 }
 
 __all__ = ["init_workspace", "open_workspace", "refresh_plan", "plan_state", "generate", "ingest", "KINDS",

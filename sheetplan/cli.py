@@ -197,13 +197,15 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool, move: boo
 
     Example: sheetplan ingest inbox/2027-03 --dry-run
     """
+    from sheetplan.api import Labels, ingest_lines, metric_labels
     from sheetplan.api import ingest as run_ingest
 
     workspace = _open(ctx)
     bar: dict = {}
 
     def start(total: int) -> None:
-        bar["bar"] = click.progressbar(length=total, label="Checking returned files", file=sys.stderr)
+        bar["bar"] = click.progressbar(length=total, label=Labels(workspace.config.language)("console.checking"),
+                                       file=sys.stderr)
         bar["bar"].__enter__()
 
     try:
@@ -214,41 +216,11 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool, move: boo
     finally:
         if "bar" in bar:
             bar["bar"].__exit__(None, None, None)
-    if not quiet:
-        for outcome in report.outcomes:
-            who = f"{outcome.kind} {outcome.period} {outcome.owner}".strip() or "-"
-            detail = ""
-            if outcome.errors:
-                first = outcome.errors[0]
-                more = f" (+{len(outcome.errors) - 1} more)" if len(outcome.errors) > 1 else ""
-                detail = f": {first.describe()}{more}"
-            elif outcome.warnings:
-                detail = f" ({len(outcome.warnings)} warning(s))"
-            click.echo(f"{outcome.status.upper():<9} {outcome.name}  [{who}]{detail}")
-    counts = report.counts
-    click.echo(("Dry run: nothing recorded. " if dry_run else "") +
-               ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "quarantined", "duplicate",
-                                                              "stale", *(("late",) if counts.get("late") else ()),
-                                                              "superseded", "warnings")) +
-               f" in {report.seconds:.1f} s.")
-    if report.report_path:
-        click.echo(f"Report: {report.report_path}")
-    if report.feedback:
-        click.echo(f"Feedback copies for senders: {len(report.feedback)} in {report.feedback[0].parent}")
-    _echo_approvals(report)
+    lang = workspace.config.language
+    for line in ingest_lines(report, Labels(lang), metric_labels(workspace.config, lang), quiet, dry_run,
+                             _next(ctx, "generate approval")):
+        click.echo(line)
     ctx.exit(report.exit_code)
-
-
-def _echo_approvals(report) -> None:
-    effects = report.approvals
-    if not (effects.opened or effects.official or effects.advanced or effects.returned):
-        return
-    click.echo(f"Approvals: {len(effects.opened)} waiting for a first decision, {len(effects.advanced)} moved up a "
-               f"level, {len(effects.official)} made official, {len(effects.returned)} sent back.")
-    for path in report.returned:
-        click.echo(f"Sent back with the approver's comment: {path}")
-    if effects.opened or effects.advanced:
-        click.echo(f"Next: {_next(click.get_current_context(), 'generate approval')}")
 
 
 @main.command()
@@ -263,51 +235,21 @@ def status(ctx: click.Context, kind: str | None, period: str | None) -> None:
 
     Example: sheetplan status --kind month --period 2027-03
     """
-    from sheetplan.api import Labels, month_states, round_copies, round_deadlines, round_status
+    from sheetplan.api import Labels, month_states, round_copies, round_deadlines, round_status, status_lines
 
     workspace = _open(ctx, writes=False)
     frame = round_status(workspace, kind, period)
-    if frame.empty:
-        click.echo("Nothing has been sent yet.")
-        _echo_imported(workspace)
-        return
     labels = Labels(workspace.config.language)
-    closed = set(month_states(workspace).query("closed")["month"])
-    copies = round_copies(workspace, kind, period)
-    several = {key: rows for key, rows in copies.groupby(["kind", "period", "owner"]) if len(rows) > 1}
-    late = copies[copies["status"] == "late"]
-    deadlines = round_deadlines(workspace)
-    for (k, p), rows in frame.groupby(["kind", "period"], sort=False):
-        counts = rows["status"].value_counts()
-        state = f" ({labels('closing.state_closed')})" if k == "month" and p in closed else ""
-        shown = ("accepted", "rejected", "missing", *(("late",) if counts.get("late") else ()))
-        due = labels("deadlines.status", deadline=deadlines[(k, p)]) if (k, p) in deadlines else ""
-        click.echo(f"{k} {p}{state}: {len(rows)} sent, " + ", ".join(f"{counts.get(s, 0)} {s}" for s in shown)
-                   + due)
-        if kind is None and period is None:  # the overview: recipients only for the rounds asked about
-            continue
-        for team, members in rows.groupby("team", sort=False):
-            click.echo(f"  {team or '(company)'}")
-            for row in members.itertuples():
-                reason = f"  {row.reasons}" if row.reasons else ""
-                click.echo(f"    {row.status:<9} {row.owner:<8} {row.name}{reason}")
-                mine = several.get((k, p, row.owner))
-                if mine is None:  # a late copy is listed even when it is the only one
-                    mine = late[(late["kind"] == k) & (late["period"] == p) & (late["owner"] == row.owner)]
-                for copy in mine.itertuples():
-                    _echo_copy(copy, "      ")
+    closed = set(month_states(workspace).query("closed")["month"]) if len(frame) else set()
+    copies = round_copies(workspace, kind, period) if len(frame) else None
+    overview = kind is None and period is None  # the overview: recipients only for the rounds asked about
+    for line in status_lines(frame, closed, copies, labels, round_deadlines(workspace), overview):
+        click.echo(line)
     _echo_imported(workspace)
-    if kind is None and period is None:
+    if overview and len(frame):
         months = frame[frame["kind"] == "month"]  # the latest month round, else the latest round
         k, p = (months if len(months) else frame)[["kind", "period"]].iloc[-1]
-        click.echo(f"Each recipient of a round: {_next(ctx, f'status --kind {k} --period {p}')}")
-
-
-def _echo_copy(copy, indent: str) -> None:
-    """One returned copy: the time that decided, the time it claimed, and why it stands or not."""
-    claimed = f", claims {copy.claimed_at}" if copy.claimed_at and copy.claimed_at != copy.received_at else ""
-    click.echo(f"{indent}#{copy.submission_id} r{copy.revision} {copy.status:<10} received {copy.received_at} "
-               f"({copy.received_via}{claimed})  {copy.file}: {copy.why}")
+        click.echo(labels("console.status_detail", command=_next(ctx, f"status --kind {k} --period {p}")))
 
 
 @main.command()
@@ -326,7 +268,7 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
 
     Example: sheetplan consolidate --period 2027-03 --csv facts.csv
     """
-    from sheetplan.api import Labels, open_month, run_consolidation
+    from sheetplan.api import Labels, consolidate_lines, open_month, run_consolidation
 
     workspace = _open(ctx)
     try:
@@ -336,18 +278,8 @@ def consolidate(ctx: click.Context, month: str | None, output: Path | None, peop
     is_open, _missing, notice = open_month(result, Labels(workspace.config.language))
     if is_open:  # first: these figures are not final
         click.echo(notice)
-    counts = result.flags["severity"].value_counts() if len(result.flags) else {}
-    click.echo(f"Consolidated {result.month}: {len(result.people)} people in {len(result.teams)} teams, "
-               f"{len(result.flags)} flags ({counts.get('high', 0)} high).")
-    click.echo(f"Summary: {result.summary}")
-    click.echo(f"Data: {result.data.workbook} ({len(result.data.facts)} fact sheets), "
-               f"{result.data.facts_parquet.name}, {result.data.audit_parquet.name}")
-    click.echo(f"Team workbooks: {len(result.team_files)} in {result.summary.parent / result.month}")
-    if result.person_files:
-        click.echo(f"Person workbooks: {len(result.person_files)}")
-    for path in (csv_path, parquet_path):
-        if path:
-            click.echo(f"Fact table: {path}")
+    for line in consolidate_lines(result, Labels(workspace.config.language), (csv_path, parquet_path)):
+        click.echo(line)
 
 
 @main.command("close")
@@ -412,11 +344,11 @@ def demo(directory: Path, year: int, lang: str, through: str | None) -> None:
     """
     import time
 
-    from sheetplan.api import run_demo
+    from sheetplan.api import Labels, run_demo
 
     began = time.perf_counter()
     run_demo(directory, year=year, lang=lang, through=through, say=click.echo)
-    click.echo(f"Demo finished in {time.perf_counter() - began:.0f} s.")
+    click.echo(Labels(lang)("demo_lines.finished", seconds=time.perf_counter() - began))
 
 
 # --- email: mail, collect, remind ----------------------------------------------------------------------
@@ -658,9 +590,7 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
 
     Example: sheetplan -w plans history North --metric revenue
     """
-    import pandas as pd
-
-    from sheetplan.api import Labels, round_copies, target_history
+    from sheetplan.api import Labels, copies_lines, history_lines, metric_labels, round_copies, target_history
 
     workspace = _open(ctx, writes=False)
     frame = target_history(workspace, owner, metric)
@@ -669,35 +599,14 @@ def history(ctx: click.Context, owner: str, metric: str | None, show_all: bool) 
     frame = frame[frame["version"] >= 1]
     if not show_all:
         frame = frame[frame["period"] == str(workspace.config.fiscal_year)]
-    if frame.empty:
-        click.echo(labels("audit.no_changes", owner=owner))
-        if metric is None:
-            _echo_copies(round_copies(workspace, owner=owner))
-        _echo_imported_history(workspace, owner, metric)
-        return
-    click.echo(labels("audit.history_title", owner=owner))
-    for r in frame.itertuples(index=False):
-        d = decimals.get(r.metric, 2)
-        before = "-" if pd.isna(r.previous_value) else f"{r.previous_value:,.{d}f}"
-        change = "" if pd.isna(r.change) else f" ({r.change:+,.{d}f})"
-        revision = "" if pd.isna(r.submission_revision) else f" r{r.submission_revision}"
-        where = " ".join(part for part in (r.level, r.owner, r.period, r.metric, r.customer_group) if part)
-        kind = "" if r.source in ("accepted", "suggestion") else f" [{r.source}]"
-        approved = f"  approved by {r.approver}" if r.approver else ""
-        comment = f": {r.comment}" if r.comment else ""
-        click.echo(f"{where} v{r.version}{kind}: {before} -> {r.value:,.{d}f}{change}  {r.submitted_file}{revision}"
-                   f"  {r.received_at}{approved}{comment}")
+    lines = ([labels("audit.no_changes", owner=owner)] if frame.empty else
+             [labels("audit.history_title", owner=owner),
+              *history_lines(frame, decimals, metric_labels(workspace.config, labels.lang), labels)])
     if metric is None:  # the returned files behind every version, and the copies that did not stand
-        _echo_copies(round_copies(workspace, owner=owner))
+        lines += copies_lines(round_copies(workspace, owner=owner), labels)
+    for line in lines:
+        click.echo(line)
     _echo_imported_history(workspace, owner, metric)
-
-
-def _echo_copies(copies) -> None:
-    if len(copies):
-        click.echo("Returned copies (the time that decides is when the mailbox or sheetplan received the file):")
-        for copy in copies.itertuples():
-            click.echo(f"  {copy.kind} {copy.period}", nl=False)
-            _echo_copy(copy, " ")
 # --- end history ---------------------------------------------------------------------------------------
 
 
@@ -711,7 +620,7 @@ def approvals(ctx: click.Context, show_all: bool, approver: str | None) -> None:
 
     Example: sheetplan -w plans approvals --approver P003
     """
-    from sheetplan.api import PENDING
+    from sheetplan.api import PENDING, Labels, approval_lines
     from sheetplan.api import approval_items as items
 
     workspace = _open(ctx, writes=False)
@@ -720,17 +629,8 @@ def approvals(ctx: click.Context, show_all: bool, approver: str | None) -> None:
         found = items(store.db, None if show_all else PENDING)
     if approver:
         found = [i for i in found if i.waiting_on and i.waiting_on.approver == approver]
-    if not found:
-        click.echo("Nothing is waiting for approval." if not show_all else "No approval items yet.")
-        return
-    for item in found:
-        owner = roster.get(item.owner)
-        level = item.waiting_on
-        who = f"{owner.name} ({item.owner})" if owner else item.owner
-        state = (f"waiting on {level.approver} ({level.role}, level {item.level_text})" if level
-                 else item.status)
-        click.echo(f"{item.ref:<8} {item.item_kind:<10} {item.period:<8} {who:<32} {state}")
-    click.echo(f"{len(found)} item(s).")
+    for line in approval_lines(found, roster, Labels(workspace.config.language), show_all):
+        click.echo(line)
 # --- end approvals -------------------------------------------------------------------------------------
 
 
@@ -844,13 +744,13 @@ def actuals_import(ctx: click.Context, paths: tuple[Path, ...], dry_run: bool) -
 
 def _echo_imported(workspace) -> None:
     """status: the months that have imported actuals, the export that stands for each."""
-    from sheetplan.api import Labels, imported_status
+    from sheetplan.api import Labels, imported_status, term
 
     labels = Labels(workspace.config.language)
     months = imported_status(workspace)
-    source = workspace.config.actuals.source
+    source = term("actuals_source", workspace.config.actuals.source, labels.lang)
     if months.empty:
-        if source != "reported":
+        if workspace.config.actuals.source != "reported":
             click.echo(labels("actuals.status_none", source=source))
         return
     click.echo(labels("actuals.status_title", source=source))
@@ -862,7 +762,7 @@ def _echo_imported(workspace) -> None:
 
 def _echo_imported_history(workspace, owner: str, metric: str | None) -> None:
     """history: the imported figures that stand for OWNER, each with the export it came from."""
-    from sheetplan.api import Labels, imported_history
+    from sheetplan.api import Labels, imported_history, metric_labels
 
     frame = imported_history(workspace, owner)
     if metric:
@@ -870,9 +770,12 @@ def _echo_imported_history(workspace, owner: str, metric: str | None) -> None:
     if frame.empty:
         return
     labels = Labels(workspace.config.language)
+    # English keeps the metric key, as the target history above does; other languages show the label
+    metrics = {} if labels.lang == "en" else metric_labels(workspace.config, labels.lang)
     click.echo(labels("actuals.history_title"))
     for row in frame.itertuples():
-        click.echo(labels("actuals.history_line", month=row.month, metric=row.metric, value=row.actual,
+        click.echo(labels("actuals.history_line", month=row.month, metric=metrics.get(row.metric, row.metric),
+                          value=row.actual,
                           file=row.file, imported_at=row.imported_at))
 # --- end actuals ---------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from dataclasses import field as dataclass_field
 from typing import Any
 
 ERROR = "error"
@@ -17,6 +18,9 @@ class Problem:
     """One finding. `row` is the row number as Excel shows it; `cell` is A1 notation.
 
     `code` is a stable kebab-case identifier: tests and tools match on it, never on wording.
+    `params` holds the figures the message names (as text, already formatted), so the message can be
+    rendered again in the reader's language (`sheetplan.workspace.problem_text`); `message` is the
+    English sentence kept for logs and English workspaces.
     """
 
     code: str
@@ -28,6 +32,7 @@ class Problem:
     row: int | None = None
     field: str = ""
     value: Any = None
+    params: dict = dataclass_field(default_factory=dict, compare=False)  # `field` is a column name here
 
     @property
     def is_error(self) -> bool:

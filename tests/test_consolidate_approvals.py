@@ -314,10 +314,16 @@ def test_zh_labels_for_the_approval_flags_and_sheet(office, tmp_path):
     flags = consolidate(zh, MAR).flags
     messages = dict(zip(zip(flags["code"], flags["person"]), flags["message"]))
     assert messages[("approval-pending", "N1")] == (
-        "Ann One (N1)：2027 的个人计划等待 Gina Boss (G1, gm) 审批（第 2/2 级）")
+        "Ann One (N1)：2027 的个人计划等待 Gina Boss (G1, 总经理) 审批（第 2/2 级）")
     assert messages[("approval-rejected", "N3")] == (
-        "Nils Three (N3)：2027-02 的目标调整申请已于 2027-03-10 被 Mona North (M1, manager) 退回（Give a reason），"
+        "Nils Three (N3)：2027-02 的目标调整申请已于 2027-03-10 被 Mona North (M1, 经理) 退回（Give a reason），"
         "尚未重新提交")
     result = run_consolidation(zh, MAR, output=tmp_path / "summary.xlsx")
     book = openpyxl.load_workbook(result.summary, read_only=True)
     assert book.sheetnames.index("审批进度") == book.sheetnames.index("预警") + 1
+    sheet = [row for row in book["审批进度"].iter_rows(values_only=True)]
+    header, rows = sheet[0], sheet[1:]
+    # statuses, roles and decisions as words, never the stored keys
+    assert {row[header.index("状态")] for row in rows} <= {"待审批", "已退回", "已批准", "已被取代"}
+    assert {row[header.index("审批人角色")] for row in rows} - {None} <= {"主管", "经理", "副总裁", "总经理"}
+    assert {row[header.index("最近审批意见")] for row in rows} - {None} <= {"批准", "驳回"}

@@ -20,6 +20,7 @@ from conftest import sent_file
 from sheetplan.api import ingest
 from sheetplan.demo.simulate import input_areas, write_block
 from sheetplan.workspace.labels import catalogue
+from sheetplan.workspace.problem_text import metric_labels, problem_text
 from sheetplan.xlsx.layout import Area
 
 MONTH = "2027-03"
@@ -354,5 +355,8 @@ def test_feedback_comments_are_in_the_templates_language(make_workspace):
         assert book.worksheets[0].title == zh["feedback"]["sheet"]
         marked = comments(path)
         assert set(marked) == set(cell_errors(outcome))
-        for problem in outcome.errors:
-            assert marked[(problem.sheet, problem.cell)].startswith(zh["problems"][problem.code])
+        for problem in outcome.errors:  # rendered from code and figures in Chinese, never the English sentence
+            text = problem_text(problem, "zh", metric_labels(ws.config, "zh"))
+            assert marked[(problem.sheet, problem.cell)].startswith(text)
+            assert text in (zh["problems"][problem.code], zh["problem_text"].get(problem.code, "").format(
+                **problem.params)), text

@@ -19,6 +19,7 @@ from sheetplan.returns.ingest import archive_copy, collect_paths
 from sheetplan.workspace.closing import is_closed
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import term
 from sheetplan.workspace.store import now_iso
 
 DUPLICATE = "duplicate"
@@ -224,13 +225,14 @@ def write_import_report(workspace: Workspace, report: ImportReport, labels: Labe
     files.set_column(6, 6, 70)
     files.set_column(7, 7, 18)
     problems = book.add_worksheet(labels("actuals.sheet_problems"))
-    for col, name in enumerate(COLUMNS):
-        problems.write_string(0, col, name, bold)
+    for col, name in enumerate(COLUMNS):  # the ingest report's column names, in the workspace language
+        problems.write_string(0, col, labels(f"ingest_sheets.col_{name}"), bold)
     row = 1
     for outcome in report.outcomes:
         for problem in outcome.problems:
             for col, name in enumerate(COLUMNS):
-                write_value(problems, row, col, getattr(problem, name))
+                value = getattr(problem, name)
+                write_value(problems, row, col, term("severity", value, labels.lang) if name == "severity" else value)
             row += 1
     problems.autofilter(0, 0, max(row - 1, 1), len(COLUMNS) - 1)
     problems.freeze_panes(1, 0)

@@ -46,8 +46,11 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
     from sheetplan import api
     from sheetplan.api import ingest, init_workspace, mail_round, open_workspace, remind
     from sheetplan.demo import simulate
+    from sheetplan.workspace.labels import Labels
+    from sheetplan.workspace.problem_text import term
 
     run = DemoRun(root)
+    words = Labels(lang)
     init_workspace(root, demo=True, year=year, lang=lang)
     (root / ".sheetplan" / MARKER).write_text("created by sheetplan demo\n")
     ws = open_workspace(root)
@@ -79,10 +82,10 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
         counts = report.counts
         run.reports.append(report.report_path)
         effects = report.approvals
-        waiting = f", {len(effects.opened)} waiting for approval" if effects.opened else ""
-        record(f"{kind:<10} {period}: sent {len(files)} ({drafts} mail drafts), returned {len(filled)}, "
-               f"accepted {counts['accepted']}, rejected {counts['rejected']}, duplicate {counts['duplicate']}"
-               f"{waiting}")
+        waiting = words("demo_lines.waiting", count=len(effects.opened)) if effects.opened else ""
+        record(words("demo_lines.round", kind=term("kind", kind, lang), period=period, sent=len(files), drafts=drafts,
+                    returned=len(filled), accepted=counts["accepted"], rejected=counts["rejected"],
+                    duplicate=counts["duplicate"], waiting=waiting))
         ws = open_workspace(root)
 
     def approve(decide: Callable[[str, str], tuple[str, str] | None] | None = None) -> list[Path]:
@@ -102,8 +105,9 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
             report = ingest(ws, [folder])
             effects = report.approvals
             returned += report.returned
-            record(f"{'approval':<10} round {number}: {result.count} approver(s); {len(effects.advanced)} moved up, "
-                   f"{len(effects.official)} made official, {len(effects.returned)} sent back")
+            record(words("demo_lines.approval", step=words("demo_lines.step_approval"), number=number,
+                        approvers=result.count, advanced=len(effects.advanced), official=len(effects.official),
+                        returned=len(effects.returned)))
             ws = open_workspace(root)
         return returned
 
@@ -115,7 +119,7 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
     sent_back = managers[2]  # the VP returns this team's split once, then approves the corrected one
     returned = approve(lambda ref, owner: ("reject", _REJECTION[lang]) if owner == sent_back else None)
     round_trip("team", None, lambda files, folder: simulate.fill_plans(files, folder, decimals, seed=8),
-               files=returned, label="resubmitted")
+               files=returned, label=words("demo_lines.resubmitted"))
     approve()
     late = {sellers[5].person_id, sellers[17].person_id}  # these two never send their plan back
 
@@ -154,26 +158,26 @@ def _year(root: Path, year: int, lang: str, through: str | None, say: Callable[[
             approve()  # the revision request climbs supervisor -> manager -> vp
         if month != through:  # the month's books close once its round is in; the last one stays open a while
             api.close_month(ws, month)
-            record(f"{'close':<10} {month}")
+            record(words("demo_lines.close", step=words("demo_lines.step_close"), month=month))
     reminders = remind(ws, "month", through, mode="drafts")
-    say(f"reminders for {through}: {len(reminders)} drafts (missing and rejected returns)")
+    say(words("demo_lines.reminders", month=through, count=len(reminders)))
     from sheetplan.api import run_consolidation
 
     result = run_consolidation(ws, through)
     run.reports.append(result.summary)
-    say(f"consolidated {result.month}: {len(result.flags)} flags; summary {result.summary}")
+    say(words("demo_lines.consolidated", month=result.month, flags=len(result.flags), path=result.summary))
     if through == months[-1]:
         from sheetplan.api import run_annual
 
         api.close_month(ws, through)  # the annual review needs the whole year closed
-        record(f"{'close':<10} {through}")
+        record(words("demo_lines.close", step=words("demo_lines.step_close"), month=through))
         annual = run_annual(ws)
         run.reports.append(annual.workbook)
-        say(f"annual summary {year}: {annual.workbook}; next year's history: {annual.history_file}")
-    say(f"Workspace: {root}")
-    say(f"Templates: {root / 'outbox'}   Returned files: {inbox}   Reports: {root / 'reports'}")
-    say(f"Feedback for rejected files: {root / 'outbox' / 'feedback'}")
-    say(f"Try: sheetplan -w {root} status   or   sheetplan -w {root} history {sellers[6].person_id}")
+        say(words("demo_lines.annual", year=year, path=annual.workbook, history=annual.history_file))
+    say(words("demo_lines.workspace", root=root))
+    say(words("demo_lines.folders", outbox=root / "outbox", inbox=inbox, reports=root / "reports"))
+    say(words("demo_lines.feedback", folder=root / "outbox" / "feedback"))
+    say(words("demo_lines.try", root=root, person=sellers[6].person_id))
     return run
 
 
@@ -183,6 +187,10 @@ def _erp_month(root: Path, month: str, lang: str, late_invoice: str, record):
     an invoice out of their report, which consolidate flags as actuals-mismatch."""
     from sheetplan.api import import_actuals, open_workspace
     from sheetplan.demo import erp
+    from sheetplan.workspace.labels import Labels
+    from sheetplan.workspace.problem_text import code_name
+
+    words = Labels(lang)
 
     with (root / "sheetplan.toml").open("a", encoding="utf-8") as handle:
         handle.write(erp.mapping(lang))
@@ -194,11 +202,14 @@ def _erp_month(root: Path, month: str, lang: str, late_invoice: str, record):
     for name, mistakes in ((f"erp-{month}.csv", True), (f"erp-{month}-corrected.csv", False)):
         path = erp.write_export(exports / name, lang, month, reported, mistakes, late_invoice)
         (outcome,) = import_actuals(ws, [path]).outcomes
+        step = words("demo_lines.step_actuals")
         if outcome.problems:
-            shown = "; ".join(f"row {p.row} {p.code}" for p in outcome.problems)
-            record(f"{'actuals':<10} {month}: {name} rejected whole ({shown})")
+            shown = words("demo_lines.actuals_separator").join(
+                words("demo_lines.actuals_problem", row=p.row, code=code_name(p.code, lang)) for p in outcome.problems)
+            record(words("demo_lines.actuals_rejected", step=step, month=month, file=name, problems=shown))
         else:
-            record(f"{'actuals':<10} {month}: {name} imported, {outcome.lines} lines ({outcome.read_as})")
+            record(words("demo_lines.actuals_imported", step=step, month=month, file=name, lines=outcome.lines,
+                         read_as=outcome.read_as))
     return ws
 
 
@@ -210,10 +221,12 @@ def _half_year(ws, run: DemoRun, record, round_trip, approve, decimals: dict[str
     """July: the H1 review workbook, then every salesperson's H2 re-forecast, approved up the chain."""
     from sheetplan.api import run_half
     from sheetplan.demo import simulate
+    from sheetplan.workspace.labels import Labels
 
     review = run_half(ws)
     run.reports.append(review.workbook)
-    record(f"{'review':<10} H1: {review.workbook.name}")
+    words = Labels(ws.config.language)
+    record(words("demo_lines.review", step=words("demo_lines.step_review"), file=review.workbook.name))
     round_trip("reforecast", None, lambda files, folder: simulate.fill_plans(files, folder, decimals, seed=9))
     approve()
 

@@ -87,6 +87,7 @@ class _Texts:
         self.company = workspace.config.company
         self.workspace = workspace
         self.deadlines: dict[tuple[str, str], str] = {}
+        self.metrics = {m.key: m.label(self.lang) for m in workspace.config.metrics}
 
     def kind(self, kind: str) -> str:
         return self.data["kinds"].get(kind, kind)
@@ -123,7 +124,7 @@ class _Texts:
         for problem in problems[:MAX_LISTED_PROBLEMS]:
             where = f"{problem.sheet}!{problem.cell}" if problem.sheet and problem.cell else (
                 problem.sheet or problem.field or problem.file)
-            lines.append(common["problem"].format(where=where, message=explain(problem, self.lang),
+            lines.append(common["problem"].format(where=where, message=explain(problem, self.lang, self.metrics),
                                                   code=problem.code))
         if len(problems) > MAX_LISTED_PROBLEMS:
             lines.append(common["more_problems"].format(count=len(problems) - MAX_LISTED_PROBLEMS))

@@ -8,6 +8,7 @@ from sheetplan.plan.approvals import Item, decisions_of, official_figures, submi
 from sheetplan.plan.handover import HANDOVER_ITEM, Handover
 from sheetplan.plan.views import ApprovalEntry, ApprovalPlan, ItemFigures
 from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import term
 
 
 def approval_plans(db: sqlite3.Connection, workspace, approver: str | None = None) -> list[ApprovalPlan]:
@@ -35,8 +36,9 @@ def _entry(db: sqlite3.Connection, workspace, item: Item) -> ApprovalEntry:
     figures = _figures(db, workspace, item)
     history = []
     for step, approver, decision, comment, decided_at in decisions_of(db, item.id):
+        role = term("role", item.chain[step].role, config.language)
         history.append(labels("approval.history", level=step + 1, decision=labels(f"approval.{decision}d"),
-                              who=f"{_who(roster, approver)}, {item.chain[step].role}", date=decided_at[:10],
+                              who=f"{_who(roster, approver)}, {role}", date=decided_at[:10],
                               comment=f": {comment}" if comment else ""))
     what = {"company": labels("approval.what_company"),
             "team": labels("approval.what_team", team=owner.team if owner else ""),
@@ -47,7 +49,7 @@ def _entry(db: sqlite3.Connection, workspace, item: Item) -> ApprovalEntry:
                                   end=item.detail.get("end_month", ""))}[item.item_kind]
     level = item.waiting_on
     return ApprovalEntry(item.ref, item.owner, owner.name if owner else item.owner, what, item.period,
-                         f"{item.level_text} {level.role if level else ''}".strip(),
+                         f"{item.level_text} {term('role', level.role, config.language) if level else ''}".strip(),
                          received[0][:10] if received else item.created_at[:10],
                          _summary(db, labels, config, roster, item, figures),
                          item.detail.get("reason", ""), tuple(history), figures)

@@ -327,13 +327,14 @@ def check_revision(db: sqlite3.Connection, config, owner: str, month: str, numbe
         if request.months and metric in typed_annual and round(request.annual, decimals) != request.implied:
             problems.append(Problem("revision-inconsistent", f"the months typed make a year of "
                                     f"{request.implied:,.{decimals}f}; leave the annual figure blank or make it "
-                                    "that", **where))
+                                    "that", params={"implied": f"{request.implied:,.{decimals}f}"}, **where))
             continue
         passed = round(sum(v for (m, k, g), v in current.items() if k == metric and g and m <= month
                            and m in config.months), decimals)
         if request.annual < passed:
             problems.append(Problem("revision-below-passed", f"the months up to {month} already hold "
-                                    f"{passed:,.{decimals}f} of target; ask for at least that much", **where))
+                                    f"{passed:,.{decimals}f} of target; ask for at least that much",
+                                    params={"month": month, "passed": f"{passed:,.{decimals}f}"}, **where))
     return problems
 
 

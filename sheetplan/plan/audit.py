@@ -8,6 +8,7 @@ import pandas as pd
 
 from sheetplan.errors import ConfigError
 from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.problem_text import term
 from sheetplan.workspace.store import OFFICIAL_SOURCES
 
 AUDIT_COLUMNS = ["level", "owner", "period", "metric", "customer_group", "version", "value", "previous_value",
@@ -32,22 +33,24 @@ SELECT * FROM (
 """
 
 
-def approver_text(roster, person_id: str, role: str) -> str:
-    """'Name (ID, role)': the name for people, the id so two people of one name stay apart, the role for why."""
+def approver_text(roster, person_id: str, role: str, lang: str = "en") -> str:
+    """'Name (ID, role)': the name for people, the id so two people of one name stay apart, the role (in
+    `lang`) for why."""
     if not person_id:
         return ""
     person = roster.get(person_id)
+    role = term("role", role, lang)
     return f"{person.name} ({person_id}, {role})" if person else f"{person_id} ({role})"
 
 
-def _approvals(db, roster) -> dict[int, tuple[str, str, str]]:
+def _approvals(db, roster, lang: str) -> dict[int, tuple[str, str, str]]:
     """approval item id -> (every approving level lowest first, the last decision's time, the comments)."""
     decided: dict[int, list[tuple]] = {}
     for item, step, approver, decision, comment, when, chain in db.execute(
             "SELECT d.item_id, d.step, d.approver, d.decision, d.comment, d.decided_at, i.chain"
             " FROM approval_decisions d JOIN approval_items i ON i.id = d.item_id ORDER BY d.item_id, d.step"):
         role = json.loads(chain)[step][0]
-        decided.setdefault(item, []).append((approver_text(roster, approver, role), decision, comment, when))
+        decided.setdefault(item, []).append((approver_text(roster, approver, role, lang), decision, comment, when))
     return {item: (" → ".join(who for who, decision, _c, _w in rows if decision == "approve"), rows[-1][3],
                    " | ".join(c.strip() for _a, _d, c, _w in rows if c.strip()))
             for item, rows in decided.items()}
@@ -56,7 +59,7 @@ def _approvals(db, roster) -> dict[int, tuple[str, str, str]]:
 def _frame(workspace: Workspace, scope: str, keep: str, args: list) -> pd.DataFrame:
     with workspace.store() as store:
         rows = store.db.execute(_QUERY.format(scope=scope, keep=keep), args).fetchall()
-        approvals = _approvals(store.db, workspace.roster)
+        approvals = _approvals(store.db, workspace.roster, workspace.config.language)
     names = [c for c in AUDIT_COLUMNS if c not in ("change", *APPROVAL_FIELDS)] + ["approval_id"]
     frame = pd.DataFrame(rows, columns=names)
     # no approval_id: the version needed no approval (or predates approvals), so these stay empty
@@ -169,7 +172,8 @@ def revision_history(workspace: Workspace) -> pd.DataFrame:
         detail, chain = json.loads(detail or "{}"), json.loads(chain)
         person = roster.get(owner)
         levels = decided.get(item_id, [])
-        by = " → ".join(approver_text(roster, approver, chain[step][0]) for step, approver, _w in levels)
+        by = " → ".join(approver_text(roster, approver, chain[step][0], config.language)
+                        for step, approver, _w in levels)
         later = months[months.index(month) + 1] if month in months and month != months[-1] else ""
         for metric, revised in detail.get("requested", {}).items():
             before = detail.get("current", {}).get(metric, 0.0)

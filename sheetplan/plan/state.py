@@ -270,11 +270,13 @@ class PlanState:
         if returned is None:
             return ""
         from sheetplan.workspace.labels import Labels
+        from sheetplan.workspace.problem_text import term
 
         approver = self.roster.get(returned.approver)
         who = f"{approver.name} ({returned.approver})" if approver else returned.approver
-        return Labels(self.config.language)("common.returned_note", date=returned.decided_at[:10], who=who,
-                                            role=returned.role, comment=returned.comment)
+        lang = self.config.language
+        return Labels(lang)("common.returned_note", date=returned.decided_at[:10], who=who,
+                            role=term("role", returned.role, lang), comment=returned.comment)
 
     def team_plan(self, team: str, returned=None) -> SplitPlan | None:
         manager = self.roster.manager(team)

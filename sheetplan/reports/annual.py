@@ -10,9 +10,10 @@ import pandas as pd
 from sheetplan.errors import ConfigError
 from sheetplan.reports.consolidate import Consolidation, consolidate
 from sheetplan.reports.facts import score_points
-from sheetplan.workspace.config import fiscal_months
+from sheetplan.workspace.config import DEFAULT_BANDS, fiscal_months
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import term
 from sheetplan.workspace.roster import HISTORY_COLUMNS
 
 TOTAL_COLUMNS = ["level", "team", "person", "name", "metric", "target", "actual", "attainment", "prior_actual",
@@ -279,6 +280,12 @@ def _teams_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> dict[s
     return blocks
 
 
+def band_name(config, band: str, lang: str) -> str:
+    """A band as the reader names it: the default bands have words in every catalogue; bands set in
+    sheetplan.toml are shown as named there."""
+    return term("band", band, lang) if config.review.bands == DEFAULT_BANDS else band
+
+
 def _people_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> None:
     """People in company rank order: score and band, then per metric target, actual, attainment and growth."""
     L, config = b.labels, workspace.config
@@ -298,7 +305,7 @@ def _people_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> None:
         for col, value in enumerate((rec.rank_company, rec.rank_team, rec.person, rec.name, rec.team)):
             b.value(ws, r, col, value)
         b.value(ws, r, 5, rec.score, b.pct)
-        b.value(ws, r, 6, rec.band)
+        b.value(ws, r, 6, band_name(config, rec.band, L.lang))
         for j, metric in enumerate(config.metrics):
             col = 7 + 4 * j
             if (rec.person, metric.key) not in persons.index:
@@ -342,7 +349,7 @@ def _scorecard_sheet(b, workspace: Workspace, s: AnnualSummary, name: str) -> No
             b.value(ws, r, col + 1, rec[f"{metric.key}_weight"])
             b.value(ws, r, col + 2, rec[f"{metric.key}_points"], b.pct)
         b.value(ws, r, score_col, rec["score"], b.pct)
-        b.value(ws, r, score_col + 1, rec["band"])
+        b.value(ws, r, score_col + 1, band_name(config, rec["band"], L.lang))
     last = len(s.scorecard)
     b.traffic(ws, 1, score_col, last, score_col, config.flags)
     ws.autofilter(0, 0, max(last, 1), len(head) - 1)

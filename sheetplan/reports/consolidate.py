@@ -18,6 +18,7 @@ from sheetplan.plan.handover import handovers
 from sheetplan.reports.facts import MetricRule, build_facts, score_points, standing
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import reason_names, term
 from sheetplan.workspace.store import REFORECAST, REVISION, TargetRow
 
 FLAG_COLUMNS = ["severity", "code", "level", "team", "person", "month", "metric", "message", "file", "sheet",
@@ -170,7 +171,7 @@ def _approvals(db, workspace: Workspace) -> pd.DataFrame:
         person = roster.get(owner)
         waiting = chain[step] if status == PENDING and step < len(chain) else ("", "")
         decided = last.get(item)
-        decided_by = approver_text(roster, decided[1], chain[decided[0]][0]) if decided else ""
+        decided_by = approver_text(roster, decided[1], chain[decided[0]][0], labels.lang) if decided else ""
         template = TEMPLATE_OF_ITEM.get(kind, kind)
         sent_back = (status == REJECTED and submission is not None and newest[(kind, owner, period)] == item
                      and resent.get((template, owner, period), submission) <= submission)
@@ -316,7 +317,8 @@ def flags(workspace: Workspace, facts: pd.DataFrame, inputs: Inputs, month: str,
             else:
                 source = _first_source(inputs.open_problems, row.kind, person, row.period)
                 add("high", "rejected-not-fixed", "person", team, person, row.period, "",
-                    kind=kind_label[row.kind], period=row.period, reasons=row.reasons, source=source)
+                    kind=kind_label[row.kind], period=row.period, reasons=reason_names(row.reasons, labels.lang),
+                    source=source)
     person_month = facts[(facts["level"] == "person") & (facts["customer_group"] == "") & (facts["month"] <= month)]
     # one vectorised pass: a loop over every person and month cost seconds at a few thousand people
     per_month = person_month.groupby(["person", "month"], sort=False).agg(
@@ -374,8 +376,9 @@ def _approval_flags(add, approvals: pd.DataFrame, months: list[str], month: str,
             continue  # a request from a later month round is not news as of this month
         what = labels(f"flags.kind_{row.item_kind}")
         if row.status == PENDING:
+            role = term("role", row.waiting_on_role, labels.lang)
             add("info", "approval-pending", "person", row.team, row.owner, row.period, "", what=what,
-                period=row.period, approver=f"{row.waiting_on_name} ({row.waiting_on}, {row.waiting_on_role})",
+                period=row.period, approver=f"{row.waiting_on_name} ({row.waiting_on}, {role})",
                 level=row.level)
         elif row.sent_back:
             add("medium", "approval-rejected", "person", row.team, row.owner, row.period, "", what=what,

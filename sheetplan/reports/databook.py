@@ -49,7 +49,8 @@ def write_data_files(workspace, facts: pd.DataFrame, trail: pd.DataFrame, month:
     def write(tmp: str) -> None:
         b = ReportBook(tmp, labels)
         parts["facts"] = data_sheet(b, facts, labels("datafiles.facts_sheet"), rows_per_sheet)
-        parts["audit"] = audit_sheet(b, trail, decimals, labels("datafiles.audit_sheet"), rows_per_sheet)
+        parts["audit"] = audit_sheet(b, trail, decimals, labels("datafiles.audit_sheet"), rows_per_sheet,
+                                     {m.key: m.label(config.language) for m in config.metrics})
         if months is not None:
             b.months_sheet(months, list(config.months))
         b.book.set_properties({"title": labels("datafiles.title", company=config.company, month=month)})

@@ -8,6 +8,7 @@ from sheetplan.returns.ledger import submissions
 from sheetplan.workspace.closing import closed_months
 from sheetplan.workspace.folder import Workspace
 from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import reason_names
 
 COLUMNS = ["kind", "period", "team", "owner", "name", "revision_sent", "status", "revision_returned",
            "received_at", "reasons"]
@@ -79,26 +80,27 @@ def round_copies(workspace: Workspace, kind: str | None = None, period: str | No
         subs = [s for s in submissions(store, kind, period) if s["owner"] and (owner is None or s["owner"] == owner)]
         generated = {(r.kind, r.owner, r.period, r.revision): r.generated_at for r in store.sent(kind, period)}
     standing = {(s["kind"], s["period"], s["owner"]): s for s in subs if s["status"] == "accepted"}
-    late_why = Labels(workspace.config.language)("closing.late_why")
+    labels = Labels(workspace.config.language)
     rows = []
     for sub in subs:
         key = (sub["kind"], sub["period"], sub["owner"])
         stands = standing.get(key)
-        other = f"#{stands['id']} (r{stands['revision']}, received {stands['received_at']})" if stands else ""
+        other = labels("console.why_other", id=stands["id"], revision=stands["revision"],
+                       received=stands["received_at"]) if stands else ""
         why = {
-            "accepted": "stands: the latest revision, received last",
-            "superseded": f"replaced by {other}" if other else "replaced by a later copy",
-            "stale": f"older than {other}, which stands" if other else "older than the copy that stands",
-            "late": late_why.format(period=sub["period"]),
+            "accepted": labels("console.why_accepted"),
+            "superseded": labels("console.why_superseded", other=other) if other
+            else labels("console.why_superseded_later"),
+            "stale": labels("console.why_stale", other=other) if other else labels("console.why_stale_standing"),
+            "late": labels("closing.late_why", period=sub["period"]),
         }.get(sub["status"], "")
         if sub["status"] == "rejected":
             codes = sorted({p["code"] for p in json.loads(sub["problems"]) if p["severity"] == "error"})
-            why = "rejected: " + ", ".join(codes)
+            why = labels("console.why_rejected", codes=reason_names(", ".join(codes), labels.lang))
         template_made = generated.get((sub["kind"], sub["owner"], sub["period"], sub["revision"]), "")
         doubt = claim_doubt(sub["claimed_at"], template_made, sub["ingested_at"])
         if doubt:
-            reason = "in the future" if doubt == "future" else "before the template was generated"
-            why += f"; the time it claims is not trusted ({reason})"
+            why += labels("console.why_claim_future" if doubt == "future" else "console.why_claim_before")
         rows.append({"kind": sub["kind"], "period": sub["period"], "owner": sub["owner"], "submission_id": sub["id"],
                      "file": sub["original_name"], "revision": sub["revision"], "status": sub["status"],
                      "received_at": sub["received_at"], "received_via": sub["received_via"] or "file time",

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sheetplan.problems import Problem
 from sheetplan.reports.book import ACTUAL_COLOUR, TARGET_COLOUR, ReportBook, close_book
 from sheetplan.reports.consolidate import STATUS_ORDER, Consolidation
 from sheetplan.reports.databook import DataFiles, where_sheet
@@ -14,6 +15,7 @@ from sheetplan.reports.print_layout import FLAG_MESSAGE_WIDTH, source_text
 from sheetplan.reports.status import closing_line, late_files
 from sheetplan.reports.tables import data_sheet
 from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import code_name, problem_text, term
 from sheetplan.xlsx.fit import row_height, wrapped_lines
 from sheetplan.xlsx.layout import safe_part
 from sheetplan.xlsx.writer import write_through_temp
@@ -217,8 +219,8 @@ def _flags_sheet(b: ReportBook, flags: pd.DataFrame, metric_labels: dict, name: 
         lines = wrapped_lines(str(rec.message), FLAG_MESSAGE_WIDTH, bold=False)
         if lines > 1:  # before the row is written: constant_memory streams it
             ws.set_row(r, row_height(lines))
-        for col, value in enumerate((rec.severity, rec.code, rec.team, rec.person, rec.month,
-                                     metric_labels.get(rec.metric, rec.metric), rec.message)):
+        for col, value in enumerate((term("severity", rec.severity, L.lang), code_name(rec.code, L.lang), rec.team,
+                                     rec.person, rec.month, metric_labels.get(rec.metric, rec.metric), rec.message)):
             b.value(ws, r, col, value, b.wrap if col == 6 else None)
         b.value(ws, r, 7, source_text(rec.file, rec.sheet, rec.cell) or None)
     b.finish_table(ws, len(flags), 8, {(0, 1): 18, (2, 5): 14, (6, 6): FLAG_MESSAGE_WIDTH, (7, 7): 30})
@@ -234,6 +236,10 @@ APPROVAL_SHEET = [("item_kind", "approval_item"), ("status", "approval_status"),
                   ("last_comment", "approval_comment")]
 
 
+# Approvals sheet columns that hold a stored keyword, shown as a word of the workspace language
+_APPROVAL_TERMS = {"status": "status", "waiting_on_role": "role", "last_decision": "decision"}
+
+
 def _approvals_sheet(b: ReportBook, approvals: pd.DataFrame, name: str) -> None:
     """Every approval item, pending first: who waits on whom, and what the last level said."""
     L = b.labels
@@ -244,6 +250,8 @@ def _approvals_sheet(b: ReportBook, approvals: pd.DataFrame, name: str) -> None:
     for i, rec in enumerate(rows.itertuples(index=False)):
         for col, (column, _label) in enumerate(APPROVAL_SHEET):
             value = getattr(rec, column)
+            if column in _APPROVAL_TERMS and value:
+                value = term(_APPROVAL_TERMS[column], value, L.lang)
             b.value(ws, 1 + i, col, L(f"flags.kind_{value}") if column == "item_kind" else value or None)
     b.finish_table(ws, len(rows), len(APPROVAL_SHEET), {(0, 0): 24, (1, 2): 11, (3, 3): 10, (4, 5): 18, (6, 6): 10,
                                                         (7, 9): 14, (10, 10): 32, (11, 14): 20, (15, 15): 50})
@@ -268,16 +276,30 @@ def _revisions_sheet(b: ReportBook, revisions: pd.DataFrame, decimals: dict[str,
                                                                (10, 10): 40, (11, 11): 50, (12, 12): 20})
 
 
-def _issues_sheet(b: ReportBook, problems: pd.DataFrame, name: str) -> None:
+def _issues_sheet(b: ReportBook, problems: pd.DataFrame, name: str, metric_labels: dict[str, str]) -> None:
     ws = b.sheet(name)
+    lang = b.labels.lang
     columns = ["kind", "owner", "period", "file", "code", "sheet", "cell", "value", "message"]
-    b.header(ws, 0, columns)
+    b.header(ws, 0, [b.labels(f"issues_sheet.{column}") for column in columns])
     for i, rec in enumerate(problems.itertuples(index=False) if len(problems) else []):
         r = 1 + i
+        shown = _issue_words(rec, lang, metric_labels)
         for col, column in enumerate(columns):  # no link to the archive: it breaks in a mailed copy
-            value = getattr(rec, column, "")
+            value = shown.get(column, getattr(rec, column, ""))
             b.value(ws, r, col, "" if value is None else value if not isinstance(value, (dict, list)) else str(value))
     b.finish_table(ws, len(problems), len(columns), {(0, 2): 10, (3, 3): 40, (4, 7): 14, (8, 8): 80})
+
+
+def _issue_words(rec, lang: str, metric_labels: dict[str, str]) -> dict[str, str]:
+    """The Issues row's kind, code and message in the workspace language, rendered from the stored code and
+    parameters. A late file's message was written in the workspace language when it was listed."""
+    shown = {"kind": term("kind", rec.kind, lang), "code": code_name(rec.code, lang)}
+    if rec.code != "late":
+        params = getattr(rec, "params", None)
+        problem = Problem(rec.code, rec.message if isinstance(rec.message, str) else "",
+                          params=params if isinstance(params, dict) else {})
+        shown["message"] = problem_text(problem, lang, metric_labels)
+    return shown
 
 
 def _dashboard(b: ReportBook, ws, c: Consolidation, workspace, metrics, names: dict, company_blocks, team_rows,
@@ -368,7 +390,7 @@ def write_summary(workspace, c: Consolidation, path: Path, data_files: DataFiles
         _approvals_sheet(b, c.inputs.approvals, names["approvals"])
         _revisions_sheet(b, revision_history(workspace), {m.key: m.decimals for m in metrics},
                          {m.key: m.label(labels.lang) for m in metrics})
-        _issues_sheet(b, issues, names["issues"])
+        _issues_sheet(b, issues, names["issues"], {m.key: m.label(labels.lang) for m in metrics})
         where_sheet(b, data_files, names["data"])
         _dashboard(b, dashboard, c, workspace, metrics, names, blocks, team_rows, people_rows)
         if c.months is not None:

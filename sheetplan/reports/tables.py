@@ -11,6 +11,7 @@ import pandas as pd
 from sheetplan.reports.book import ReportBook
 from sheetplan.reports.facts import FACT_COLUMNS
 from sheetplan.reports.print_layout import print_first_page
+from sheetplan.workspace.problem_text import term
 from sheetplan.xlsx.sheetlimits import MAX_ROWS, row_slices
 
 
@@ -34,7 +35,7 @@ def _part_name(name: str, number: int, parts: int) -> str:
 
 # --- audit sheet ---------------------------------------------------------------------------------------
 def audit_sheet(b: ReportBook, trail: pd.DataFrame, decimals: dict[str, int], name: str,
-                rows_per_sheet: int = MAX_ROWS) -> list[TablePart]:
+                rows_per_sheet: int = MAX_ROWS, metric_labels: dict[str, str] | None = None) -> list[TablePart]:
     """Every official target version with the file that brought it and who approved it: values only, user
     text as text. Streamed in after closing, like the Data sheet, over as many sheets as Excel's row limit
     needs (`rows_per_sheet` rows each, header included)."""
@@ -46,6 +47,7 @@ def audit_sheet(b: ReportBook, trail: pd.DataFrame, decimals: dict[str, int], na
     places = trail["metric"].map(decimals).fillna(2).astype(int).to_numpy() if len(trail) else np.zeros(0, int)
     frame = trail[AUDIT_COLUMNS].astype({c: object for c in AUDIT_COLUMNS if c not in numbers})
     frame = frame.fillna({c: "" for c in AUDIT_COLUMNS if c not in numbers})
+    frame = _audit_words(frame, b.labels.lang, metric_labels or {})
     slices = row_slices(len(frame), 1, rows_per_sheet)
     parts = []
     for number, (start, stop) in enumerate(slices, start=1):
@@ -64,6 +66,18 @@ def audit_sheet(b: ReportBook, trail: pd.DataFrame, decimals: dict[str, int], na
                           [per_row if column in figures else None for column in AUDIT_COLUMNS]))
         parts.append(TablePart(sheet, start + 1 if stop > start else 0, stop))
     return parts
+def _audit_words(frame: pd.DataFrame, lang: str, metric_labels: dict[str, str]) -> pd.DataFrame:
+    """Level, metric, source and template kind as words of the workspace language (the store keeps the keys).
+    English workspaces show the keys themselves, which read as English words."""
+    if lang == "en":
+        return frame
+    words = {column: {value: term(kind, value, lang) for value in frame[column].unique()}
+             for column, kind in (("level", "level"), ("source", "source"), ("submission_kind", "kind"))}
+    words["metric"] = {value: metric_labels.get(value, value) for value in frame["metric"].unique()}
+    return frame.assign(**{column: frame[column].map(mapping) for column, mapping in words.items()})
+
+
+
 # --- end audit sheet -----------------------------------------------------------------------------------
 
 
@@ -81,7 +95,9 @@ def data_sheet(b: ReportBook, facts: pd.DataFrame, name: str, rows_per_sheet: in
     for number, (start, stop) in enumerate(slices, start=1):
         sheet = _part_name(name, number, len(slices))
         ws = b.sheet(sheet)
-        b.header(ws, 0, columns)
+        b.header(ws, 0, columns)  # machine names, stable for other programs; each header's note explains it
+        for col, column in enumerate(columns):
+            ws.write_comment(0, col, b.labels(f"data_columns.{column}"), {"x_scale": 2, "y_scale": 1.2})
         for col, column in enumerate(columns):  # registers the formats; the rows themselves come later
             if column in pct:
                 ws.write_blank(1, col, None, b.pct)

@@ -17,7 +17,8 @@ from xml.sax.saxutils import escape
 from sheetplan.problems import COLUMNS, Problem
 from sheetplan.returns.problem_sheet import fill_problem_sheet, input_area, shown_value
 from sheetplan.returns.report_name import report_path, round_text, rounds_of
-from sheetplan.workspace.labels import Labels, catalogue
+from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import code_name, metric_labels, problem_text, term
 from sheetplan.xlsx import a1
 from sheetplan.xlsx.layout import META_SHEET, Area, safe_part
 from sheetplan.xlsx.links import link_to, portable_links
@@ -25,11 +26,9 @@ from sheetplan.xlsx.text import SST_NAMESPACE, escape_xstring, xml_text
 from sheetplan.xlsx.writer import MAX_CELL_TEXT, WORKBOOK_OPTIONS, write_atomic, write_value
 
 
-def explain(problem: Problem, lang: str) -> str:
-    """The problem in the recipient's language: English keeps the specific message, others the catalogue's advice."""
-    if lang == "en":
-        return problem.message
-    return catalogue(lang).get("problems", {}).get(problem.code, problem.message)
+def explain(problem: Problem, lang: str, metrics: dict[str, str] | None = None) -> str:
+    """The problem in the recipient's language, from its code and parameters (metric key -> label in `metrics`)."""
+    return problem_text(problem, lang, metrics)
 
 
 def write_ingest_report(workspace, report) -> Path:
@@ -39,7 +38,8 @@ def write_ingest_report(workspace, report) -> Path:
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     rounds = rounds_of(report.outcomes)
     path, run = report_path(workspace.folder("reports"), rounds, report.dry_run)
-    labels = Labels(workspace.config.language)
+    lang = workspace.config.language
+    labels, metrics = Labels(lang), metric_labels(workspace.config, lang)
     shown = [round_text(labels, r) for r in rounds]
     title = labels("ingest_report.title", rounds=", ".join(shown) or labels("ingest_report.no_round"),
                    run=run, when=stamp)
@@ -48,19 +48,20 @@ def write_ingest_report(workspace, report) -> Path:
     bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "border": 1})
     error = book.add_format({"font_color": "#9C0006"})
     link = book.add_format({"font_color": "#0563C1", "underline": 1})
-    files = book.add_worksheet("Files")
+    files = book.add_worksheet(labels("ingest_sheets.files_sheet"))
     counts = report.counts
     heading = book.add_format({"bold": True, "font_size": 12})
     files.write_string(0, 0, title + (f" {labels('ingest_report.dry_run')}" if report.dry_run else ""), heading)
-    summary = ", ".join(f"{counts.get(k, 0)} {k}" for k in ("accepted", "rejected", "duplicate", "stale",
-                                                             "superseded", "warnings"))
+    summary = labels("ingest_sheets.separator").join(
+        labels("ingest_sheets.count", count=counts.get(k, 0), status=term("status", k, lang))
+        for k in ("accepted", "rejected", "duplicate", "stale", "superseded", "warnings"))
     files.write_string(1, 0, summary)
-    rows = report.file_rows()
+    rows = [_shown_file_row(row, outcome, lang, metrics) for row, outcome in zip(report.file_rows(), report.outcomes)]
     for col, name in enumerate(report.FILE_COLUMNS):
-        files.write_string(3, col, name, bold)
-    for r, row in enumerate(rows, start=4):
+        files.write_string(3, col, labels(f"ingest_sheets.col_{name}"), bold)
+    for r, (row, outcome) in enumerate(zip(rows, report.outcomes), start=4):
         for col, value in enumerate(row):
-            write_value(files, r, col, value, error if row[1] == "rejected" and col == 1 else None)
+            write_value(files, r, col, value, error if outcome.status == "rejected" and col == 1 else None)
     files.autofilter(3, 0, 3 + len(rows), len(report.FILE_COLUMNS) - 1)
     files.freeze_panes(4, 1)
     files.set_column(0, 0, 44)
@@ -68,17 +69,18 @@ def write_ingest_report(workspace, report) -> Path:
     files.set_column(8, 8, 70, book.add_format({"text_wrap": True, "valign": "top"}))  # the first problem, whole
     files.set_column(9, 9, 80)  # the path, inside the printed width
     _print_setup(files, header_row=3)
-    problems = book.add_worksheet("Problems")
-    columns = list(COLUMNS)
+    problems = book.add_worksheet(labels("ingest_sheets.problems_sheet"))
+    columns = list(COLUMNS) + ([] if lang == "en" else ["code_key"])  # the code itself beside its name
     for col, name in enumerate(columns):
-        problems.write_string(0, col, name, bold)
+        problems.write_string(0, col, labels(f"ingest_sheets.col_{'code' if name == 'code_key' else name}"
+                                             if name != "code" or lang == "en" else "ingest_sheets.col_name"), bold)
     paths = {o.name: o.path for o in report.outcomes}
     folder = str(path.parent)
     row = 1
     for outcome in report.outcomes:
         for problem in outcome.problems:
             for col, name in enumerate(columns):
-                value = getattr(problem, name)
+                value = _shown_field(problem, name, lang, metrics)
                 if name == "cell" and value and problem.sheet:
                     target = _link(paths.get(problem.file, ""), folder, problem.sheet, value.split(":")[0])
                     if target:
@@ -104,6 +106,30 @@ def _print_setup(ws, header_row: int) -> None:
     ws.set_paper(9)
     ws.fit_to_pages(1, 0)
     ws.repeat_rows(header_row)
+
+
+def _shown_field(problem: Problem, name: str, lang: str, metrics: dict[str, str]):
+    """One column of a problem as the ingest report shows it: keywords and the message in `lang`."""
+    if name == "code_key":
+        return problem.code
+    if name == "code":
+        return code_name(problem.code, lang)
+    if name == "severity":
+        return term("severity", problem.severity, lang)
+    if name == "message":
+        return problem_text(problem, lang, metrics)
+    return getattr(problem, name)
+
+
+def _shown_file_row(row: tuple, outcome, lang: str, metrics: dict[str, str]) -> tuple:
+    """A Files row (FILE_COLUMNS) with status, kind and the first problem in `lang`."""
+    shown = list(row)
+    shown[1], shown[2] = term("status", row[1], lang), term("kind", row[2], lang)
+    if outcome.errors and lang != "en":
+        first = outcome.errors[0]
+        where = ":".join(part for part in (first.sheet, first.cell) if part)
+        shown[8] = (f"{where}: " if where else "") + problem_text(first, lang, metrics)
+    return tuple(shown)
 
 
 def _link(path: str, folder: str, sheet: str, cell: str) -> str | None:
@@ -375,6 +401,7 @@ def _feedback_copy(workspace, outcome, problems: list[Problem], templates: Templ
 
     lang = outcome.lang if outcome.lang in ("en", "zh") else workspace.config.language
     labels = Labels(lang)
+    metrics = metric_labels(workspace.config, lang)
     try:
         book = openpyxl.load_workbook(io.BytesIO(numbers_as_text(Path(outcome.path).read_bytes())))
     except Exception:  # the safe reader accepted it, but openpyxl may still refuse an odd file
@@ -403,7 +430,7 @@ def _feedback_copy(workspace, outcome, problems: list[Problem], templates: Templ
         except (ValueError, KeyError, TypeError, AttributeError):
             continue
         cell.fill = fill
-        text = explain(problem, lang)
+        text = explain(problem, lang, metrics)
         if problem.value not in (None, ""):
             text += f"\n[{labels('feedback.value')}: {str(problem.value)[:60]}]"
         if (problem.sheet, cell.coordinate) in made_text:
@@ -417,7 +444,7 @@ def _feedback_copy(workspace, outcome, problems: list[Problem], templates: Templ
         value = shown_value(problem.value)
         value = value[:200] if isinstance(value, str) else value
         place = where.get(index, (problem.sheet, problem.cell))
-        rows.append((*place, value, explain(problem, lang)))
+        rows.append((*place, value, explain(problem, lang, metrics)))
     fill_problem_sheet(sheet, labels("feedback.title"), heading, rows, _set_text)
     for other in book.worksheets:  # Excel groups every selected tab ("[Group]"): select the Problems sheet only
         for view in other.views.sheetView:

@@ -152,7 +152,8 @@ def check_file(workspace: Workspace, result, sent_lookup: Callable) -> tuple[Fil
         return outcome, checked
     if identity.owner not in workspace.roster:
         outcome.problems.append(Problem("unknown-owner", f"owner {identity.owner!r} is not in the roster",
-                                        cell=identity.meta_cells.get("owner", ""), value=identity.owner, **where))
+                                        cell=identity.meta_cells.get("owner", ""), value=identity.owner,
+                                        params={"owner": str(identity.owner)}, **where))
         return outcome, checked
     sent = sent_lookup(identity.kind, identity.owner, identity.period, identity.revision)
     if sent is None or sent.signature != identity.signature:
@@ -419,7 +420,8 @@ def _claim_problem(name: str, came: arrival.Arrival, doubt: str) -> Problem:
     why = "is in the future" if doubt == "future" else "is before the template was generated"
     return Problem("claimed-time-untrusted", f"the file claims the time {came.claimed_at}, which {why}; "
                    f"it counts as received {came.received_at} ({came.via})", severity=WARNING, file=name,
-                   field="date", value=came.claimed_at)
+                   field="date", value=came.claimed_at,
+                   params={"claimed": came.claimed_at, "received": came.received_at})
 
 
 def _approval_checks(store, workspace: Workspace, lookup: SentLookup, outcome: FileOutcome,

@@ -138,7 +138,7 @@ def check_tampering(workbook, identity: Identity, sent_payload: str, key: bytes,
             if was != now:
                 problems.append(Problem("locked-cell-changed", f"locked cell changed from {was!r} to {now!r}",
                                         file=file, sheet=area.sheet, cell=a1.cell_name(row, col), row=row + 1,
-                                        field=name, value=now))
+                                        field=name, value=now, params={"was": str(was), "now": str(now)}))
     extra = sorted(set(form["names"]) - set(sent["names"]))
     for name in extra:
         problems.append(Problem("name-added", f"defined name {name} was not in the template", file=file,
@@ -217,7 +217,8 @@ def _check_text(out: Checked, name: str, row_key: str, col_key: str, value: Any,
     text = value if isinstance(value, str) else canonical_value(value)
     if len(text) > MAX_TEXT:
         out.problems.append(Problem("text-too-long", f"{len(text)} characters; at most {MAX_TEXT} are kept",
-                                    field=name, value=text[:50], **where))
+                                    field=name, value=text[:50], params={"length": str(len(text)),
+                                                                         "limit": str(MAX_TEXT)}, **where))
         return
     if _CONTROL.search(text):
         text = _CONTROL.sub("", text)
@@ -270,14 +271,15 @@ def _check_number(out: Checked, block: dict, metrics: dict, row_key: str, col_ke
         return
     if warning:
         out.problems.append(Problem(warning, "text was read as the number " + canonical_value(number),
-                                    severity=WARNING, field=name, value=value, **where))
+                                    severity=WARNING, field=name, value=value,
+                                    params={"number": canonical_value(number)}, **where))
     if number < 0:
         out.problems.append(Problem("negative-value", "negative figures are not accepted", field=name,
                                     value=value, **where))
         return
     if maximum and number > maximum:
         out.problems.append(Problem("value-too-large", f"above the limit of {maximum:,.0f} for this cell",
-                                    field=name, value=value, **where))
+                                    field=name, value=value, params={"maximum": f"{maximum:,.0f}"}, **where))
         return
     rounded = round(number, decimals)
     if decimals == 0 and abs(number - rounded) > 1e-9:
@@ -286,7 +288,7 @@ def _check_number(out: Checked, block: dict, metrics: dict, row_key: str, col_ke
         return
     if abs(number - rounded) > 1e-9:
         out.problems.append(Problem("rounded", f"rounded to {decimals} decimal places", severity=WARNING,
-                                    field=name, value=value, **where))
+                                    field=name, value=value, params={"decimals": str(decimals)}, **where))
     out.numbers.append((name, row_key, col_key, rounded))
 
 
@@ -319,8 +321,11 @@ def check_totals(kind: str, sent_payload: str, checked: Checked, metrics: dict, 
             sheet, _, cell = names[target_name].partition("!")
             code = {"company": "split-mismatch", "team": "split-mismatch", "person": "plan-mismatch",
                     "reforecast": "plan-mismatch"}[kind]
-            problems.append(Problem(code, f"{metric.label_en}: the inputs add up to {total:,.{metric.decimals}f} "
-                                    f"but the target is {target:,.{metric.decimals}f} "
-                                    f"(difference {total - target:+,.{metric.decimals}f})",
-                                    file=file, sheet=sheet, cell=cell, field=f"in_{key}", value=total))
+            figures = {"metric": key, "total": f"{total:,.{metric.decimals}f}",
+                       "target": f"{target:,.{metric.decimals}f}",
+                       "difference": f"{total - target:+,.{metric.decimals}f}"}
+            problems.append(Problem(code, f"{metric.label_en}: the inputs add up to {figures['total']} "
+                                    f"but the target is {figures['target']} (difference {figures['difference']})",
+                                    file=file, sheet=sheet, cell=cell, field=f"in_{key}", value=total,
+                                    params=figures))
     return problems
