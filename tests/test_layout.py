@@ -12,9 +12,9 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sheetplan"
 
 # The stages in the order data flows; a module may import from its own stage or an earlier one.
-# errors, problems and workers are shared by every stage; api and cli sit on top of everything.
+# errors, problems and workers are shared by every stage; console (the terminal's lines), api and cli sit on top.
 STAGES = ["errors", "problems", "workers", "xlsx", "workspace", "plan", "templates", "returns", "actuals", "reports",
-          "mail", "api", "demo", "cli"]
+          "mail", "console", "api", "demo", "cli"]
 
 
 def module_name(path: Path) -> str:

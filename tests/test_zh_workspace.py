@@ -33,8 +33,16 @@ ALLOWED = [
     re.compile(r"(?<![A-Za-z])(CNY|UTC|OEM|Excel|WPS|LibreOffice|sheetplan|TRUE|ERP|CRM)(?![A-Za-z])"),
     re.compile(r"(?<![A-Za-z])(csv|xlsx)( (gb18030|gbk|big5|utf-8(-sig)?|utf-16|latin-1))?(?![A-Za-z])"),  # read as
 ]
-# Sheets for programs, not people: the signed template contract and the fact table (machine column names).
+# Sheets for programs, not people: the signed template contract and the fact table (machine column names),
+# which the data workbook (reports/data-<month>.xlsx) holds over one or more sheets named by the catalogue.
 MACHINE_SHEETS = {"_meta", "Data"}
+DATA_BOOK = re.compile(r"^data-\d{4}-\d{2}\.xlsx$")
+
+
+def is_machine_sheet(path: Path, sheet: str) -> bool:
+    facts = catalogue("zh")["datafiles"]["facts_sheet"]
+    return sheet in MACHINE_SHEETS or bool(DATA_BOOK.match(path.name)) and re.fullmatch(
+        re.escape(facts) + r"( \d+)?", sheet) is not None
 # reports/history-<year>.xlsx is next year's input file in the format `init` reads (machine column names).
 MACHINE_FILES = re.compile(r"history-\d{4}\.xlsx$")
 
@@ -93,7 +101,7 @@ def test_no_english_word_in_any_cell_of_a_zh_workbook(zh_demo):
     for path in _workbooks(root):
         book = CalamineWorkbook.from_path(str(path))
         for sheet in book.sheet_names:
-            if sheet in MACHINE_SHEETS:
+            if is_machine_sheet(path, sheet):
                 continue
             if english_in(sheet):
                 found.append((path.relative_to(root).as_posix(), sheet, "(sheet name)", sheet))
@@ -118,8 +126,8 @@ def test_the_data_sheet_keeps_machine_names_and_explains_each_column(zh_demo):
     from sheetplan.reports.facts import FACT_COLUMNS
 
     root, _ = zh_demo
-    book = openpyxl.load_workbook(root / "reports" / "summary-2027-12.xlsx")
-    data = book["Data"]
+    book = openpyxl.load_workbook(root / "reports" / "data-2027-12.xlsx")
+    data = book[catalogue("zh")["datafiles"]["facts_sheet"]]
     header = [cell.value for cell in data[1]]
     assert header == FACT_COLUMNS
     notes = {cell.value: cell.comment.text if cell.comment else "" for cell in data[1]}
