@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import wait
 
@@ -73,6 +74,20 @@ _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 _VISIBILITY = {"hidden": "hidden", "veryhidden": "veryhidden"}
 
+
+
+@contextmanager
+def _calamine_problems() -> Iterator[None]:
+    """What calamine raises on a package that passed the checks becomes a file problem, never a crash."""
+    try:
+        yield
+    except CalamineError as exc:
+        code = "xml-malformed" if isinstance(exc, XmlError) else "read-failed"
+        raise PackageProblem(code, f"the workbook cannot be read: {exc}") from None
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # pyo3 turns a Rust panic into PanicException, a BaseException
+        raise PackageProblem("read-failed", f"the workbook reader failed: {type(exc).__name__}: {exc}") from None
 
 def read_returned(path: str | os.PathLike[str], limits: Limits = Limits()) -> ReadResult:
     """Read one returned file in this process. Never raises for a bad file.
@@ -140,18 +155,11 @@ def read_table(data: bytes, limits: Limits, sheet: str = "") -> Table:
     scan = scan_sheet(xml, chosen.name, limits)
     package = _calamine_package(archive, [chosen], {chosen.name: xml}, shared, date1904)
     del xml, archive
-    try:
+    with _calamine_problems():
         sheet_data = CalamineWorkbook.from_filelike(io.BytesIO(package)).get_sheet_by_name(chosen.name)
         del package
         start = sheet_data.start
         rows = sheet_data.iter_rows() if start is not None else iter(())
-    except CalamineError as exc:
-        code = "xml-malformed" if isinstance(exc, XmlError) else "read-failed"
-        raise PackageProblem(code, f"the workbook cannot be read: {exc}") from None
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # pyo3 turns a Rust panic into PanicException, a BaseException
-        raise PackageProblem("read-failed", f"the workbook reader failed: {type(exc).__name__}: {exc}") from None
     return Table(chosen.name, rows, start or (0, 0), scan.formulas)
 
 
@@ -291,21 +299,12 @@ def _calamine_values(
     """
     package = _calamine_package(archive, sheets, parts, shared, date1904)
     out: dict[str, dict[tuple[int, int], object]] = {}
-    try:
+    with _calamine_problems():
         book = CalamineWorkbook.from_filelike(io.BytesIO(package))
         for name in parts:
             sheet = book.get_sheet_by_name(name)
             start = sheet.start
             out[name] = _cells(sheet.to_python(), start) if start is not None else {}
-    except CalamineError as exc:
-        code = "xml-malformed" if isinstance(exc, XmlError) else "read-failed"
-        raise PackageProblem(code, f"the workbook cannot be read: {exc}") from None
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except BaseException as exc:  # pyo3 turns a Rust panic into PanicException, a BaseException
-        raise PackageProblem(
-            "read-failed", f"the workbook reader failed: {type(exc).__name__}: {exc}"
-        ) from None
     return out
 
 
