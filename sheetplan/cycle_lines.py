@@ -93,7 +93,9 @@ def collect_lines(result, labels: Labels, quarantine_command: str) -> list[str]:
                             received=a.received_at[:16], claim=claim, verdict=verdict))
     for item in result.ignored:
         if item.reason != "inline image":
-            lines.append(labels("cycle.collect_ignored", name=item.name, reason=item.reason, source=item.source,
+            key = f"cycle.ignored_{item.reason.replace(' ', '_')}"
+            reason = labels(key) if labels.has(key) else item.reason
+            lines.append(labels("cycle.collect_ignored", name=item.name, reason=reason, source=item.source,
                                 sender=item.sender or "?"))
     lines += [labels("cycle.collect_warning", text=warning.describe()) for warning in result.warnings]
     inline = sum(1 for i in result.ignored if i.reason == "inline image")

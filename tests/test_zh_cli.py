@@ -1,5 +1,5 @@
-"""In a zh workspace every line init, generate, plan refresh, mail, remind and the reviews print is Chinese;
-the same commands in an en workspace print the English lines as before."""
+"""In a zh workspace every line init, generate, plan refresh, mail, remind, collect, quarantine, close, reopen and
+the reviews print is Chinese; the same commands in an en workspace print the English lines as before."""
 
 from __future__ import annotations
 
@@ -48,6 +48,15 @@ def _session(tmp_path, lang: str) -> dict[str, str]:
     out["mail list"] = _run(runner, *w, "mail", "--list")
     out["remind"] = _run(runner, *w, "remind", "--drafts")
     out["quarantine"] = _run(runner, *w, "quarantine")
+    # the company's own draft mailed back: its sender is not a recipient, so the workbook is quarantined
+    draft = sorted((root / "outbox" / "mail" / "month").rglob("*P004*.eml"))[0]
+    out["collect"] = _run(runner, *w, "collect", str(draft))
+    out["quarantine held"] = _run(runner, *w, "quarantine")
+    by = "运营部" if lang == "zh" else "Mia"
+    out["quarantine release"] = _run(runner, *w, "quarantine", "release", "1", "--by", by)
+    out["quarantine all"] = _run(runner, *w, "quarantine", "--all")
+    out["close"] = _run(runner, *w, "close", "2027-01")
+    out["reopen"] = _run(runner, *w, "reopen", "2027-01", "--reason", "更正" if lang == "zh" else "a correction")
     out["review half"] = _run(runner, *w, "review", "half", "--draft")
     out["review annual"] = _run(runner, *w, "review", "annual", "--draft")
     return out
@@ -80,6 +89,15 @@ def test_the_same_commands_in_an_en_workspace_print_the_english_lines(tmp_path):
     assert ", 0 drafted, " not in out["mail"] and "0 drafted, " in out["mail again"]
     assert "message(s), 0 in doubt." in out["mail list"]
     assert out["quarantine"].strip() == "Nothing is in quarantine."
+    assert "SAVED     inbox/" in out["collect"] and "  -> QUARANTINED" in out["collect"], out["collect"]
+    assert "1 message(s): 0 collected before, 1 workbook(s) saved, 0 received before, 0 attachment(s) ignored, " \
+           "0 warning(s)." in out["collect"]
+    assert "Ingest: 0 accepted, 0 rejected, 1 quarantined, 0 duplicate, 0 stale, 0 superseded." in out["collect"]
+    assert f"Quarantined workbooks wait for an analyst: sheetplan -w {tmp_path / 'en'} quarantine" in out["collect"]
+    assert out["quarantine held"].startswith("   1  month 2027-03 P004  from "), out["quarantine held"]
+    assert out["quarantine release"].startswith("REJECTED  "), out["quarantine release"]
+    assert "[month 2027-03 P004]" in out["quarantine release"]
+    assert " by Mia" in out["quarantine all"] and "  released " in out["quarantine all"]
     assert out["review half"].startswith("Half-year review 2027: ")
     assert out["review annual"].startswith("Annual summary 2027 (as of ")
 
