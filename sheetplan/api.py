@@ -23,6 +23,8 @@ from sheetplan.plan.state import PlanState
 from sheetplan.templates.jobs import GenerateResult, Job, run_jobs, sent_records
 from sheetplan.templates.parts import Context
 from sheetplan.workspace.folder import STARTER_CONFIG, Workspace, create_workspace, open_workspace, undo_on_failure
+from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import metric_labels
 from sheetplan.xlsx.layout import KINDS, safe_part
 
 # name -> module that defines it; imported on first use (pandas and friends load only when needed)
@@ -61,6 +63,18 @@ _LAZY = {
     # the command line's lines in the workspace language (sheetplan/console.py)
     "metric_labels": "sheetplan.workspace.problem_text:metric_labels",
     "term": "sheetplan.workspace.problem_text:term",
+    "init_lines": "sheetplan.cycle_lines:init_lines",
+    "writing_label": "sheetplan.cycle_lines:writing_label",
+    "generate_lines": "sheetplan.cycle_lines:generate_lines",
+    "refresh_lines": "sheetplan.cycle_lines:refresh_lines",
+    "mail_line": "sheetplan.cycle_lines:mail_line",
+    "mail_summary": "sheetplan.cycle_lines:mail_summary",
+    "sent_mail_lines": "sheetplan.cycle_lines:sent_mail_lines",
+    "collect_lines": "sheetplan.cycle_lines:collect_lines",
+    "quarantine_lines": "sheetplan.cycle_lines:quarantine_lines",
+    "release_lines": "sheetplan.cycle_lines:release_lines",
+    "half_lines": "sheetplan.cycle_lines:half_lines",
+    "annual_lines": "sheetplan.cycle_lines:annual_lines",
     "ingest_lines": "sheetplan.console:ingest_lines",
     "status_lines": "sheetplan.console:status_lines",
     "consolidate_lines": "sheetplan.console:consolidate_lines",
@@ -148,6 +162,7 @@ def _recipients(workspace: Workspace, state: PlanState, kind: str, month: str | 
     approver's comment on it.
     """
     config, roster, fy = workspace.config, workspace.roster, str(workspace.config.fiscal_year)
+    labels = Labels(config.language)
     notes: list[str] = []
     if kind in ("approval", "reforecast"):
         return _review_recipients(workspace, state, kind, only)
@@ -169,16 +184,14 @@ def _recipients(workspace: Workspace, state: PlanState, kind: str, month: str | 
                       for t in teams]
         pending = [t for t in roster.teams if state.is_suggestion("team", t, fy, config.metrics[0].key)]
         if pending:
-            notes.append(f"team targets not official yet for {len(pending)} of {len(roster.teams)} teams: "
-                         "the templates show the allocation suggestion")
+            notes.append(labels("cycle.note_team_pending", pending=len(pending), teams=len(roster.teams)))
     elif kind == "person":
         people = roster.sellers(config)
         recipients = [_Recipient(p.person_id, p.name, "", lambda p=p: state.person_plan(p, returned.get(p.person_id)))
                       for p in people]
         pending = [p for p in people if state.is_suggestion("person", p.person_id, fy, config.metrics[0].key)]
         if pending:
-            notes.append(f"annual targets not official yet for {len(pending)} people: the templates show the "
-                         "suggested split")
+            notes.append(labels("cycle.note_person_pending", pending=len(pending)))
     else:
         people = [p for p in roster.sellers(config) if state.is_active_in(p, month)]
         from sheetplan.actuals.reconcile import month_figures
@@ -189,8 +202,7 @@ def _recipients(workspace: Workspace, state: PlanState, kind: str, month: str | 
         pending = [p for p in people if state.is_suggestion("person", p.person_id, month, config.metrics[0].key,
                                                              config.customer_groups[0])]
         if pending:
-            notes.append(f"monthly plans not official yet for {len(pending)} people: the month targets come "
-                         "from the suggested split")
+            notes.append(labels("cycle.note_month_pending", pending=len(pending)))
     return period, _only(recipients, kind, only), notes
 
 
@@ -214,6 +226,7 @@ def _review_recipients(workspace: Workspace, state: PlanState, kind: str,
                        only: set[str] | None) -> tuple[str, list[_Recipient], list[str]]:
     """Approval workbooks go to whoever has something waiting; re-forecasts to every seller active in H2."""
     fy = str(workspace.config.fiscal_year)
+    labels = Labels(workspace.config.language)
     notes: list[str] = []
     if kind == "approval":
         from sheetplan.plan.approval_view import approval_plans
@@ -228,10 +241,11 @@ def _review_recipients(workspace: Workspace, state: PlanState, kind: str,
                 moved = reroute(db, workspace.config, workspace.roster)
             plans = approval_plans(store.db, workspace)
         for item in moved:
-            notes.append(f"{item.ref} moved to {item.waiting_on.approver}: the roster changed above {item.owner}")
+            notes.append(labels("cycle.note_moved", ref=item.ref, approver=item.waiting_on.approver,
+                                owner=item.owner))
         waiting = {p.owner for p in plans}
         for person_id in sorted((only or set()) - waiting):
-            notes.append(f"nothing is waiting for {person_id}'s approval")
+            notes.append(labels("cycle.note_nothing_waiting", person=person_id))
         plans = [p for p in plans if not only or p.owner in only]
         return fy, [_Recipient(p.owner, p.owner_name, "", lambda p=p: p) for p in plans], notes
     from dataclasses import replace
@@ -274,7 +288,8 @@ def generate(workspace: Workspace, kind: str, month: str | None = None, only: It
     state = plan_state(workspace)
     period, recipients, notes = _recipients(workspace, state, kind, month, set(only) if only else None)
     if refreshed is not None:
-        notes = [*refreshed.lines(), *notes]
+        lang = workspace.config.language
+        notes = [*refreshed.lines(Labels(lang), metric_labels(workspace.config, lang)), *notes]
     result = GenerateResult(kind, period, notes=notes)
     if kind in ("company", "team", "person", "month"):  # what shows suggestions or last year's figures
         from sheetplan.workspace.history_check import workspace_history_warnings

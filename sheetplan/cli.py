@@ -105,16 +105,14 @@ def init(directory: Path, demo: bool, year: int | None, lang: str) -> None:
 
     Example: sheetplan init plans-2027 --demo --year 2027 --lang zh
     """
-    from sheetplan.api import history_warnings, init_workspace
+    from sheetplan.api import Labels, history_warnings, init_lines, init_workspace
 
     workspace = init_workspace(directory, demo=demo, year=year, lang=lang)
-    people = len(workspace.roster.people)
-    what = f"demo company {workspace.config.company!r} with {people} people" if demo else "an empty roster"
-    click.echo(f"Created workspace {workspace.root} ({what}, fiscal year {workspace.config.fiscal_year}).")
+    lines = init_lines(workspace, demo, f"sheetplan -w {_quoted(str(directory))} generate company", Labels(lang))
+    click.echo(lines[0])
     _echo_warnings(workspace, history_warnings(workspace))
-    if not demo:
-        click.echo(f"Next: fill roster.xlsx, check sheetplan.toml, then run "
-                   f"'sheetplan -w {_quoted(str(directory))} generate company'.")
+    for line in lines[1:]:
+        click.echo(line)
 
 
 def _echo_warnings(workspace, warnings: list[str]) -> None:
@@ -150,10 +148,11 @@ def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, 
         raise click.UsageError("--approver is only for 'generate approval'")
     only = only + approver
     workspace = _open(ctx)
+    labels = api.Labels(workspace.config.language)
     bar: dict = {}
 
     def start(total: int) -> None:
-        bar["bar"] = click.progressbar(length=total, label=f"Writing {kind} templates", file=sys.stderr)
+        bar["bar"] = click.progressbar(length=total, label=api.writing_label(kind, labels), file=sys.stderr)
         bar["bar"].__enter__()
 
     def step(count: int) -> None:
@@ -166,17 +165,8 @@ def generate(ctx: click.Context, kind: str, month: str | None, only: tuple[str, 
         if "bar" in bar:
             bar["bar"].__exit__(None, None, None)
     _echo_warnings(workspace, result.warnings)
-    for note in result.notes:
-        click.echo(f"Note: {note}")
-    if not result.files:
-        click.echo(f"No {kind} templates to write for {result.period}.")
-        return
-    folder = result.files[0].parent
-    rate = result.seconds / result.count * 1000
-    due = f" {api.Labels(workspace.config.language)('deadlines.round', deadline=result.deadline)}" \
-        if result.deadline else ""
-    click.echo(f"Wrote {result.count} {kind} template(s) for {result.period} to {folder} "
-               f"in {result.seconds:.1f} s ({rate:.1f} ms each).{due}")
+    for line in api.generate_lines(result, labels):
+        click.echo(line)
 
 
 @main.command()
@@ -361,42 +351,28 @@ def _mode(drafts_or_send: str | None) -> str:
     return drafts_or_send
 
 
-def _echo_message(r) -> None:
+def _echo_message(labels):
     """One line per message as it goes out: a send at a few messages a minute takes a while."""
-    where = f"  -> {r.draft}" if r.draft else ""
-    detail = f"  ({r.detail})" if r.detail else ""
-    click.echo(f"{r.status.upper():<8} {r.owner:<8} {r.recipient or '-':<40} {r.subject}{where}{detail}")
+    from sheetplan.api import mail_line
+
+    return lambda r: click.echo(mail_line(r, labels))
 
 
-def _echo_mail(results: list, mode: str) -> int:
-    if not results:
-        click.echo("Nothing to mail.")
-        return 0
-    counts = {s: sum(1 for r in results if r.status == s)
-              for s in ("drafted", "sent", "skipped", "failed", "in-doubt")}
-    done = "drafted" if mode == "drafts" else "sent"
-    doubt = f", {counts['in-doubt']} in doubt (not sent again; see above)" if counts["in-doubt"] else ""
-    click.echo(f"{counts[done]} {done}, {counts['skipped']} skipped (already {done}; --resend to repeat), "
-               f"{counts['failed']} failed{doubt}.")
-    return 1 if counts["failed"] or counts["in-doubt"] else 0
+def _echo_mail(results: list, mode: str, labels) -> int:
+    from sheetplan.api import mail_summary
+
+    lines, code = mail_summary(results, mode, labels)
+    for line in lines:
+        click.echo(line)
+    return code
 
 
 def _echo_sent_mail(workspace, kind: str | None, period: str | None) -> None:
     """mail --list: messages in doubt first (they need a person's decision), then the rest, oldest first."""
-    from sheetplan.api import sent_mail
+    from sheetplan.api import Labels, sent_mail, sent_mail_lines
 
-    frame = sent_mail(workspace, kind, period)
-    if not len(frame):
-        click.echo("Nothing was mailed yet.")
-        return
-    rows = sorted(frame.itertuples(), key=lambda r: r.state != "in-doubt")
-    for r in rows:
-        detail = f"  ({r.detail})" if r.detail else ""
-        click.echo(f"{r.state.upper():<9} {r.sent_at[:16].replace('T', ' ')}  {r.kind} {r.period} {r.owner:<8} "
-                   f"{r.recipient:<40} {r.message_id}  {r.subject}{detail}")
-    doubt = int((frame["state"] == "in-doubt").sum())
-    click.echo(f"{len(frame)} message(s), {doubt} in doubt." + (" A message in doubt is sent again only with "
-                                                               "--resend (and the same Message-ID)." if doubt else ""))
+    for line in sent_mail_lines(sent_mail(workspace, kind, period), Labels(workspace.config.language)):
+        click.echo(line)
 
 
 @main.command()
@@ -424,14 +400,16 @@ def mail(ctx: click.Context, kind: str | None, period: str | None, only: tuple[s
 
     Example: sheetplan mail --kind month --period 2027-03 --send
     """
-    from sheetplan.api import mail_round
+    from sheetplan.api import Labels, mail_round
 
     if listing:
         _echo_sent_mail(_open(ctx, writes=False), kind, period)
         return
     mode = _mode(mode)
-    results = mail_round(_open(ctx), kind, period, only or None, mode, resend, progress=_echo_message)
-    ctx.exit(_echo_mail(results, mode))
+    workspace = _open(ctx)
+    labels = Labels(workspace.config.language)
+    results = mail_round(workspace, kind, period, only or None, mode, resend, progress=_echo_message(labels))
+    ctx.exit(_echo_mail(results, mode, labels))
 
 
 @main.command()
@@ -453,11 +431,14 @@ def remind(ctx: click.Context, kind: str | None, period: str | None, only: tuple
 
     Example: sheetplan remind --kind month --period 2027-03 --drafts
     """
+    from sheetplan.api import Labels
     from sheetplan.api import remind as run_remind
 
     mode = _mode(mode)
-    results = run_remind(_open(ctx), kind, period, only or None, mode, resend, progress=_echo_message)
-    ctx.exit(_echo_mail(results, mode))
+    workspace = _open(ctx)
+    labels = Labels(workspace.config.language)
+    results = run_remind(workspace, kind, period, only or None, mode, resend, progress=_echo_message(labels))
+    ctx.exit(_echo_mail(results, mode, labels))
 
 
 @main.command()
@@ -474,33 +455,13 @@ def collect(ctx: click.Context, sources: tuple[Path, ...], no_ingest: bool, work
 
     Example: sheetplan collect ~/Mail/returns.mbox exported/*.eml
     """
+    from sheetplan.api import Labels, collect_lines
     from sheetplan.api import collect as run_collect
 
-    result = run_collect(_open(ctx), list(sources), ingest=not no_ingest, workers=workers)
-    for a in result.attachments:
-        verdict = f"  -> {a.outcome.upper()}" if a.outcome else ""
-        target = a.saved or "(the same file was received before)"
-        claim = f" (dated {a.date[:16]})" if a.date[:16] != a.received_at[:16] else ""
-        click.echo(f"{a.status.upper():<9} {target}  from {a.sender or '?'} received {a.received_at[:16]}{claim}"
-                   f"{verdict}")
-    for item in result.ignored:
-        if item.reason != "inline image":
-            click.echo(f"IGNORED   {item.name} ({item.reason}) in {item.source} from {item.sender or '?'}")
-    for warning in result.warnings:
-        click.echo(f"WARNING   {warning.describe()}")
-    inline = sum(1 for i in result.ignored if i.reason == "inline image")
-    click.echo(f"{result.messages} message(s): {len(result.skipped)} collected before, {len(result.saved)} "
-               f"workbook(s) saved, {len(result.attachments) - len(result.saved)} received before, "
-               f"{len(result.ignored) - inline} attachment(s) ignored, {len(result.warnings)} warning(s).")
-    if result.report:
-        counts = result.report.counts
-        click.echo("Ingest: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in
-                                          ("accepted", "rejected", "quarantined", "duplicate", "stale",
-                                           "superseded")) + ".")
-        if counts.get("quarantined"):
-            click.echo(f"Quarantined workbooks wait for an analyst: {_next(ctx, 'quarantine')}")
-        if result.report.report_path:
-            click.echo(f"Report: {result.report.report_path}")
+    workspace = _open(ctx)
+    result = run_collect(workspace, list(sources), ingest=not no_ingest, workers=workers)
+    for line in collect_lines(result, Labels(workspace.config.language), _next(ctx, "quarantine")):
+        click.echo(line)
     ctx.exit(result.exit_code)
 
 
@@ -523,12 +484,12 @@ def plan_refresh(ctx: click.Context) -> None:
 
     Example: sheetplan plan refresh
     """
-    from sheetplan.api import refresh_plan
+    from sheetplan.api import Labels, metric_labels, refresh_lines, refresh_plan
 
-    report = refresh_plan(_open(ctx))
-    for line in report.lines() or ["nothing changed"]:
+    workspace = _open(ctx)
+    lang = workspace.config.language
+    for line in refresh_lines(refresh_plan(workspace), Labels(lang), metric_labels(workspace.config, lang)):
         click.echo(line)
-    click.echo(f"{report.suggestions} suggested target cells stored.")
 
 
 @main.group(invoke_without_command=True)
@@ -541,16 +502,11 @@ def quarantine(ctx: click.Context, show_all: bool) -> None:
     """
     if ctx.invoked_subcommand is not None:
         return
-    from sheetplan.api import quarantined
+    from sheetplan.api import Labels, quarantine_lines, quarantined
 
-    held = quarantined(_open(ctx, writes=False), include_released=show_all)
-    if not held:
-        click.echo("Nothing is in quarantine.")
-        return
-    for item in held:
-        released = f"  released {item.released_at} by {item.released_by}" if item.released_at else ""
-        click.echo(f"{item.id:>4}  {item.kind} {item.period} {item.owner}  from {item.sender}  {item.path}"
-                   f"  since {item.quarantined_at}{released}")
+    workspace = _open(ctx, writes=False)
+    for line in quarantine_lines(quarantined(workspace, include_released=show_all), Labels(workspace.config.language)):
+        click.echo(line)
 
 
 @quarantine.command("release")
@@ -564,14 +520,15 @@ def quarantine_release(ctx: click.Context, ids: tuple[int, ...], by: str) -> Non
 
     Example: sheetplan quarantine release 3 --by "Mia Chen"
     """
-    from sheetplan.api import release_quarantined
+    from sheetplan.api import Labels, release_lines, release_quarantined
 
+    workspace = _open(ctx)
     try:
-        report = release_quarantined(_open(ctx), list(ids), by=by)
+        report = release_quarantined(workspace, list(ids), by=by)
     except KeyError as exc:
         raise click.UsageError(f"not in quarantine: {exc.args[0]} (see: sheetplan quarantine)") from None
-    for outcome in report.outcomes:
-        click.echo(f"{outcome.status.upper():<9} {outcome.name}  [{outcome.kind} {outcome.period} {outcome.owner}]")
+    for line in release_lines(report, Labels(workspace.config.language)):
+        click.echo(line)
     ctx.exit(report.exit_code)
 # --- end email -----------------------------------------------------------------------------------------
 
@@ -657,16 +614,13 @@ def review_half(ctx: click.Context, no_templates: bool, draft: bool) -> None:
     Example: sheetplan -w plans review half
     """
     from sheetplan import api
-    from sheetplan.api import run_half
 
     workspace = _open(ctx)
-    result = run_half(workspace, draft=draft)
-    click.echo(f"Half-year review {workspace.config.fiscal_year}: {result.workbook}")
-    if no_templates or draft:
-        return
-    generated = api.generate(workspace, "reforecast")
-    if generated.files:
-        click.echo(f"Wrote {generated.count} H2 re-forecast template(s) to {generated.files[0].parent}")
+    result = api.run_half(workspace, draft=draft)
+    generated = None if no_templates or draft else api.generate(workspace, "reforecast")
+    for line in api.half_lines(workspace.config.fiscal_year, result, generated,
+                               api.Labels(workspace.config.language)):
+        click.echo(line)
 
 
 @review.command("annual")
@@ -683,13 +637,11 @@ def review_annual(ctx: click.Context, year: int | None, draft: bool) -> None:
 
     Example: sheetplan -w plans review annual --year 2027
     """
-    from sheetplan.api import run_annual
+    from sheetplan.api import Labels, annual_lines, run_annual
 
-    result = run_annual(_open(ctx), year, draft=draft)
-    people = len(result.people)
-    click.echo(f"Annual summary {result.year} (as of {result.month}, {people} people): {result.workbook}")
-    if result.history_file:
-        click.echo(f"History for next year ({len(result.history)} rows): {result.history_file}")
+    workspace = _open(ctx)
+    for line in annual_lines(run_annual(workspace, year, draft=draft), Labels(workspace.config.language)):
+        click.echo(line)
 # --- end review ----------------------------------------------------------------------------------------
 
 

@@ -12,9 +12,10 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "sheetplan"
 
 # The stages in the order data flows; a module may import from its own stage or an earlier one.
-# errors, problems and workers are shared by every stage; console (the terminal's lines), api and cli sit on top.
+# errors, problems and workers are shared by every stage; console and cycle_lines (the terminal's lines), api
+# and cli sit on top.
 STAGES = ["errors", "problems", "workers", "xlsx", "workspace", "plan", "templates", "returns", "actuals", "reports",
-          "mail", "console", "api", "demo", "cli"]
+          "mail", "console", "cycle_lines", "api", "demo", "cli"]
 
 
 def module_name(path: Path) -> str:

@@ -534,7 +534,7 @@ def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resen
                                     outgoing.subject, attachment, "failed")
                 results.append(result)
                 if outgoing.problem or not outgoing.recipient:
-                    result.detail = outgoing.problem or "no email address"
+                    result.detail = outgoing.problem or texts["no_address"]
                     _report(progress, result)
                     continue
                 digest = hashlib.sha256(outgoing.attachment.read_bytes()).hexdigest() if outgoing.attachment else ""
@@ -544,7 +544,8 @@ def deliver(workspace: Workspace, messages: Iterable[Outgoing], mode: str, resen
                 last = earlier[-1] if earlier else None
                 if last is not None and not resend:
                     if last.state == DONE and (mode == "send" or draft.exists()):
-                        result.status, result.detail = "skipped", "already " + ("sent" if mode == "send" else "drafted")
+                        result.status = "skipped"
+                        result.detail = texts["already_sent" if mode == "send" else "already_drafted"]
                         _report(progress, result)
                         continue
                     if last.state != DONE:

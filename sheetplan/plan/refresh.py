@@ -21,11 +21,14 @@ from sheetplan.plan.approvals import open_handover
 from sheetplan.plan.handover import Handover, freed_cells, handed_leavers, handovers
 from sheetplan.plan.state import PlanState, StoredPrior, prior_rows, prior_year, stored_prior_year, suggest
 from sheetplan.workspace.folder import Workspace
+from sheetplan.workspace.labels import Labels
+from sheetplan.workspace.problem_text import term
 from sheetplan.workspace.store import REPLAN, ROSTER, SUGGESTION, Store, TargetRow
 
 INPUTS_KEY = "plan_inputs"  # meta: fingerprints of what the suggestions were computed from
 TEAM_KEYS = "plan_team_keys"  # meta: per team, a digest of the official figures its split was computed from
 INPUT_NAMES = ("sheetplan.toml", "roster", "history")
+INPUT_KEYS = {"sheetplan.toml": "config"}  # catalogue key cycle.input_<key> of each input
 
 
 @dataclass
@@ -40,22 +43,33 @@ class PlanRefresh:
     handovers: list[tuple[str, str, str]] = field(default_factory=list)  # leaver, receiver, first approver ('' none)
     teams_split: tuple[int, int] | None = None  # (teams whose people were split again, teams); None: all of them
 
-    def lines(self) -> list[str]:
+    def lines(self, labels: Labels | None = None, metrics: dict[str, str] | None = None) -> list[str]:
+        """The analyst's lines in the workspace language (English without `labels`); `metrics` names the
+        metric keys (English keeps the keys)."""
+        labels = labels or Labels("en")
+        lang, metrics = labels.lang, metrics or {}
+
+        def level_word(level: str) -> str:
+            return level if lang == "en" else term("level", level, lang)
+
         out = []
         if self.inputs_changed:
-            out.append(f"{', '.join(self.inputs_changed)} changed since the plan was last computed: "
-                       "suggestions recomputed")
+            names = [labels(f"cycle.input_{INPUT_KEYS.get(name, name)}") for name in self.inputs_changed]
+            out.append(labels("cycle.refresh_inputs", inputs=labels("cycle.separator").join(names)))
         if self.changed:
-            out.append("suggested targets changed: " + ", ".join(f"{n} {level}" for level, n in
-                                                                 sorted(self.changed.items())))
+            counts = labels("cycle.separator").join(labels("cycle.refresh_count", count=n, level=level_word(level))
+                                                    for level, n in sorted(self.changed.items()))
+            out.append(labels("cycle.refresh_changed", counts=counts))
         for person, end, cells in self.leavers:
-            out.append(f"{person} leaves after {end}: {cells} target cell(s) after it set to 0")
+            out.append(labels("cycle.refresh_leaver", person=person, end=end, cells=cells))
         for leaver, receiver, approver in self.handovers:
-            out.append(f"{leaver}'s remaining targets go to {receiver} (handover_to): " +
-                       (f"waiting for {approver}'s approval" if approver else "taken over at once (no approval chain)"))
+            how = (labels("cycle.refresh_waiting", approver=approver) if approver
+                   else labels("cycle.refresh_at_once"))
+            out.append(labels("cycle.refresh_handover", leaver=leaver, receiver=receiver, how=how))
         for level, owner, metric, was, now in self.absorbed:
-            out.append(f"{level} {owner or '(company)'} {metric}: {was:,.2f} -> {now:,.2f}, the sum of what is "
-                       "below it ([replan] policy = \"absorb\")")
+            out.append(labels("cycle.refresh_absorbed", level=level_word(level),
+                              owner=owner or labels("cycle.refresh_company"), metric=metrics.get(metric, metric),
+                              was=was, now=now))
         return out
 
 
